@@ -1,0 +1,75 @@
+// Typed configuration of both daemons, loaded from YAML.
+//
+// Every field has a default (so an empty file, or no file, is a valid configuration: the embedded defaults).
+// The YAML is parsed once and validated once; no YAML node leaves config.cc. Unknown keys, wrong types and
+// out-of-range values are errors that name the file and the key path ("cloud.yaml: pretrain.epochs: ...").
+// Sizes are written like `512MiB` / `1.5GB`, durations like `90s` / `30m`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/model_config.h"
+#include "common/status.h"
+
+namespace bt {
+
+// How the default foundation model is pretrained on the cloud.
+struct PretrainOptions {
+  std::string dataset = "fashion-mnist";                            // only Fashion-MNIST for now
+  std::string dataset_dir = "/usr/share/datasets/fashion-mnist";    // IDX files (optionally .gz)
+  int64_t epochs = 8;                 // passes over the training split
+  int64_t batch_size = 128;           // images per optimiser step
+  double learning_rate = 2e-3;        // AdamW peak learning rate
+  double weight_decay = 0.05;         // AdamW decoupled weight decay
+  double warmup_fraction = 0.05;      // share of steps with linear warm-up, then cosine decay to zero
+  double label_smoothing = 0.0;       // cross-entropy label smoothing
+  int64_t seed = 1;                   // initialisation and shuffling; same seed, same weights
+  int64_t threads = 0;                // intra-op threads; 0 = all cores
+  std::chrono::milliseconds progress_interval{10'000};  // how often a progress line is logged
+};
+
+struct CloudOptions {
+  std::string data_dir = "var/cloud";       // state: models, block store, database
+  std::string listen = "127.0.0.1:50051";   // gRPC address edges and the CLI dial
+  std::string log_level = "info";           // trace|debug|info|warn|error
+};
+
+struct ModelOptions {
+  std::string name = "vit-fmnist";   // free text, shown in status
+  std::string path;                  // checkpoint (.safetensors or .index.json); empty = <data_dir>/models/foundation.safetensors
+  VitConfig architecture;            // used when pretraining a new model
+};
+
+struct CloudConfig {
+  CloudOptions cloud;
+  ModelOptions model;
+  PretrainOptions pretrain;
+
+  // The checkpoint path after applying the default.
+  std::string ModelPath() const;
+  absl::Status Validate() const;
+};
+
+struct EdgeOptions {
+  std::string id = "edge-1";                // unique name of this edge at the cloud
+  std::string cloud = "127.0.0.1:50051";    // address of bt-cloud
+  std::string data_dir = "var/edge";        // state: sample buffer, models, unsent updates
+  uint64_t memory_budget = 64ull << 20;     // bytes the retraining may use (e.g. 64MiB)
+  std::string log_level = "info";           // trace|debug|info|warn|error
+};
+
+struct EdgeConfig {
+  EdgeOptions edge;
+  absl::Status Validate() const;
+};
+
+// Loads a config file; `path` empty means the embedded defaults.
+absl::StatusOr<CloudConfig> LoadCloudConfig(const std::string& path);
+absl::StatusOr<EdgeConfig> LoadEdgeConfig(const std::string& path);
+// Parses YAML text; `source` names it in errors.
+absl::StatusOr<CloudConfig> ParseCloudConfig(const std::string& yaml, const std::string& source);
+absl::StatusOr<EdgeConfig> ParseEdgeConfig(const std::string& yaml, const std::string& source);
+
+}  // namespace bt

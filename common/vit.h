@@ -1,0 +1,70 @@
+// torchvision's VisionTransformer, re-implemented as LibTorch modules with the same parameter names and the same
+// arithmetic (pre-norm encoder layers, LayerNorm eps 1e-6, exact GELU, class token, learned position embedding,
+// head on the class token), so that checkpoints move between the two with load_state_dict and logits agree.
+// Use through BlockModel (CreateVitModel / LoadModel); these modules are exposed for tests.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "common/model_config.h"
+
+namespace bt {
+
+// `self_attention`: nn.MultiheadAttention(batch_first=True) parameters: in_proj_weight, in_proj_bias, out_proj.
+class SelfAttentionImpl : public torch::nn::Module {
+ public:
+  SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads);
+  torch::Tensor forward(const torch::Tensor& x);  // (N, S, hidden) -> (N, S, hidden)
+
+  torch::Tensor in_proj_weight, in_proj_bias;
+  torch::nn::Linear out_proj{nullptr};
+
+ private:
+  int64_t num_heads_;
+};
+TORCH_MODULE(SelfAttention);
+
+// `mlp`: Linear (mlp.0) → GELU → Dropout → Linear (mlp.3) → Dropout, as in torchvision's MLPBlock.
+class MlpImpl : public torch::nn::Module {
+ public:
+  MlpImpl(int64_t hidden_dim, int64_t mlp_dim);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+// `encoder.layers.encoder_layer_<i>`: x + attn(ln_1(x)), then + mlp(ln_2(x)).
+class EncoderBlockImpl : public torch::nn::Module {
+ public:
+  EncoderBlockImpl(int64_t hidden_dim, int64_t num_heads, int64_t mlp_dim);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
+  SelfAttention self_attention{nullptr};
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(EncoderBlock);
+
+// The whole model. Its forward is split into the three block kinds so BlockModel can run any range of blocks.
+class VitImpl : public torch::nn::Module {
+ public:
+  explicit VitImpl(const VitConfig& config);
+  torch::Tensor Embed(const torch::Tensor& images);            // (N, C, H, W) -> tokens (N, S, hidden)
+  torch::Tensor Layer(size_t index, const torch::Tensor& x);  // tokens -> tokens
+  torch::Tensor Head(const torch::Tensor& x);                 // tokens -> logits (N, classes)
+  torch::Tensor forward(const torch::Tensor& images);
+
+  const VitConfig& config() const { return config_; }
+
+ private:
+  VitConfig config_;
+  torch::nn::Conv2d conv_proj{nullptr};
+  torch::Tensor class_token;
+  std::shared_ptr<torch::nn::Module> encoder_, layers_holder_, heads_;
+  torch::Tensor pos_embedding;
+  std::vector<EncoderBlock> layers_;
+  torch::nn::LayerNorm encoder_ln{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+TORCH_MODULE(Vit);
+
+}  // namespace bt

@@ -1,0 +1,104 @@
+// bt-edge: the edge daemon's command line.
+//
+//   bt-edge evaluate        accuracy of a checkpoint on this edge's data (clean Fashion-MNIST test split for now)
+//   bt-edge cloud-manifest  fetch the block manifest from the configured bt-cloud (checks the connection)
+//
+// The daemon itself (`serve`, `status`, `retrain`) arrives with the retraining-window issues.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "blocktrainer/v1/blocktrainer.grpc.pb.h"
+#include "common/config.h"
+#include "common/evaluation.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "common/units.h"
+
+namespace bt {
+namespace {
+
+struct GlobalFlags {
+  std::string config_path;
+  std::string log_level;
+};
+
+absl::StatusOr<EdgeConfig> LoadConfigAndLogging(const GlobalFlags& flags) {
+  ASSIGN_OR_RETURN(EdgeConfig config, LoadEdgeConfig(flags.config_path));
+  RETURN_IF_ERROR(InitLogging(flags.log_level.empty() ? config.edge.log_level : flags.log_level));
+  return config;
+}
+
+absl::Status CloudManifest(const EdgeConfig& config, const std::string& address_override, bool json) {
+  const std::string address = address_override.empty() ? config.edge.cloud : address_override;
+  auto stub = blocktrainer::v1::Cloud::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  blocktrainer::v1::Manifest manifest;
+  grpc::Status status = stub->GetManifest(&context, blocktrainer::v1::GetManifestRequest(), &manifest);
+  if (!status.ok()) return FromGrpcStatus(status, absl::StrCat("bt-cloud at ", address));
+  if (json) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    auto converted = google::protobuf::util::MessageToJsonString(manifest, &out, options);
+    if (!converted.ok()) return absl::InternalError(converted.ToString());
+    std::printf("%s", out.c_str());
+    return absl::OkStatus();
+  }
+  std::printf("model %s from %s\n", manifest.model_name().c_str(), address.c_str());
+  std::printf("%-18s %11s %11s  %s\n", "block", "parameters", "bytes", "sha256");
+  for (const auto& block : manifest.blocks()) {
+    std::printf("%-18s %11llu %11s  %s\n", block.name().c_str(), static_cast<unsigned long long>(block.parameters()),
+                FormatBytes(block.bytes()).c_str(), block.digest().substr(0, 16).c_str());
+  }
+  return absl::OkStatus();
+}
+
+int Report(const absl::Status& status) {
+  if (status.ok()) return 0;
+  std::fprintf(stderr, "bt-edge: error: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace
+}  // namespace bt
+
+int main(int argc, char** argv) {
+  using namespace bt;
+  CLI::App app{"bt-edge: retrains the blocks the cloud plans on this edge's drifting data"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalFlags flags;
+  app.add_option("-c,--config", flags.config_path, "YAML config file (default: embedded defaults)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error (default: edge.log_level)");
+  app.set_version_flag("--version", BT_VERSION);
+
+  std::string model_path;
+  std::string dataset_dir = "/usr/share/datasets/fashion-mnist";
+  bool json = false;
+  auto* evaluate = app.add_subcommand("evaluate", "Accuracy of a checkpoint on clean Fashion-MNIST test images");
+  evaluate->add_option("-m,--model", model_path, "checkpoint (.safetensors or .index.json)")->required();
+  evaluate->add_option("--dataset-dir", dataset_dir, "directory of the Fashion-MNIST IDX files")
+      ->capture_default_str();
+  evaluate->add_flag("--json", json, "print JSON instead of a table");
+
+  std::string address;
+  auto* manifest = app.add_subcommand("cloud-manifest", "Fetch the block manifest from bt-cloud");
+  manifest->add_option("--address", address, "host:port of bt-cloud (default: edge.cloud)");
+  manifest->add_flag("--json", json, "print JSON instead of a table");
+
+  CLI11_PARSE(app, argc, argv);
+  auto config = LoadConfigAndLogging(flags);
+  if (!config.ok()) return Report(config.status());
+  if (evaluate->parsed()) return Report(RunEvaluateCommand(model_path, dataset_dir, json));
+  if (manifest->parsed()) return Report(CloudManifest(*config, address, json));
+  return 1;
+}
