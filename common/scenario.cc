@@ -84,10 +84,11 @@ absl::Status ParseRoot(const YAML::Node& root, const std::string& source, Scenar
     YAML::Node d = domains[i];
     DomainSpec domain;
     std::string path = absl::StrCat("scenario.domains[", i, "]");
-    RETURN_IF_ERROR(CheckKeys(source, d, path, {"name", "samples", "labeled_fraction", "corruptions"}));
+    if (!d.IsMap()) return Error(source, d, path, "must be a mapping");
     RETURN_IF_ERROR(ReadString(source, d, path, "name", true, &domain.name));
     if (domain.name.empty()) return Error(source, d, path + ".name", "must not be empty");
     path = absl::StrCat("scenario.domains[", i, "] (", domain.name, ")");
+    RETURN_IF_ERROR(CheckKeys(source, d, path, {"name", "samples", "labeled_fraction", "corruptions"}));
     RETURN_IF_ERROR(ReadInt(source, d, path, "samples", 1, int64_t{1} << 40, true, &domain.samples));
     YAML::Node fraction = d["labeled_fraction"];
     if (fraction.IsDefined() && !fraction.IsNull()) {

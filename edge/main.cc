@@ -2,6 +2,7 @@
 //
 //   bt-edge evaluate        accuracy of a checkpoint on this edge's data (clean Fashion-MNIST test split for now)
 //   bt-edge cloud-manifest  fetch the block manifest from the configured bt-cloud (checks the connection)
+//   bt-edge drift-report    accuracy of a model on each domain of a drift scenario
 //
 // The daemon itself (`serve`, `status`, `retrain`) arrives with the retraining-window issues.
 #include <google/protobuf/util/json_util.h>
@@ -19,6 +20,7 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/units.h"
+#include "edge/drift_report.h"
 
 namespace bt {
 namespace {
@@ -95,10 +97,21 @@ int main(int argc, char** argv) {
   manifest->add_option("--address", address, "host:port of bt-cloud (default: edge.cloud)");
   manifest->add_flag("--json", json, "print JSON instead of a table");
 
+  DriftReportOptions drift;
+  auto* drift_report =
+      app.add_subcommand("drift-report", "Accuracy of a model on each domain of a drift scenario (table, JSON, PNG)");
+  drift_report->add_option("-s,--scenario", drift.scenario_path, "scenario YAML")->required()->check(CLI::ExistingFile);
+  drift_report->add_option("-m,--model", drift.model_path, "checkpoint (.safetensors or .index.json)")->required();
+  drift_report->add_option("--dataset-dir", drift.dataset_dir, "directory of the Fashion-MNIST IDX files")
+      ->capture_default_str();
+  drift_report->add_option("-o,--out", drift.out_dir, "directory for drift_report.json and drift_report.png");
+  drift_report->add_flag("--json", drift.json, "print JSON instead of a table");
+
   CLI11_PARSE(app, argc, argv);
   auto config = LoadConfigAndLogging(flags);
   if (!config.ok()) return Report(config.status());
   if (evaluate->parsed()) return Report(RunEvaluateCommand(model_path, dataset_dir, json));
   if (manifest->parsed()) return Report(CloudManifest(*config, address, json));
+  if (drift_report->parsed()) return Report(RunDriftReport(drift));
   return 1;
 }

@@ -1,0 +1,107 @@
+#include "edge/drift_report.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "common/block_model.h"
+#include "common/dataset.h"
+#include "common/file_util.h"
+#include "common/scenario.h"
+#include "common/scenario_data.h"
+#include "common/trainer.h"
+#include "nlohmann/json.hpp"
+
+namespace bt {
+namespace {
+
+std::string ChainText(const std::vector<CorruptionSpec>& chain) {
+  std::string out;
+  for (const CorruptionSpec& c : chain) {
+    absl::StrAppend(&out, out.empty() ? "" : " + ", c.type, c.direction.empty() ? "" : "-" + c.direction, "@",
+                    c.severity);
+  }
+  return out.empty() ? "clean" : out;
+}
+
+// Renders the chart with gnuplot (Debian's gnuplot-nox). The data and script are kept next to the PNG.
+absl::Status Plot(const std::string& dir, const nlohmann::ordered_json& report) {
+  std::string data;
+  for (const auto& d : report["domains"]) {
+    absl::StrAppendFormat(&data, "\"%s\" %.4f %.4f\n", d["domain"].get<std::string>(),
+                          d["clean_accuracy"].get<double>() * 100, d["accuracy"].get<double>() * 100);
+  }
+  const std::string data_path = dir + "/drift_report.dat";
+  const std::string script_path = dir + "/drift_report.gp";
+  const std::string png_path = dir + "/drift_report.png";
+  RETURN_IF_ERROR(WriteFileAtomically(data_path, data));
+  std::string script = absl::StrFormat(
+      "set terminal pngcairo size 900,500 noenhanced\n"
+      "set output '%s.tmp'\n"
+      "set title 'Deployed model under drift: %s'\n"
+      "set ylabel 'accuracy on held-out samples (%%)'\n"
+      "set yrange [0:100]\nset style data histograms\nset style histogram clustered gap 1\n"
+      "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset grid ytics\nset key top right\n"
+      "set xtics rotate by -20\n"
+      "plot '%s' using 2:xtic(1) title 'clean' lc rgb '#4477aa', '' using 3 title 'drifted' lc rgb '#cc6677'\n",
+      png_path, report["scenario"].get<std::string>(), data_path);
+  RETURN_IF_ERROR(WriteFileAtomically(script_path, script));
+  std::string command = absl::StrCat("gnuplot '", script_path, "' 2>&1");
+  if (std::system(command.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("gnuplot failed or is missing (install gnuplot-nox); ran: ", command));
+  }
+  std::filesystem::rename(png_path + ".tmp", png_path);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunDriftReport(const DriftReportOptions& options) {
+  ASSIGN_OR_RETURN(Scenario scenario, LoadScenario(options.scenario_path));
+  ASSIGN_OR_RETURN(auto model, LoadModel(options.model_path));
+  torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(options.dataset_dir, "test"));
+  ASSIGN_OR_RETURN(ScenarioData data, MaterializeScenario(scenario, test, /*include_stream=*/false));
+
+  nlohmann::ordered_json report;
+  report["scenario"] = scenario.name;
+  report["model"] = options.model_path;
+  report["eval_samples"] = scenario.eval_samples;
+  report["domains"] = nlohmann::ordered_json::array();
+  for (size_t d = 0; d < data.eval_domains.size(); ++d) {
+    ASSIGN_OR_RETURN(EvalResult clean, Evaluate(model.get(), data.eval_clean[d]));
+    ASSIGN_OR_RETURN(EvalResult drifted, Evaluate(model.get(), data.eval[d]));
+    report["domains"].push_back({{"domain", data.eval_domains[d]},
+                                 {"corruptions", ChainText(*DomainCorruptions(scenario, data.eval_domains[d]))},
+                                 {"clean_accuracy", clean.accuracy()},
+                                 {"accuracy", drifted.accuracy()},
+                                 {"drop_points", 100 * (clean.accuracy() - drifted.accuracy())}});
+  }
+
+  if (!options.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.out_dir, ec);
+    RETURN_IF_ERROR(WriteFileAtomically(options.out_dir + "/drift_report.json", report.dump(2) + "\n"));
+    RETURN_IF_ERROR(Plot(options.out_dir, report));
+    spdlog::info("wrote {}/drift_report.json and drift_report.png", options.out_dir);
+  }
+  if (options.json) {
+    std::printf("%s\n", report.dump(2).c_str());
+    return absl::OkStatus();
+  }
+  std::printf("scenario %s, model %s, %lld held-out samples per domain\n\n", scenario.name.c_str(),
+              options.model_path.c_str(), static_cast<long long>(scenario.eval_samples));
+  std::printf("%-16s %-44s %8s %8s %7s\n", "domain", "corruptions", "clean", "drifted", "drop");
+  for (const auto& d : report["domains"]) {
+    std::printf("%-16s %-44s %7.1f%% %7.1f%% %6.1f\n", d["domain"].get<std::string>().c_str(),
+                d["corruptions"].get<std::string>().c_str(), 100 * d["clean_accuracy"].get<double>(),
+                100 * d["accuracy"].get<double>(), d["drop_points"].get<double>());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bt
