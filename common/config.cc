@@ -248,6 +248,24 @@ absl::Status ParseEdge(const YAML::Node& root, const std::string& source, EdgeCo
   RETURN_IF_ERROR(edge.Size("memory_budget", &c->edge.memory_budget, 1 << 20, uint64_t{1} << 50));
   RETURN_IF_ERROR(edge.String("log_level", &c->edge.log_level));
   RETURN_IF_ERROR(edge.CheckNoUnknownKeys());
+
+  ASSIGN_OR_RETURN(Fields buffer, top.Child("buffer"));
+  RETURN_IF_ERROR(buffer.Int("max_samples", &c->buffer.max_samples, 1, int64_t{1} << 32));
+  RETURN_IF_ERROR(buffer.Size("max_bytes", &c->buffer.max_bytes, 1 << 16, uint64_t{1} << 44));
+  RETURN_IF_ERROR(buffer.Int("sync_every", &c->buffer.sync_every, 1, 1 << 20));
+  RETURN_IF_ERROR(buffer.CheckNoUnknownKeys());
+
+  ASSIGN_OR_RETURN(Fields spool, top.Child("spool"));
+  RETURN_IF_ERROR(spool.String("dir", &c->spool.dir));
+  RETURN_IF_ERROR(spool.Duration("poll_interval", &c->spool.poll_interval, std::chrono::milliseconds(50),
+                                 std::chrono::hours(1)));
+  RETURN_IF_ERROR(spool.CheckNoUnknownKeys());
+
+  ASSIGN_OR_RETURN(Fields sim, top.Child("simulator"));
+  RETURN_IF_ERROR(sim.String("scenario", &c->simulator.scenario));
+  RETURN_IF_ERROR(sim.Double("rate", &c->simulator.rate, 0.0, 1e6));
+  RETURN_IF_ERROR(sim.String("dataset_dir", &c->simulator.dataset_dir));
+  RETURN_IF_ERROR(sim.CheckNoUnknownKeys());
   return top.CheckNoUnknownKeys();
 }
 
@@ -274,6 +292,10 @@ absl::Status CloudConfig::Validate() const {
         absl::StrCat("pretrain.dataset: unknown dataset '", pretrain.dataset, "' (supported: fashion-mnist)"));
   }
   return absl::OkStatus();
+}
+
+std::string EdgeConfig::BufferPath() const {
+  return (std::filesystem::path(edge.data_dir) / "samples.buf").string();
 }
 
 absl::Status EdgeConfig::Validate() const {

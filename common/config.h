@@ -60,8 +60,34 @@ struct EdgeOptions {
   std::string log_level = "info";           // trace|debug|info|warn|error
 };
 
+// The on-disk sample buffer (see edge/sample_buffer.h).
+struct BufferOptions {
+  int64_t max_samples = 20000;          // most recent samples kept
+  uint64_t max_bytes = 64ull << 20;     // bytes of samples kept
+  int64_t sync_every = 64;              // fdatasync after this many appends
+};
+
+// The spool directory a camera drops images into (see edge/spool.h).
+struct SpoolConfig {
+  std::string dir;                                  // empty = no spool
+  std::chrono::milliseconds poll_interval{2000};    // how often the spool is scanned
+};
+
+// The drift-scenario simulator that stands in for a camera.
+struct SimulatorOptions {
+  std::string scenario;                                            // scenario YAML; empty = no simulator
+  double rate = 50;                                                // samples per second; 0 = as fast as possible
+  std::string dataset_dir = "/usr/share/datasets/fashion-mnist";   // where the stream images come from
+};
+
 struct EdgeConfig {
   EdgeOptions edge;
+  BufferOptions buffer;
+  SpoolConfig spool;
+  SimulatorOptions simulator;
+
+  // <data_dir>/samples.buf
+  std::string BufferPath() const;
   absl::Status Validate() const;
 };
 

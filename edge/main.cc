@@ -3,6 +3,9 @@
 //   bt-edge evaluate        accuracy of a checkpoint on this edge's data (clean Fashion-MNIST test split for now)
 //   bt-edge cloud-manifest  fetch the block manifest from the configured bt-cloud (checks the connection)
 //   bt-edge drift-report    accuracy of a model on each domain of a drift scenario
+//   bt-edge feed            stream a drift scenario into the sample buffer (simulated camera)
+//   bt-edge ingest-spool    move camera images from the spool directory into the sample buffer
+//   bt-edge buffer          summarise the sample buffer
 //
 // The daemon itself (`serve`, `status`, `retrain`) arrives with the retraining-window issues.
 #include <google/protobuf/util/json_util.h>
@@ -20,7 +23,9 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/units.h"
+#include "edge/data_commands.h"
 #include "edge/drift_report.h"
+#include "common/cancel.h"
 
 namespace bt {
 namespace {
@@ -107,11 +112,32 @@ int main(int argc, char** argv) {
   drift_report->add_option("-o,--out", drift.out_dir, "directory for drift_report.json and drift_report.png");
   drift_report->add_flag("--json", drift.json, "print JSON instead of a table");
 
+  std::string scenario_path;
+  double rate = -1;
+  auto* feed = app.add_subcommand("feed", "Stream a drift scenario into this edge's sample buffer (a simulated camera)");
+  feed->add_option("-s,--scenario", scenario_path, "scenario YAML (default: simulator.scenario)")
+      ->check(CLI::ExistingFile);
+  feed->add_option("--rate", rate, "samples per second, 0 = as fast as possible (default: simulator.rate)");
+
+  std::string spool_dir;
+  bool watch = false;
+  auto* ingest = app.add_subcommand("ingest-spool", "Move images from the spool directory into the sample buffer");
+  ingest->add_option("--dir", spool_dir, "spool directory (default: spool.dir)");
+  ingest->add_flag("--watch", watch, "keep polling every spool.poll_interval until Ctrl-C");
+
+  auto* buffer = app.add_subcommand("buffer", "Summarise the sample buffer");
+  buffer->add_flag("--json", json, "print JSON instead of a table");
+
   CLI11_PARSE(app, argc, argv);
   auto config = LoadConfigAndLogging(flags);
   if (!config.ok()) return Report(config.status());
   if (evaluate->parsed()) return Report(RunEvaluateCommand(model_path, dataset_dir, json));
   if (manifest->parsed()) return Report(CloudManifest(*config, address, json));
   if (drift_report->parsed()) return Report(RunDriftReport(drift));
+  if (buffer->parsed()) return Report(RunBufferCommand(*config, json));
+  CancelToken cancel;
+  CancelOnSignals(&cancel);
+  if (feed->parsed()) return Report(RunFeedCommand(*config, scenario_path, rate, &cancel));
+  if (ingest->parsed()) return Report(RunIngestSpoolCommand(*config, spool_dir, watch, &cancel));
   return 1;
 }

@@ -28,7 +28,13 @@ echo "== 3. the model as blocks (the unit BlockTrainer plans, ships and retrains
 "$BIN/bt-cloud" manifest --config "$CLOUD_CONFIG" --log-level warn
 
 echo
-echo "== 4. bt-cloud serving on loopback; its CLI and an edge ask it over gRPC =="
+echo "== 4. drift: the deployed model on each domain of the default scenario (held-out samples) =="
+"$BIN/bt-edge" drift-report --scenario configs/scenarios/roadside.yaml --model "$MODEL" \
+  --out var/reports/roadside --log-level warn
+echo "chart: var/reports/roadside/drift_report.png"
+
+echo
+echo "== 5. bt-cloud serving on loopback; its CLI and an edge ask it over gRPC =="
 LOG_DIR=var/demo
 mkdir -p "$LOG_DIR"
 PORT="${BT_DEMO_PORT:-50051}"
