@@ -1,0 +1,61 @@
+// The retraining scaling law: predicted accuracy on an edge's current data after retraining with per-block
+// options B for q iterations,
+//
+//   Acc(B, q) = acc0 + (Σ_k w_k · f_k^γ) · S(q),   f_k = P_k(B_k) / P_k,   S(q) = 1 − (1 + q/τ)^(−α)
+//
+// where f_k is the trainable share of block k's parameters under its option (0 frozen, 1 full). Additive over
+// blocks for a fixed q, which is what makes the selection a knapsack. Fitted by Levenberg–Marquardt from probe
+// points, with the edge's previous fit as a prior. Torch-free; plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace bt {
+
+struct LawParams {
+  double acc0 = 0.0;                 // accuracy before retraining (measured)
+  std::vector<double> weights;       // w_k ≥ 0, one per block
+  double gamma = 0.5;                // how the gain of a block grows with its trainable share
+  double tau = 50.0;                 // iterations scale of saturation
+  double alpha = 1.0;                // saturation exponent
+
+  double Saturation(double iterations) const;
+  // Gain of block k at trainable share f, before saturation.
+  double BlockGain(size_t block, double share) const;
+  // Predicted accuracy, capped at 1.
+  double Predict(const std::vector<double>& shares, double iterations) const;
+  std::string ToJson() const;
+  static absl::StatusOr<LawParams> FromJson(const std::string& json);
+};
+
+// One measurement: trainable share per block, iterations run, accuracy measured on held-out data.
+struct ProbePoint {
+  std::vector<double> shares;
+  double iterations = 0;
+  double accuracy = 0;
+};
+
+struct LawFitOptions {
+  double prior_strength = 0.05;  // weight of pulling each parameter toward the prior (0 = ignore the prior)
+  int max_iterations = 400;
+};
+
+struct LawFit {
+  LawParams params;
+  double rmse = 0;         // on the fitting points
+  int iterations = 0;
+};
+
+// Fits weights, γ, τ, α (acc0 is taken from `prior.acc0`, which the caller sets from the measured accuracy of
+// the deployed model). `prior` also gives the starting point and the values the fit is pulled toward.
+absl::StatusOr<LawFit> FitLaw(const std::vector<ProbePoint>& points, const LawParams& prior,
+                              const LawFitOptions& options = {});
+
+// Mean absolute error of the law's predictions on `points`, in accuracy units.
+double MeanAbsoluteError(const LawParams& law, const std::vector<ProbePoint>& points);
+
+}  // namespace bt
