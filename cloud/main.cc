@@ -5,6 +5,7 @@
 //   bt-cloud evaluate   accuracy of a checkpoint on clean Fashion-MNIST test images
 //   bt-cloud manifest   the block manifest of a checkpoint
 //   bt-cloud status     ask a running bt-cloud for its status
+//   bt-cloud plan       dry-run block plan under a memory budget and a window
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,7 @@
 #include "blocktrainer/v1/blocktrainer.grpc.pb.h"
 #include "cloud/cloud_service.h"
 #include "cloud/model_store.h"
+#include "cloud/plan_command.h"
 #include "cloud/pretrain_command.h"
 #include "common/cancel.h"
 #include "common/config.h"
@@ -156,11 +158,34 @@ int main(int argc, char** argv) {
   status->add_option("--address", address, "host:port of bt-cloud (default: cloud.listen)");
   status->add_flag("--json", json, "print JSON instead of a table");
 
+  PlanCommandOptions plan_options;
+  auto* plan = app.add_subcommand("plan", "Dry-run plan: which blocks to retrain, how, and for how long, under a budget");
+  plan->add_option("-m,--model", plan_options.model_path, "checkpoint (default: the configured model)");
+  plan->add_option("--memory-budget", plan_options.memory_budget, "edge memory budget, e.g. 8MiB")
+      ->capture_default_str();
+  plan->add_option("--window", plan_options.window, "retraining window, e.g. 5m")->capture_default_str();
+  plan->add_option("--batch", plan_options.batch, "samples per iteration")->capture_default_str();
+  plan->add_option("--sparsities", plan_options.sparsities, "train@s proxies offered, e.g. 0.25,0.5,0.75")
+      ->delimiter(',')->capture_default_str();
+  plan->add_option("--iterations", plan_options.iterations, "iteration grid, e.g. 50,100,200")
+      ->delimiter(',')->capture_default_str();
+  plan->add_option("--law", plan_options.law_path, "JSON law parameters (default: a generic prior)");
+  plan->add_option("--acc0", plan_options.acc0, "accuracy before retraining, for the prior")->capture_default_str();
+  plan->add_option("--gflops", plan_options.gflops, "assumed edge throughput for the analytic costs")
+      ->capture_default_str();
+  plan->add_flag("--json", plan_options.json, "print JSON instead of a table");
+
   CLI11_PARSE(app, argc, argv);
 
   if (serve->parsed()) return Report(Serve(flags, listen));
   if (status->parsed()) return Report(Status(flags, address, json));
   if (manifest->parsed()) return Report(Manifest(flags, model_path, json));
+  if (plan->parsed()) {
+    auto config = LoadConfigAndLogging(flags);
+    if (!config.ok()) return Report(config.status());
+    if (plan_options.model_path.empty()) plan_options.model_path = config->ModelPath();
+    return Report(RunPlanCommand(plan_options));
+  }
   auto config = LoadConfigAndLogging(flags);
   if (!config.ok()) return Report(config.status());
   if (pretrain->parsed()) {

@@ -1,0 +1,29 @@
+// `bt-cloud plan`: a dry-run plan for a model under a memory budget and a window, printed as a table or JSON.
+// Until an edge has reported probes, costs come from the analytic profile and the law from a prior (or a file of
+// fitted parameters); the output says which.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace bt {
+
+struct PlanCommandOptions {
+  std::string model_path;
+  std::string memory_budget = "8MiB";
+  std::string window = "5m";
+  int64_t batch = 64;
+  std::vector<double> sparsities = {0.25, 0.5, 0.75};
+  std::vector<int64_t> iterations = {25, 50, 100, 200, 400, 800, 1600};
+  std::string law_path;        // JSON LawParams; empty = prior
+  double acc0 = 0.5;           // accuracy before retraining, for the prior
+  double gflops = 25;          // assumed edge throughput for the analytic profile
+  bool json = false;
+};
+
+absl::Status RunPlanCommand(const PlanCommandOptions& options);
+
+}  // namespace bt
