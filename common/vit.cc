@@ -6,24 +6,26 @@
 
 namespace bt {
 
-SelfAttentionImpl::SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads) : num_heads_(num_heads) {
-  in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * hidden_dim, hidden_dim}));
-  in_proj_bias = register_parameter("in_proj_bias", torch::zeros({3 * hidden_dim}));
-  out_proj = register_module("out_proj", torch::nn::Linear(hidden_dim, hidden_dim));
+SelfAttentionImpl::SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads, int64_t head_dim)
+    : num_heads_(num_heads), head_dim_(head_dim > 0 ? head_dim : hidden_dim / num_heads) {
+  const int64_t inner = num_heads_ * head_dim_;
+  in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * inner, hidden_dim}));
+  in_proj_bias = register_parameter("in_proj_bias", torch::zeros({3 * inner}));
+  out_proj = register_module("out_proj", torch::nn::Linear(inner, hidden_dim));
   torch::NoGradGuard no_grad;
   torch::nn::init::xavier_uniform_(in_proj_weight);
   torch::nn::init::zeros_(out_proj->bias);
 }
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
-  const int64_t n = x.size(0), s = x.size(1), h = x.size(2), d = h / num_heads_;
-  // (N, S, 3h) -> 3 × (N, heads, S, d)
+  const int64_t n = x.size(0), s = x.size(1), d = head_dim_, inner = num_heads_ * head_dim_;
+  // (N, S, 3·inner) -> 3 × (N, heads, S, d)
   auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias)
                  .view({n, s, 3, num_heads_, d})
                  .permute({2, 0, 3, 1, 4});
   torch::Tensor q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(d)));
   torch::Tensor attention = torch::softmax(torch::matmul(q, qkv[1].transpose(-2, -1)), -1);
-  torch::Tensor out = torch::matmul(attention, qkv[2]).transpose(1, 2).reshape({n, s, h});
+  torch::Tensor out = torch::matmul(attention, qkv[2]).transpose(1, 2).reshape({n, s, inner});
   return out_proj(out);
 }
 
@@ -42,9 +44,9 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   return fc2(torch::gelu(fc1(x)));
 }
 
-EncoderBlockImpl::EncoderBlockImpl(int64_t hidden_dim, int64_t num_heads, int64_t mlp_dim) {
+EncoderBlockImpl::EncoderBlockImpl(int64_t hidden_dim, int64_t num_heads, int64_t mlp_dim, int64_t head_dim) {
   ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden_dim}).eps(1e-6)));
-  self_attention = register_module("self_attention", SelfAttention(hidden_dim, num_heads));
+  self_attention = register_module("self_attention", SelfAttention(hidden_dim, num_heads, head_dim));
   ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden_dim}).eps(1e-6)));
   mlp = register_module("mlp", Mlp(hidden_dim, mlp_dim));
 }

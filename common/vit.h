@@ -11,9 +11,10 @@
 namespace bt {
 
 // `self_attention`: nn.MultiheadAttention(batch_first=True) parameters: in_proj_weight, in_proj_bias, out_proj.
+// `head_dim` defaults to hidden_dim / num_heads; a compressed proxy keeps fewer heads of the original width.
 class SelfAttentionImpl : public torch::nn::Module {
  public:
-  SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads);
+  SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads, int64_t head_dim = 0);
   torch::Tensor forward(const torch::Tensor& x);  // (N, S, hidden) -> (N, S, hidden)
 
   torch::Tensor in_proj_weight, in_proj_bias;
@@ -21,6 +22,7 @@ class SelfAttentionImpl : public torch::nn::Module {
 
  private:
   int64_t num_heads_;
+  int64_t head_dim_;
 };
 TORCH_MODULE(SelfAttention);
 
@@ -36,7 +38,7 @@ TORCH_MODULE(Mlp);
 // `encoder.layers.encoder_layer_<i>`: x + attn(ln_1(x)), then + mlp(ln_2(x)).
 class EncoderBlockImpl : public torch::nn::Module {
  public:
-  EncoderBlockImpl(int64_t hidden_dim, int64_t num_heads, int64_t mlp_dim);
+  EncoderBlockImpl(int64_t hidden_dim, int64_t num_heads, int64_t mlp_dim, int64_t head_dim = 0);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
   SelfAttention self_attention{nullptr};
