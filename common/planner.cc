@@ -520,6 +520,31 @@ absl::StatusOr<Plan> BruteForcePlan(const PlanRequest& r) {
   return plan;
 }
 
+uint64_t PredictPeakBytes(const std::vector<BlockProfile>& blocks, const std::vector<size_t>& options, size_t first) {
+  uint64_t kept = 0, worst_working = 0, activations_so_far = 0;
+  for (size_t k = 0; k < blocks.size(); ++k) {
+    if (k < first) {
+      kept += blocks[k].prefix_bytes;
+      worst_working = std::max(worst_working, blocks[k].prefix_transient_bytes);
+      continue;
+    }
+    const BlockOption& o = blocks[k].options[options[k]];
+    kept += o.memory_bytes - o.activation_bytes;
+    activations_so_far += o.activation_bytes;
+    worst_working = std::max(worst_working, activations_so_far + o.transient_bytes);
+  }
+  return kept + std::max(worst_working, activations_so_far);
+}
+
+uint64_t MaxTransientBytes(const std::vector<BlockProfile>& blocks) {
+  uint64_t worst = 0;
+  for (const BlockProfile& b : blocks) {
+    worst = std::max(worst, b.prefix_transient_bytes);
+    for (const BlockOption& o : b.options) worst = std::max(worst, o.transient_bytes);
+  }
+  return worst;
+}
+
 std::vector<double> PlanShares(const PlanRequest& r, const Plan& plan) {
   std::vector<double> shares;
   for (size_t i = 0; i < plan.blocks.size(); ++i) {

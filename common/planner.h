@@ -30,7 +30,10 @@ struct BlockOption {
   double share = 0;              // trainable parameters / block parameters (P_k(B_k) / P_k)
   uint64_t memory_bytes = 0;     // in the backward path: weights + saved activations (+ grads + optimiser state)
   double seconds = 0;            // in the backward path: forward + backward time per iteration
+  uint64_t transient_bytes = 0;  // working memory while it runs beyond what it keeps (freed right after)
+  uint64_t activation_bytes = 0; // the part of memory_bytes saved for backward (0 before the first trainable block)
 };
+
 
 struct BlockProfile {
   std::string name;
@@ -38,7 +41,18 @@ struct BlockProfile {
   std::vector<BlockOption> options;  // options[0] is "frozen"
   uint64_t prefix_bytes = 0;         // before the first trainable block: frozen weights only
   double prefix_seconds = 0;         // before the first trainable block: no-grad forward time
+  uint64_t prefix_transient_bytes = 0;  // working memory of its no-grad forward (input, output, temporaries)
 };
+
+// The largest working memory any block needs while it runs: blocks run one at a time, so a plan's peak is its
+// kept memory plus at most this. Planners add it to PlanRequest::fixed_bytes to stay conservative.
+uint64_t MaxTransientBytes(const std::vector<BlockProfile>& blocks);
+
+// Peak memory of a plan under the cost model: everything kept (weights, optimiser state, saved activations of the
+// backward path) plus the working memory of whichever block peaks highest when it runs, given the activations alive
+// at that moment (those of the path up to and including it). `options[k]` indexes blocks[k].options; blocks before
+// `first` run in prefix mode.
+uint64_t PredictPeakBytes(const std::vector<BlockProfile>& blocks, const std::vector<size_t>& options, size_t first);
 
 struct PlanRequest {
   std::vector<BlockProfile> blocks;      // forward order

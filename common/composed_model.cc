@@ -1,0 +1,90 @@
+#include "common/composed_model.h"
+
+#include "absl/strings/str_format.h"
+
+namespace bt {
+
+std::string BlockChoice::Name() const {
+  switch (kind) {
+    case Kind::kFrozen: return "frozen";
+    case Kind::kTrain: return "train";
+    case Kind::kProxy: return absl::StrFormat("train@%.2f", sparsity);
+  }
+  return "?";
+}
+
+absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const BlockModel& base, const VitConfig& config,
+                                                                     const std::vector<BlockChoice>& choices) {
+  if (choices.size() != base.num_blocks()) {
+    return absl::InvalidArgumentError(absl::StrCat(choices.size(), " choices for ", base.num_blocks(), " blocks"));
+  }
+  std::unique_ptr<ComposedModel> out(new ComposedModel());
+  out->num_layers_ = config.num_layers;
+  out->proxies_.assign(choices.size(), EncoderBlock(nullptr));
+  out->specs_.assign(choices.size(), ProxySpec{});
+  try {
+    ASSIGN_OR_RETURN(out->model_, CreateVitModel(config, 0));
+    out->model_->SetAllTrainable(false);
+    for (size_t k = 0; k < choices.size(); ++k) {
+      const std::string& name = base.layout()[k].name;
+      ASSIGN_OR_RETURN(TensorMap weights, base.GetBlock(name));
+      const BlockChoice& choice = choices[k];
+      if (choice.kind != BlockChoice::Kind::kFrozen && out->first_trainable_ < 0) {
+        out->first_trainable_ = static_cast<int64_t>(k);
+      }
+      if (choice.kind == BlockChoice::Kind::kProxy) {
+        const int64_t layer = static_cast<int64_t>(k) - 1;
+        if (layer < 0 || layer >= config.num_layers) {
+          return absl::InvalidArgumentError(absl::StrCat("block '", name, "' has no proxy form (encoder layers only)"));
+        }
+        ASSIGN_OR_RETURN(ProxySpec spec, SelectProxyByMagnitude(weights, layer, config, choice.sparsity));
+        ASSIGN_OR_RETURN(TensorMap proxy_weights, ExtractProxy(weights, layer, config, spec));
+        EncoderBlock proxy(config.hidden_dim, static_cast<int64_t>(spec.heads.size()),
+                           static_cast<int64_t>(spec.mlp_units.size()), config.hidden_dim / config.num_heads);
+        torch::NoGradGuard no_grad;
+        const std::string prefix = LayerPrefix(layer);
+        for (auto& item : proxy->named_parameters()) item.value().copy_(proxy_weights.at(prefix + item.key()));
+        // The proxy replaces the block: release the full layer's weights in the copy.
+        for (const ParamSpec& p : base.layout()[k].params) out->model_->parameters().at(p.name).set_data(torch::empty({0}));
+        out->proxies_[k] = proxy;
+        out->specs_[k] = spec;
+      } else {
+        RETURN_IF_ERROR(out->model_->SetBlock(name, weights));
+        RETURN_IF_ERROR(out->model_->SetTrainable(name, choice.kind == BlockChoice::Kind::kTrain));
+      }
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("composing the model failed: ", e.what_without_backtrace()));
+  }
+  return out;
+}
+
+torch::Tensor ComposedModel::Forward(const torch::Tensor& images) {
+  torch::Tensor x = images;
+  const size_t n = model_->num_blocks();
+  for (size_t k = 0; k < n; ++k) {
+    const bool before_first = first_trainable_ < 0 || static_cast<int64_t>(k) < first_trainable_;
+    if (before_first) {
+      torch::NoGradGuard no_grad;
+      x = proxies_[k] ? proxies_[k]->forward(x) : model_->ForwardRange(x, k, k + 1);
+    } else {
+      x = proxies_[k] ? proxies_[k]->forward(x) : model_->ForwardRange(x, k, k + 1);
+    }
+  }
+  return x;
+}
+
+torch::Tensor ComposedModel::ForwardBlockForProbe(const torch::Tensor& input, size_t k) {
+  return proxies_[k] ? proxies_[k]->forward(input) : model_->ForwardRange(input, k, k + 1);
+}
+
+std::vector<torch::Tensor> ComposedModel::TrainableParameters() const {
+  std::vector<torch::Tensor> out = model_->TrainableParameters();
+  for (const EncoderBlock& proxy : proxies_) {
+    if (!proxy) continue;
+    for (const torch::Tensor& t : proxy->parameters()) out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace bt

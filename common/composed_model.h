@@ -1,0 +1,49 @@
+// A model as the edge composes it for one window: per block either frozen, fully trainable, or replaced by a
+// trainable proxy (train@s); every block before the first trainable one runs under no-grad, so it keeps no
+// activations. Owns copies of the weights it uses (a proxy replaces its block's weights), so its memory is what
+// the plan costs. Not thread-safe.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/block_model.h"
+#include "common/proxy.h"
+#include "common/status.h"
+#include "common/vit.h"
+
+namespace bt {
+
+struct BlockChoice {
+  enum class Kind { kFrozen, kTrain, kProxy };
+  Kind kind = Kind::kFrozen;
+  double sparsity = 0;  // kProxy only
+  std::string Name() const;
+};
+
+class ComposedModel {
+ public:
+  // `base` provides the weights (copied) and the architecture; it may be destroyed afterwards.
+  static absl::StatusOr<std::unique_ptr<ComposedModel>> Create(const BlockModel& base, const VitConfig& config,
+                                                               const std::vector<BlockChoice>& choices);
+
+  torch::Tensor Forward(const torch::Tensor& images);
+  // Block `k` alone on its input, in its composed form (for cost probes).
+  torch::Tensor ForwardBlockForProbe(const torch::Tensor& input, size_t k);
+  std::vector<torch::Tensor> TrainableParameters() const;
+  int64_t first_trainable() const { return first_trainable_; }
+  const std::vector<ProxySpec>& proxy_specs() const { return specs_; }
+
+ private:
+  ComposedModel() = default;
+  std::unique_ptr<BlockModel> model_;           // full blocks (copies)
+  std::vector<EncoderBlock> proxies_;           // per block; null unless kProxy
+  std::vector<ProxySpec> specs_;                // per block; empty unless kProxy
+  int64_t first_trainable_ = -1;
+  int64_t num_layers_ = 0;
+};
+
+}  // namespace bt
