@@ -1,0 +1,127 @@
+#include "common/composed_model.h"
+
+#include <gtest/gtest.h>
+
+#include "common/block_probe.h"
+#include "common/memory_meter.h"
+
+namespace bt {
+namespace {
+
+VitConfig Tiny() {
+  VitConfig c;
+  c.hidden_dim = 16;
+  c.num_heads = 4;
+  c.num_layers = 2;
+  c.mlp_dim = 32;
+  return c;
+}
+
+// A model whose head is not zero (torchvision zero-initialises it), so every block affects the logits.
+std::unique_ptr<BlockModel> Randomised(const VitConfig& c) {
+  auto model = *CreateVitModel(c, 2);
+  torch::manual_seed(4);
+  for (const BlockSpec& block : model->layout()) {
+    TensorMap tensors = *model->GetBlock(block.name);
+    for (auto& [name, t] : tensors) t = t + 0.1 * torch::randn_like(t);
+    EXPECT_TRUE(model->SetBlock(block.name, tensors).ok());
+  }
+  return model;
+}
+
+TEST(MemoryMeter, CountsLiveTensorBytesAndPeak) {
+  MemoryMeter& meter = MemoryMeter::Install();
+  const int64_t before = meter.current_bytes();
+  meter.ResetPeak();
+  {
+    torch::Tensor a = torch::empty({1000}, torch::kFloat32);
+    EXPECT_EQ(meter.current_bytes() - before, 4000);
+    torch::Tensor b = torch::empty({500}, torch::kFloat64);
+    EXPECT_EQ(meter.current_bytes() - before, 8000);
+  }
+  EXPECT_EQ(meter.current_bytes(), before);
+  EXPECT_EQ(meter.peak_bytes() - before, 8000);
+}
+
+TEST(ComposedModel, TrainsOnlyThePlannedParametersAndMatchesTheBaseForward) {
+  const VitConfig c = Tiny();
+  auto base = Randomised(c);
+  std::vector<BlockChoice> choices(base->num_blocks());
+  choices[2] = {BlockChoice::Kind::kTrain, 0};  // encoder_layer_1
+  choices[3] = {BlockChoice::Kind::kFrozen, 0};
+  auto composed = ComposedModel::Create(*base, c, choices);
+  ASSERT_TRUE(composed.ok()) << composed.status();
+  EXPECT_EQ((*composed)->first_trainable(), 2);
+  torch::Tensor x = torch::randn({4, 1, 28, 28});
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::allclose((*composed)->Forward(x), base->Forward(x)));
+  }
+  auto params = (*composed)->TrainableParameters();
+  EXPECT_EQ(params.size(), 12u);
+  torch::optim::SGD sgd(params, 0.1);
+  torch::Tensor loss = (*composed)->Forward(x).pow(2).sum();
+  loss.backward();
+  sgd.step();
+  // The base model is untouched; only the composed copy's planned block moved.
+  torch::NoGradGuard no_grad;
+  EXPECT_FALSE(torch::allclose((*composed)->Forward(x), base->Forward(x)));
+  for (const auto& p : params) EXPECT_TRUE(p.grad().defined());
+}
+
+TEST(ComposedModel, ProxiesOnlyForEncoderLayers) {
+  const VitConfig c = Tiny();
+  auto base = *CreateVitModel(c, 2);
+  std::vector<BlockChoice> choices(base->num_blocks());
+  choices[0] = {BlockChoice::Kind::kProxy, 0.5};
+  EXPECT_FALSE(ComposedModel::Create(*base, c, choices).ok());
+  choices[0] = {};
+  choices[1] = {BlockChoice::Kind::kProxy, 0.5};
+  auto composed = ComposedModel::Create(*base, c, choices);
+  ASSERT_TRUE(composed.ok()) << composed.status();
+  EXPECT_EQ((*composed)->proxy_specs()[1].heads.size(), 2u);
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ((*composed)->Forward(torch::randn({2, 1, 28, 28})).sizes().vec(), (std::vector<int64_t>{2, 10}));
+}
+
+TEST(CostProbe, ProfilesEveryBlockAndPredictsARealPeak) {
+  const VitConfig c = Tiny();
+  auto base = *CreateVitModel(c, 2);
+  torch::Tensor inputs = torch::randn({8, 1, 28, 28});
+  CostProbeOptions options;
+  options.repeats = 1;
+  options.sparsities = {0.5};
+  auto profiles = ProbeBlockCosts(*base, c, inputs, options);
+  ASSERT_TRUE(profiles.ok()) << profiles.status();
+  ASSERT_EQ(profiles->size(), 4u);
+  EXPECT_EQ((*profiles)[1].options.size(), 3u);  // frozen, train, train@0.50
+  EXPECT_EQ((*profiles)[0].options.size(), 2u);
+  EXPECT_EQ((*profiles)[1].options[0].name, "frozen");
+  EXPECT_GT((*profiles)[1].options[1].memory_bytes, (*profiles)[1].options[0].memory_bytes);
+  EXPECT_LT((*profiles)[1].options[2].share, 1.0);
+  EXPECT_EQ(ChoiceFromName("train@0.50")->sparsity, 0.5);
+  EXPECT_FALSE(ChoiceFromName("train@2").ok());
+
+  // Train the plan "layer 1 onward trainable" and compare its measured peak with the prediction.
+  MemoryMeter& meter = MemoryMeter::Install();
+  std::vector<size_t> option_index = {0, 1, 1, 1};
+  std::vector<BlockChoice> choices = {{}, {BlockChoice::Kind::kTrain, 0}, {BlockChoice::Kind::kTrain, 0},
+                                      {BlockChoice::Kind::kTrain, 0}};
+  const int64_t before = meter.current_bytes();
+  meter.ResetPeak();
+  {
+    auto composed = *ComposedModel::Create(*base, c, choices);
+    torch::optim::AdamW adam(composed->TrainableParameters(), torch::optim::AdamWOptions(1e-3));
+    for (int step = 0; step < 2; ++step) {
+      adam.zero_grad();
+      composed->Forward(inputs).pow(2).mean().backward();
+      adam.step();
+    }
+  }
+  const double measured = static_cast<double>(meter.peak_bytes() - before);
+  const double predicted = static_cast<double>(PredictPeakBytes(*profiles, option_index, 1));
+  EXPECT_NEAR(predicted / measured, 1.0, 0.25) << predicted << " vs " << measured;
+}
+
+}  // namespace
+}  // namespace bt
