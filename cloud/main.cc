@@ -170,6 +170,8 @@ int main(int argc, char** argv) {
   plan->add_option("--iterations", plan_options.iterations, "iteration grid, e.g. 50,100,200")
       ->delimiter(',')->capture_default_str();
   plan->add_option("--law", plan_options.law_path, "JSON law parameters (default: a generic prior)");
+  plan->add_option("--profile", plan_options.profile_path,
+                   "JSON block costs measured by `bt-edge probe-costs` (default: analytic estimate)");
   plan->add_option("--acc0", plan_options.acc0, "accuracy before retraining, for the prior")->capture_default_str();
   plan->add_option("--gflops", plan_options.gflops, "assumed edge throughput for the analytic costs")
       ->capture_default_str();

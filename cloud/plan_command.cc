@@ -28,11 +28,26 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
   profile_options.sparsities = o.sparsities;
   profile_options.flops_per_second = o.gflops * 1e9;
   PlanRequest request;
-  request.blocks = AnalyticProfile(VitLayerShapes(store->architecture()), profile_options);
-  request.memory_budget = *budget;
-  // The input batch and the logits are paid by every plan.
+  std::string costs;
   const VitConfig& a = store->architecture();
+  // The input batch and the logits are paid by every plan.
   request.fixed_bytes = static_cast<uint64_t>(4 * o.batch * (a.channels * a.image_size * a.image_size + 2 * a.num_classes));
+  if (!o.profile_path.empty()) {
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(o.profile_path));
+    ASSIGN_OR_RETURN(request.blocks, ProfilesFromJson(text, o.profile_path));
+    if (request.blocks.size() != store->manifest().blocks.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(o.profile_path, ": profiles ", request.blocks.size(),
+                                                     " blocks, the model has ", store->manifest().blocks.size()));
+    }
+    // Blocks run one at a time: the largest working memory of any block is added to every plan.
+    request.fixed_bytes += MaxTransientBytes(request.blocks);
+    costs = absl::StrCat("measured by probes (", o.profile_path, ")");
+  } else {
+    request.blocks = AnalyticProfile(VitLayerShapes(a), profile_options);
+    costs = absl::StrCat("analytic profile at ", o.gflops, " GFLOP/s, batch ", o.batch,
+                         " (edges replace it with probe measurements)");
+  }
+  request.memory_budget = *budget;
   request.window_seconds = std::chrono::duration<double>(*window).count();
   request.iteration_grid = o.iterations;
 
@@ -45,7 +60,8 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
     law_source = "fitted parameters from " + o.law_path;
   } else {
     request.law.acc0 = o.acc0;
-    request.law.weights.assign(request.blocks.size(), 0.3 / static_cast<double>(request.blocks.size()));
+    request.law.max_gain = 0.6 * (1.0 - o.acc0);
+    request.law.weights.assign(request.blocks.size(), 0.5);
     request.law.gamma = 0.5;
     request.law.tau = 100;
     request.law.alpha = 1.0;
@@ -60,14 +76,14 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
   if (o.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::parse(plan.ToJson());
     out["model"] = o.model_path;
-    out["costs"] = absl::StrCat("analytic profile at ", o.gflops, " GFLOP/s, batch ", o.batch);
+    out["costs"] = costs;
     out["law"] = law_source;
     std::printf("%s\n", out.dump(2).c_str());
     return absl::OkStatus();
   }
   std::printf("plan for %s: memory budget %s, window %s, batch %lld\n", o.model_path.c_str(),
               FormatBytes(*budget).c_str(), FormatDuration(*window).c_str(), static_cast<long long>(o.batch));
-  std::printf("costs: analytic profile at %.0f GFLOP/s (edges replace it with probe measurements)\n", o.gflops);
+  std::printf("costs: %s\n", costs.c_str());
   std::printf("law:   %s\n\n", law_source.c_str());
   std::printf("%s", plan.ToTable().c_str());
   return absl::OkStatus();

@@ -19,6 +19,7 @@ struct PlanCommandOptions {
   std::vector<double> sparsities = {0.25, 0.5, 0.75};
   std::vector<int64_t> iterations = {25, 50, 100, 200, 400, 800, 1600};
   std::string law_path;        // JSON LawParams; empty = prior
+  std::string profile_path;    // JSON block profiles measured by `bt-edge probe-costs`; empty = analytic
   double acc0 = 0.5;           // accuracy before retraining, for the prior
   double gflops = 25;          // assumed edge throughput for the analytic profile
   bool json = false;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
 
 namespace bt {
 
@@ -113,6 +114,62 @@ std::vector<LayerShape> DecoderLayerShapes(int64_t layers, int64_t hidden, int64
   head.activation_bytes = 4.0 * s * (h + static_cast<double>(vocab));
   head.frozen_activation_bytes = head.activation_bytes;
   out.push_back(head);
+  return out;
+}
+
+std::string ProfilesToJson(const std::vector<BlockProfile>& blocks) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const BlockProfile& b : blocks) {
+    nlohmann::ordered_json block = {{"name", b.name},
+                                    {"parameters", b.parameters},
+                                    {"prefix_bytes", b.prefix_bytes},
+                                    {"prefix_seconds", b.prefix_seconds},
+                                    {"prefix_transient_bytes", b.prefix_transient_bytes}};
+    block["options"] = nlohmann::ordered_json::array();
+    for (const BlockOption& o : b.options) {
+      block["options"].push_back({{"name", o.name},
+                                  {"trainable", o.trainable},
+                                  {"share", o.share},
+                                  {"memory_bytes", o.memory_bytes},
+                                  {"seconds", o.seconds},
+                                  {"transient_bytes", o.transient_bytes},
+                                  {"activation_bytes", o.activation_bytes}});
+    }
+    out.push_back(block);
+  }
+  return out.dump(2);
+}
+
+absl::StatusOr<std::vector<BlockProfile>> ProfilesFromJson(const std::string& text, const std::string& source) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": a profile must be a JSON array of blocks"));
+  }
+  std::vector<BlockProfile> out;
+  try {
+    for (const auto& block : j) {
+      BlockProfile b;
+      b.name = block.at("name").get<std::string>();
+      b.parameters = block.at("parameters").get<int64_t>();
+      b.prefix_bytes = block.at("prefix_bytes").get<uint64_t>();
+      b.prefix_seconds = block.at("prefix_seconds").get<double>();
+      b.prefix_transient_bytes = block.value("prefix_transient_bytes", uint64_t{0});
+      for (const auto& o : block.at("options")) {
+        BlockOption option;
+        option.name = o.at("name").get<std::string>();
+        option.trainable = o.at("trainable").get<bool>();
+        option.share = o.at("share").get<double>();
+        option.memory_bytes = o.at("memory_bytes").get<uint64_t>();
+        option.seconds = o.at("seconds").get<double>();
+        option.transient_bytes = o.value("transient_bytes", uint64_t{0});
+        option.activation_bytes = o.value("activation_bytes", uint64_t{0});
+        b.options.push_back(option);
+      }
+      out.push_back(std::move(b));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
+  }
   return out;
 }
 

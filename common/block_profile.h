@@ -45,4 +45,8 @@ std::vector<LayerShape> DecoderLayerShapes(int64_t layers, int64_t hidden, int64
 // Trainable share of an encoder layer's proxy at sparsity s: kept heads and MLP units, with their rows/columns.
 double ProxyShare(const LayerShape& layer, double sparsity);
 
+// Profiles as JSON (what an edge reports after probing, and what `bt-cloud plan --profile` reads).
+std::string ProfilesToJson(const std::vector<BlockProfile>& blocks);
+absl::StatusOr<std::vector<BlockProfile>> ProfilesFromJson(const std::string& json, const std::string& source);
+
 }  // namespace bt

@@ -35,6 +35,7 @@ struct Setup {
   double max_time = 0;                      // loosest per-iteration bound: T / min q
   std::vector<double> time_bound;           // T / q for each grid entry
   std::vector<double> saturation;           // S(q) for each grid entry
+  double value_scale = 0;                   // G: a plan's value is G · (1 − exp(−X)) · S(q)
 };
 
 int64_t Buckets(uint64_t bytes, uint64_t unit) { return static_cast<int64_t>((bytes + unit - 1) / unit); }
@@ -89,6 +90,7 @@ Setup Prepare(const PlanRequest& r) {
   }
   int64_t min_q = *std::min_element(r.iteration_grid.begin(), r.iteration_grid.end());
   s.max_time = r.window_seconds / static_cast<double>(min_q);
+  s.value_scale = r.law.max_gain;
   for (int64_t q : r.iteration_grid) {
     s.time_bound.push_back(r.window_seconds / static_cast<double>(q));
     s.saturation.push_back(r.law.Saturation(static_cast<double>(q)));
@@ -272,7 +274,7 @@ Stage Extend(const PlanRequest& r, const Stage& next, size_t j, const Setup& s, 
       if (time_left < 0) continue;
       const double extra = bound.Max(j, memory_left, time_left);
       if (!std::isfinite(extra)) continue;
-      upper = std::max(upper, (c.gain + extra) * s.saturation[g]);
+      upper = std::max(upper, s.value_scale * (1.0 - std::exp(-(c.gain + extra))) * s.saturation[g]);
       if (beam == 0 && upper > incumbent + kEps) break;  // it survives; the exact value is only needed by the beam
     }
     if (upper > incumbent + kEps) scored.push_back({upper, k});
@@ -316,7 +318,7 @@ void Consider(const PlanRequest& r, const Setup& s, size_t j, const Stage& after
       const double gain = base.gain + s.option_gain[j][o];
       for (size_t g = 0; g < s.time_bound.size(); ++g) {
         if (time > s.time_bound[g] * (1 + 1e-12)) continue;
-        const double value = gain * s.saturation[g];
+        const double value = s.value_scale * (1.0 - std::exp(-gain)) * s.saturation[g];
         if (value > best->value + kEps) {
           *best = {value, static_cast<int64_t>(j), r.iteration_grid[g], static_cast<int32_t>(o),
                    static_cast<int32_t>(e), buckets + s.prefix_buckets[j], time};
@@ -335,7 +337,12 @@ Plan Assemble(const PlanRequest& r, const Setup& s, const std::vector<int32_t>& 
   plan.window_seconds = r.window_seconds;
   plan.memory_bytes = r.fixed_bytes;
   std::vector<double> shares;
-  const double saturation = r.law.Saturation(static_cast<double>(q));
+  // The predicted gain is attributed to blocks in proportion to their term of the law's X.
+  double x_total = 0;
+  for (size_t i = 0; i < r.blocks.size(); ++i) {
+    if (first >= 0 && static_cast<int64_t>(i) >= first) x_total += s.option_gain[i][static_cast<size_t>(options[i])];
+  }
+  const double total_gain = first >= 0 ? r.law.Gain(x_total, static_cast<double>(q)) : 0.0;
   for (size_t i = 0; i < r.blocks.size(); ++i) {
     const BlockProfile& b = r.blocks[i];
     BlockDecision d;
@@ -346,7 +353,7 @@ Plan Assemble(const PlanRequest& r, const Setup& s, const std::vector<int32_t>& 
     if (d.in_backward_path) {
       d.memory_bytes = b.options[d.option_index].memory_bytes;
       d.seconds = b.options[d.option_index].seconds;
-      d.gain = s.option_gain[i][d.option_index] * saturation;
+      d.gain = x_total > 0 ? total_gain * s.option_gain[i][d.option_index] / x_total : 0.0;
     } else {
       d.memory_bytes = b.prefix_bytes;
       d.seconds = first >= 0 ? b.prefix_seconds : 0;
@@ -494,7 +501,7 @@ absl::StatusOr<Plan> BruteForcePlan(const PlanRequest& r) {
       if (buckets <= s.max_buckets) {
         for (int64_t q : r.iteration_grid) {
           if (time * static_cast<double>(q) > r.window_seconds * (1 + 1e-12)) continue;
-          double value = gain * r.law.Saturation(static_cast<double>(q));
+          double value = r.law.Gain(gain, static_cast<double>(q));
           if (value > best_value + kEps) {
             best_value = value;
             best_options = options;

@@ -21,14 +21,19 @@ double LawParams::BlockGain(size_t block, double share) const {
   return weights[block] * std::pow(std::min(share, 1.0), gamma);
 }
 
+double LawParams::Gain(double x, double iterations) const {
+  return max_gain * (1.0 - std::exp(-std::max(0.0, x))) * Saturation(iterations);
+}
+
 double LawParams::Predict(const std::vector<double>& shares, double iterations) const {
-  double gain = 0;
-  for (size_t k = 0; k < shares.size(); ++k) gain += BlockGain(k, shares[k]);
-  return std::min(1.0, acc0 + gain * Saturation(iterations));
+  double x = 0;
+  for (size_t k = 0; k < shares.size(); ++k) x += BlockGain(k, shares[k]);
+  return std::min(1.0, acc0 + Gain(x, iterations));
 }
 
 std::string LawParams::ToJson() const {
-  nlohmann::ordered_json j = {{"acc0", acc0}, {"weights", weights}, {"gamma", gamma}, {"tau", tau}, {"alpha", alpha}};
+  nlohmann::ordered_json j = {{"acc0", acc0},   {"max_gain", max_gain}, {"weights", weights},
+                              {"gamma", gamma}, {"tau", tau},           {"alpha", alpha}};
   return j.dump();
 }
 
@@ -38,6 +43,7 @@ absl::StatusOr<LawParams> LawParams::FromJson(const std::string& text) {
   LawParams p;
   try {
     p.acc0 = j.at("acc0").get<double>();
+    p.max_gain = j.at("max_gain").get<double>();
     p.weights = j.at("weights").get<std::vector<double>>();
     p.gamma = j.at("gamma").get<double>();
     p.tau = j.at("tau").get<double>();
@@ -50,7 +56,8 @@ absl::StatusOr<LawParams> LawParams::FromJson(const std::string& text) {
 
 namespace {
 
-// Parameter vector: [log w_1 .. log w_K, log γ, log τ, log α]; logs keep everything positive.
+// Parameter vector: [log w_1 .. log w_K, log γ, log τ, log α, logit(G / (1 − acc0))]; logs keep everything
+// positive and the logit keeps acc0 + G within (acc0, 1).
 struct Residuals {
   using Scalar = double;
   enum { InputsAtCompileTime = Eigen::Dynamic, ValuesAtCompileTime = Eigen::Dynamic };
@@ -70,11 +77,12 @@ struct Residuals {
   LawParams Decode(const Eigen::VectorXd& x) const {
     LawParams p;
     p.acc0 = acc0;
-    const int k = n_inputs - 3;
+    const int k = n_inputs - 4;
     for (int i = 0; i < k; ++i) p.weights.push_back(std::exp(x[i]));
     p.gamma = std::exp(x[k]);
     p.tau = std::exp(x[k + 1]);
     p.alpha = std::exp(x[k + 2]);
+    p.max_gain = (1.0 - acc0) / (1.0 + std::exp(-x[k + 3]));
     return p;
   }
 
@@ -82,10 +90,9 @@ struct Residuals {
     LawParams p = Decode(x);
     for (size_t i = 0; i < points->size(); ++i) {
       const ProbePoint& pt = (*points)[i];
-      double gain = 0;
-      for (size_t b = 0; b < pt.shares.size(); ++b) gain += p.BlockGain(b, pt.shares[b]);
-      // No cap at 1 inside the fit: the cap has no gradient.
-      fvec[static_cast<int>(i)] = p.acc0 + gain * p.Saturation(pt.iterations) - pt.accuracy;
+      double x_sum = 0;
+      for (size_t b = 0; b < pt.shares.size(); ++b) x_sum += p.BlockGain(b, pt.shares[b]);
+      fvec[static_cast<int>(i)] = p.acc0 + p.Gain(x_sum, pt.iterations) - pt.accuracy;
     }
     for (int j = 0; j < n_inputs; ++j) {
       fvec[static_cast<int>(points->size()) + j] = prior_strength * (x[j] - prior[j]);
@@ -95,7 +102,7 @@ struct Residuals {
 };
 
 Eigen::VectorXd Encode(const LawParams& p, size_t blocks) {
-  Eigen::VectorXd x(static_cast<int>(blocks) + 3);
+  Eigen::VectorXd x(static_cast<int>(blocks) + 4);
   for (size_t i = 0; i < blocks; ++i) {
     double w = i < p.weights.size() ? p.weights[i] : 0.05;
     x[static_cast<int>(i)] = std::log(std::max(w, 1e-4));
@@ -103,6 +110,9 @@ Eigen::VectorXd Encode(const LawParams& p, size_t blocks) {
   x[static_cast<int>(blocks)] = std::log(std::max(p.gamma, 1e-3));
   x[static_cast<int>(blocks) + 1] = std::log(std::max(p.tau, 1e-3));
   x[static_cast<int>(blocks) + 2] = std::log(std::max(p.alpha, 1e-3));
+  const double room = std::max(1e-6, 1.0 - p.acc0);
+  const double fraction = std::min(1.0 - 1e-6, std::max(1e-6, p.max_gain / room));
+  x[static_cast<int>(blocks) + 3] = std::log(fraction / (1.0 - fraction));
   return x;
 }
 
@@ -124,7 +134,7 @@ absl::StatusOr<LawFit> FitLaw(const std::vector<ProbePoint>& points, const LawPa
   functor.prior = Encode(prior, blocks);
   functor.prior_strength = options.prior_strength;
   functor.acc0 = prior.acc0;
-  functor.n_inputs = static_cast<int>(blocks) + 3;
+  functor.n_inputs = static_cast<int>(blocks) + 4;
 
   Eigen::NumericalDiff<Residuals> numeric(functor);
   Eigen::LevenbergMarquardt<Eigen::NumericalDiff<Residuals>> solver(numeric);

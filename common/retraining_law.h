@@ -1,11 +1,14 @@
 // The retraining scaling law: predicted accuracy on an edge's current data after retraining with per-block
 // options B for q iterations,
 //
-//   Acc(B, q) = acc0 + (Σ_k w_k · f_k^γ) · S(q),   f_k = P_k(B_k) / P_k,   S(q) = 1 − (1 + q/τ)^(−α)
+//   Acc(B, q) = acc0 + G · (1 − exp(−X(B))) · S(q),   X(B) = Σ_k w_k · f_k^γ,   S(q) = 1 − (1 + q/τ)^(−α)
 //
-// where f_k is the trainable share of block k's parameters under its option (0 frozen, 1 full). Additive over
-// blocks for a fixed q, which is what makes the selection a knapsack. Fitted by Levenberg–Marquardt from probe
-// points, with the edge's previous fit as a prior. Torch-free; plain values.
+// where f_k is the trainable share of block k's parameters under its option (0 frozen, 1 full) and G the most
+// retraining can recover on this data. Block contributions add inside X and saturate through 1 − exp(−X): on a
+// fogged camera retraining the stem alone recovers most of what full fine-tuning does (DESIGN.md §3), so gains of
+// single blocks overlap rather than add. For a fixed q, Acc is increasing in X, which is additive over blocks —
+// that is what keeps the selection a knapsack. Fitted by Levenberg–Marquardt from probe points, with the edge's
+// previous fit as a prior. Torch-free; plain values.
 #pragma once
 
 #include <cstdint>
@@ -18,14 +21,17 @@ namespace bt {
 
 struct LawParams {
   double acc0 = 0.0;                 // accuracy before retraining (measured)
+  double max_gain = 0.3;             // G: accuracy retraining can add at most (acc0 + G ≤ 1)
   std::vector<double> weights;       // w_k ≥ 0, one per block
   double gamma = 0.5;                // how the gain of a block grows with its trainable share
   double tau = 50.0;                 // iterations scale of saturation
   double alpha = 1.0;                // saturation exponent
 
   double Saturation(double iterations) const;
-  // Gain of block k at trainable share f, before saturation.
+  // Block k's term of X at trainable share f.
   double BlockGain(size_t block, double share) const;
+  // Accuracy gain for a total X after q iterations: G · (1 − exp(−X)) · S(q).
+  double Gain(double x, double iterations) const;
   // Predicted accuracy, capped at 1.
   double Predict(const std::vector<double>& shares, double iterations) const;
   std::string ToJson() const;

@@ -6,6 +6,7 @@
 //   bt-edge feed            stream a drift scenario into the sample buffer (simulated camera)
 //   bt-edge ingest-spool    move camera images from the spool directory into the sample buffer
 //   bt-edge buffer          summarise the sample buffer
+//   bt-edge probe-costs     measure per-block memory and time here, for the planner
 //
 // The daemon itself (`serve`, `status`, `retrain`) arrives with the retraining-window issues.
 #include <google/protobuf/util/json_util.h>
@@ -25,6 +26,7 @@
 #include "common/units.h"
 #include "edge/data_commands.h"
 #include "edge/drift_report.h"
+#include "edge/probe_command.h"
 #include "common/cancel.h"
 
 namespace bt {
@@ -128,6 +130,14 @@ int main(int argc, char** argv) {
   auto* buffer = app.add_subcommand("buffer", "Summarise the sample buffer");
   buffer->add_flag("--json", json, "print JSON instead of a table");
 
+  ProbeCommandOptions probe;
+  auto* probe_costs = app.add_subcommand("probe-costs", "Measure what each block costs here, for the planner");
+  probe_costs->add_option("-m,--model", probe.model_path, "checkpoint")->required();
+  probe_costs->add_option("-o,--out", probe.out_path, "write the JSON profile here");
+  probe_costs->add_option("--batch", probe.batch, "samples per iteration")->capture_default_str();
+  probe_costs->add_option("--sparsities", probe.sparsities, "train@s proxies to probe")->delimiter(',')
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   auto config = LoadConfigAndLogging(flags);
   if (!config.ok()) return Report(config.status());
@@ -135,6 +145,7 @@ int main(int argc, char** argv) {
   if (manifest->parsed()) return Report(CloudManifest(*config, address, json));
   if (drift_report->parsed()) return Report(RunDriftReport(drift));
   if (buffer->parsed()) return Report(RunBufferCommand(*config, json));
+  if (probe_costs->parsed()) return Report(RunProbeCostsCommand(probe));
   CancelToken cancel;
   CancelOnSignals(&cancel);
   if (feed->parsed()) return Report(RunFeedCommand(*config, scenario_path, rate, &cancel));

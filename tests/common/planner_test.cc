@@ -32,6 +32,7 @@ PlanRequest RandomRequest(std::mt19937& rng) {
     r.law.weights.push_back(uniform(0.0, 0.2));
   }
   r.law.acc0 = uniform(0.1, 0.9);
+  r.law.max_gain = uniform(0.05, 1.0 - r.law.acc0);
   r.law.gamma = uniform(0.3, 1.0);
   r.law.tau = uniform(5, 100);
   r.law.alpha = uniform(0.5, 2.0);
@@ -85,7 +86,8 @@ PlanRequest ThreeBlocks() {
     r.blocks.push_back(p);
   }
   r.law.acc0 = 0.5;
-  r.law.weights = {0.3, 0.1, 0.05};
+  r.law.max_gain = 0.4;
+  r.law.weights = {0.9, 0.3, 0.15};
   r.memory_budget = 10000;
   r.window_seconds = 10;
   r.iteration_grid = {10, 100};
@@ -165,7 +167,8 @@ TEST(Planner, ExplainsItselfAsTableAndJson) {
 TEST(RetrainingLaw, FitRecoversKnownParametersFromSyntheticPoints) {
   LawParams truth;
   truth.acc0 = 0.4;
-  truth.weights = {0.35, 0.2, 0.1, 0.05};
+  truth.max_gain = 0.45;
+  truth.weights = {1.5, 0.8, 0.4, 0.2};
   truth.gamma = 0.6;
   truth.tau = 30;
   truth.alpha = 1.2;
@@ -187,13 +190,14 @@ TEST(RetrainingLaw, FitRecoversKnownParametersFromSyntheticPoints) {
   points.push_back({{0.5, 0, 1, 1}, 120, truth.Predict({0.5, 0, 1, 1}, 120)});
   LawParams prior;
   prior.acc0 = truth.acc0;
-  prior.weights = {0.1, 0.1, 0.1, 0.1};
+  prior.weights = {0.5, 0.5, 0.5, 0.5};
   LawFitOptions options;
   options.prior_strength = 0.0;
   auto fit = FitLaw(points, prior, options);
   ASSERT_TRUE(fit.ok()) << fit.status();
   EXPECT_LT(fit->rmse, 1e-4);
-  for (size_t b = 0; b < 4; ++b) EXPECT_NEAR(fit->params.weights[b], truth.weights[b], 0.01) << b;
+  for (size_t b = 0; b < 4; ++b) EXPECT_NEAR(fit->params.weights[b], truth.weights[b], 0.05 * truth.weights[b]) << b;
+  EXPECT_NEAR(fit->params.max_gain, truth.max_gain, 0.01);
   EXPECT_NEAR(fit->params.gamma, truth.gamma, 0.05);
   EXPECT_NEAR(fit->params.tau, truth.tau, 3);
   EXPECT_NEAR(fit->params.alpha, truth.alpha, 0.1);

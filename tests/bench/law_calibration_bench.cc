@@ -1,0 +1,201 @@
+// Calibration of the retraining law on real retraining: per domain of a drift scenario, fit the law to what the
+// edge would probe (single-block retraining curves, full blocks and train@0.5 proxies, accuracy after 25..200
+// iterations), then predict held-out points — random multi-block plans retrained the same way — and report the
+// mean absolute error in accuracy points. Target: ≤ 3 points on the default model and scenario.
+//
+//   bt-bench-law --model var/cloud/models/foundation.safetensors --scenario configs/scenarios/roadside.yaml
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_split.h"
+#include "common/block_model.h"
+#include "common/block_probe.h"
+#include "common/composed_model.h"
+#include "common/dataset.h"
+#include "common/retraining_law.h"
+#include "common/scenario.h"
+#include "common/scenario_data.h"
+
+namespace {
+
+struct Run {
+  std::vector<double> shares;
+  std::vector<std::pair<int64_t, double>> curve;  // (iterations, accuracy)
+};
+
+double Accuracy(bt::ComposedModel& model, const bt::ImageDataset& eval) {
+  torch::NoGradGuard no_grad;
+  int64_t correct = 0;
+  for (int64_t b = 0; b < eval.size(); b += 500) {
+    bt::ImageDataset batch = eval.Slice(b, std::min(b + 500, eval.size()));
+    correct += model.Forward(bt::NormalizeImages(batch.images)).argmax(1).eq(batch.labels).sum().item<int64_t>();
+  }
+  return static_cast<double>(correct) / static_cast<double>(eval.size());
+}
+
+// Retrains `choices` on the labeled stream with AdamW at a constant rate, measuring at each checkpoint.
+Run Retrain(const bt::BlockModel& base, const bt::VitConfig& config, const std::vector<bt::BlockChoice>& choices,
+            const bt::ImageDataset& train, const bt::ImageDataset& eval, const std::vector<int64_t>& checkpoints,
+            int64_t batch, uint64_t seed) {
+  auto composed = *bt::ComposedModel::Create(base, config, choices);
+  Run run;
+  int64_t trainable = 0;
+  std::vector<int64_t> block_params;
+  for (const bt::BlockSpec& b : base.layout()) {
+    int64_t n = 0;
+    for (const bt::ParamSpec& p : b.params) n += base.parameters().at(p.name).numel();
+    block_params.push_back(n);
+  }
+  // Shares from the composed model: proxies train fewer parameters than their block.
+  for (size_t k = 0; k < choices.size(); ++k) {
+    double share = 0;
+    if (choices[k].kind == bt::BlockChoice::Kind::kTrain) share = 1;
+    if (choices[k].kind == bt::BlockChoice::Kind::kProxy) {
+      share = static_cast<double>(bt::ProxyParameterCount(config, composed->proxy_specs()[k])) /
+              static_cast<double>(block_params[k]);
+    }
+    run.shares.push_back(share);
+  }
+  (void)trainable;
+  torch::optim::AdamW optimizer(composed->TrainableParameters(),
+                                torch::optim::AdamWOptions(5e-4).weight_decay(0.01));
+  torch::manual_seed(seed);
+  int64_t done = 0;
+  for (int64_t target : checkpoints) {
+    for (; done < target; ++done) {
+      torch::Tensor index = torch::randint(0, train.size(), {batch}, torch::kInt64);
+      optimizer.zero_grad();
+      torch::Tensor loss = torch::nn::functional::cross_entropy(
+          composed->Forward(bt::NormalizeImages(train.images.index_select(0, index))), train.labels.index_select(0, index));
+      loss.backward();
+      optimizer.step();
+    }
+    run.curve.push_back({target, Accuracy(*composed, eval)});
+  }
+  return run;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Fit the retraining law to single-block probes and measure its error on held-out multi-block plans"};
+  std::string model_path = "var/cloud/models/foundation.safetensors";
+  std::string scenario_path = "configs/scenarios/roadside.yaml";
+  std::string dataset_dir = "/usr/share/datasets/fashion-mnist";
+  std::string domains_arg;
+  int holdout = 8;
+  int64_t batch = 64;
+  std::vector<int64_t> checkpoints = {25, 50, 100, 200};
+  app.add_option("--model", model_path, "foundation checkpoint")->capture_default_str();
+  app.add_option("--scenario", scenario_path, "drift scenario")->capture_default_str();
+  app.add_option("--dataset-dir", dataset_dir, "Fashion-MNIST directory")->capture_default_str();
+  app.add_option("--domains", domains_arg, "comma-separated domains (default: all)");
+  app.add_option("--holdout-plans", holdout, "random multi-block plans to predict")->capture_default_str();
+  app.add_option("--batch", batch, "samples per iteration")->capture_default_str();
+  app.add_option("--checkpoints", checkpoints, "iteration counts measured")->delimiter(',')->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
+
+  auto base = bt::LoadModel(model_path);
+  auto scenario = bt::LoadScenario(scenario_path);
+  auto test = bt::LoadFashionMnist(dataset_dir, "test");
+  if (!base.ok() || !scenario.ok() || !test.ok()) {
+    std::fprintf(stderr, "cannot load model, scenario or dataset\n");
+    return 1;
+  }
+  auto config = *bt::VitConfig::FromMetadata((*base)->ArchitectureMetadata());
+  auto data = bt::MaterializeScenario(*scenario, *test);
+  if (!data.ok()) return 1;
+  std::vector<std::string> wanted;
+  if (!domains_arg.empty()) wanted = absl::StrSplit(domains_arg, ',');
+  const size_t n = (*base)->num_blocks();
+
+  std::printf("%-12s %6s %6s %9s %9s %12s %12s\n", "domain", "acc0", "points", "fit RMSE", "held-out", "MAE (pts)",
+              "naive MAE");
+  double total_mae = 0;
+  int domains = 0;
+  std::vector<size_t> seen;
+  for (const bt::DomainWindow& window : data->windows) {
+    if (std::find(seen.begin(), seen.end(), window.domain_index) != seen.end()) continue;
+    seen.push_back(window.domain_index);
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), window.domain) == wanted.end()) continue;
+    auto start = std::chrono::steady_clock::now();
+    const bt::ImageDataset& eval = data->eval[window.domain_index];
+    const bt::ImageDataset& train = window.stream;
+
+    auto baseline = *bt::ComposedModel::Create(**base, config, std::vector<bt::BlockChoice>(n));
+    const double acc0 = Accuracy(*baseline, eval);
+
+    // Fit set: what the edge probes — one block trainable at a time, full and as a half-size proxy.
+    std::vector<bt::ProbePoint> fit_points;
+    uint64_t seed = 1;
+    for (size_t k = 0; k < n; ++k) {
+      std::vector<bt::BlockChoice::Kind> kinds = {bt::BlockChoice::Kind::kTrain};
+      if (k >= 1 && k <= static_cast<size_t>(config.num_layers)) kinds.push_back(bt::BlockChoice::Kind::kProxy);
+      for (auto kind : kinds) {
+        std::vector<bt::BlockChoice> choices(n);
+        choices[k] = {kind, 0.5};
+        Run run = Retrain(**base, config, choices, train, eval, checkpoints, batch, seed++);
+        fit_points.push_back({run.shares, 0, acc0});
+        for (const auto& [q, acc] : run.curve) fit_points.push_back({run.shares, static_cast<double>(q), acc});
+      }
+    }
+    // One more probe the edge can afford: everything trainable, which shows how block gains combine.
+    {
+      std::vector<bt::BlockChoice> all(n, bt::BlockChoice{bt::BlockChoice::Kind::kTrain, 0});
+      Run run = Retrain(**base, config, all, train, eval, checkpoints, batch, seed++);
+      for (const auto& [q, acc] : run.curve) fit_points.push_back({run.shares, static_cast<double>(q), acc});
+    }
+    bt::LawParams prior;
+    prior.acc0 = acc0;
+    prior.max_gain = 0.5 * (1.0 - acc0);
+    prior.weights.assign(n, 0.5);
+    auto fit = bt::FitLaw(fit_points, prior);
+    if (!fit.ok()) {
+      std::fprintf(stderr, "%s: fit failed: %s\n", window.domain.c_str(), std::string(fit.status().message()).c_str());
+      continue;
+    }
+
+    // Held-out: random plans with several trainable blocks, as the planner would produce.
+    std::mt19937 rng(static_cast<uint32_t>(window.domain_index) + 100);
+    std::vector<bt::ProbePoint> held_out;
+    double mean_gain = 0;
+    for (const bt::ProbePoint& p : fit_points) mean_gain += p.accuracy - acc0;
+    mean_gain /= static_cast<double>(fit_points.size());
+    for (int h = 0; h < holdout; ++h) {
+      std::vector<bt::BlockChoice> choices(n);
+      const size_t first = std::uniform_int_distribution<size_t>(0, n - 2)(rng);
+      for (size_t k = first; k < n; ++k) {
+        int pick = std::uniform_int_distribution<int>(0, 2)(rng);
+        if (k == first && pick == 0) pick = 1;
+        if (pick == 1) choices[k] = {bt::BlockChoice::Kind::kTrain, 0};
+        if (pick == 2) {
+          const bool proxy_ok = k >= 1 && k <= static_cast<size_t>(config.num_layers);
+          choices[k] = proxy_ok ? bt::BlockChoice{bt::BlockChoice::Kind::kProxy, 0.5}
+                                : bt::BlockChoice{bt::BlockChoice::Kind::kTrain, 0};
+        }
+      }
+      Run run = Retrain(**base, config, choices, train, eval, checkpoints, batch, seed++);
+      for (const auto& [q, acc] : run.curve) held_out.push_back({run.shares, static_cast<double>(q), acc});
+    }
+    double naive = 0;
+    for (const bt::ProbePoint& p : held_out) naive += std::abs(acc0 + mean_gain - p.accuracy);
+    naive /= static_cast<double>(held_out.size());
+    const double mae = bt::MeanAbsoluteError(fit->params, held_out);
+    double bias = 0;
+    for (const bt::ProbePoint& p : held_out) bias += fit->params.Predict(p.shares, p.iterations) - p.accuracy;
+    bias /= static_cast<double>(held_out.size());
+    total_mae += mae;
+    ++domains;
+    std::printf("%-12s %5.1f%% %6zu %8.2fpt %9zu %12.2f %12.2f   (%.0fs)\n", window.domain.c_str(), 100 * acc0,
+                fit_points.size(), 100 * fit->rmse, held_out.size(), 100 * mae, 100 * naive,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::printf("             mean signed error %+.2f points; law: %s\n", 100 * bias, fit->params.ToJson().c_str());
+    std::fflush(stdout);
+  }
+  if (domains > 0) std::printf("\nmean held-out MAE over %d domains: %.2f accuracy points\n", domains, 100 * total_mae / domains);
+  return 0;
+}
