@@ -35,7 +35,7 @@ struct Setup {
   double max_time = 0;                      // loosest per-iteration bound: T / min q
   std::vector<double> time_bound;           // T / q for each grid entry
   std::vector<double> saturation;           // S(q) for each grid entry
-  double value_scale = 0;                   // G: a plan's value is G · (1 − exp(−X)) · S(q)
+  double value_scale = 0;                   // G: a plan's value is G · (1 − exp(−X^ρ)) · S(q)
 };
 
 int64_t Buckets(uint64_t bytes, uint64_t unit) { return static_cast<int64_t>((bytes + unit - 1) / unit); }
@@ -274,7 +274,8 @@ Stage Extend(const PlanRequest& r, const Stage& next, size_t j, const Setup& s, 
       if (time_left < 0) continue;
       const double extra = bound.Max(j, memory_left, time_left);
       if (!std::isfinite(extra)) continue;
-      upper = std::max(upper, s.value_scale * (1.0 - std::exp(-(c.gain + extra))) * s.saturation[g]);
+      upper = std::max(upper, s.value_scale * (1.0 - std::exp(-std::pow(std::max(0.0, c.gain + extra), r.law.rho))) *
+                                  s.saturation[g]);
       if (beam == 0 && upper > incumbent + kEps) break;  // it survives; the exact value is only needed by the beam
     }
     if (upper > incumbent + kEps) scored.push_back({upper, k});
@@ -318,7 +319,7 @@ void Consider(const PlanRequest& r, const Setup& s, size_t j, const Stage& after
       const double gain = base.gain + s.option_gain[j][o];
       for (size_t g = 0; g < s.time_bound.size(); ++g) {
         if (time > s.time_bound[g] * (1 + 1e-12)) continue;
-        const double value = s.value_scale * (1.0 - std::exp(-gain)) * s.saturation[g];
+        const double value = s.value_scale * (1.0 - std::exp(-std::pow(std::max(0.0, gain), r.law.rho))) * s.saturation[g];
         if (value > best->value + kEps) {
           *best = {value, static_cast<int64_t>(j), r.iteration_grid[g], static_cast<int32_t>(o),
                    static_cast<int32_t>(e), buckets + s.prefix_buckets[j], time};

@@ -22,7 +22,7 @@ double LawParams::BlockGain(size_t block, double share) const {
 }
 
 double LawParams::Gain(double x, double iterations) const {
-  return max_gain * (1.0 - std::exp(-std::max(0.0, x))) * Saturation(iterations);
+  return max_gain * (1.0 - std::exp(-std::pow(std::max(0.0, x), rho))) * Saturation(iterations);
 }
 
 double LawParams::Predict(const std::vector<double>& shares, double iterations) const {
@@ -32,8 +32,8 @@ double LawParams::Predict(const std::vector<double>& shares, double iterations) 
 }
 
 std::string LawParams::ToJson() const {
-  nlohmann::ordered_json j = {{"acc0", acc0},   {"max_gain", max_gain}, {"weights", weights},
-                              {"gamma", gamma}, {"tau", tau},           {"alpha", alpha}};
+  nlohmann::ordered_json j = {{"acc0", acc0}, {"max_gain", max_gain}, {"weights", weights}, {"gamma", gamma},
+                              {"tau", tau},   {"alpha", alpha},       {"rho", rho}};
   return j.dump();
 }
 
@@ -48,6 +48,7 @@ absl::StatusOr<LawParams> LawParams::FromJson(const std::string& text) {
     p.gamma = j.at("gamma").get<double>();
     p.tau = j.at("tau").get<double>();
     p.alpha = j.at("alpha").get<double>();
+    p.rho = j.value("rho", 1.0);
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("law parameters: ", e.what()));
   }
@@ -56,8 +57,8 @@ absl::StatusOr<LawParams> LawParams::FromJson(const std::string& text) {
 
 namespace {
 
-// Parameter vector: [log w_1 .. log w_K, log γ, log τ, log α, logit(G / (1 − acc0))]; logs keep everything
-// positive and the logit keeps acc0 + G within (acc0, 1).
+// Parameter vector: [log w_1 .. log w_K, log γ, log τ, log α, logit(G / (1 − acc0)), log ρ]; logs keep
+// everything positive and the logit keeps acc0 + G within (acc0, 1).
 struct Residuals {
   using Scalar = double;
   enum { InputsAtCompileTime = Eigen::Dynamic, ValuesAtCompileTime = Eigen::Dynamic };
@@ -77,12 +78,13 @@ struct Residuals {
   LawParams Decode(const Eigen::VectorXd& x) const {
     LawParams p;
     p.acc0 = acc0;
-    const int k = n_inputs - 4;
+    const int k = n_inputs - 5;
     for (int i = 0; i < k; ++i) p.weights.push_back(std::exp(x[i]));
     p.gamma = std::exp(x[k]);
     p.tau = std::exp(x[k + 1]);
     p.alpha = std::exp(x[k + 2]);
     p.max_gain = (1.0 - acc0) / (1.0 + std::exp(-x[k + 3]));
+    p.rho = std::exp(x[k + 4]);
     return p;
   }
 
@@ -102,7 +104,7 @@ struct Residuals {
 };
 
 Eigen::VectorXd Encode(const LawParams& p, size_t blocks) {
-  Eigen::VectorXd x(static_cast<int>(blocks) + 4);
+  Eigen::VectorXd x(static_cast<int>(blocks) + 5);
   for (size_t i = 0; i < blocks; ++i) {
     double w = i < p.weights.size() ? p.weights[i] : 0.05;
     x[static_cast<int>(i)] = std::log(std::max(w, 1e-4));
@@ -113,6 +115,7 @@ Eigen::VectorXd Encode(const LawParams& p, size_t blocks) {
   const double room = std::max(1e-6, 1.0 - p.acc0);
   const double fraction = std::min(1.0 - 1e-6, std::max(1e-6, p.max_gain / room));
   x[static_cast<int>(blocks) + 3] = std::log(fraction / (1.0 - fraction));
+  x[static_cast<int>(blocks) + 4] = std::log(std::max(p.rho, 1e-3));
   return x;
 }
 
@@ -134,7 +137,7 @@ absl::StatusOr<LawFit> FitLaw(const std::vector<ProbePoint>& points, const LawPa
   functor.prior = Encode(prior, blocks);
   functor.prior_strength = options.prior_strength;
   functor.acc0 = prior.acc0;
-  functor.n_inputs = static_cast<int>(blocks) + 4;
+  functor.n_inputs = static_cast<int>(blocks) + 5;
 
   Eigen::NumericalDiff<Residuals> numeric(functor);
   Eigen::LevenbergMarquardt<Eigen::NumericalDiff<Residuals>> solver(numeric);

@@ -1,13 +1,13 @@
 // The retraining scaling law: predicted accuracy on an edge's current data after retraining with per-block
 // options B for q iterations,
 //
-//   Acc(B, q) = acc0 + G · (1 − exp(−X(B))) · S(q),   X(B) = Σ_k w_k · f_k^γ,   S(q) = 1 − (1 + q/τ)^(−α)
+//   Acc(B, q) = acc0 + G · (1 − exp(−X(B)^ρ)) · S(q),   X(B) = Σ_k w_k · f_k^γ,   S(q) = 1 − (1 + q/τ)^(−α)
 //
 // where f_k is the trainable share of block k's parameters under its option (0 frozen, 1 full) and G the most
-// retraining can recover on this data. Block contributions add inside X and saturate through 1 − exp(−X): on a
-// fogged camera retraining the stem alone recovers most of what full fine-tuning does (DESIGN.md §3), so gains of
-// single blocks overlap rather than add. For a fixed q, Acc is increasing in X, which is additive over blocks —
-// that is what keeps the selection a knapsack. Fitted by Levenberg–Marquardt from probe points, with the edge's
+// retraining can recover on this data. Gains of single blocks overlap rather than add — on a fogged camera
+// retraining the stem alone recovers most of what full fine-tuning does (DESIGN.md §3) — so block terms combine
+// through X^ρ (ρ < 1 brings a sum of terms toward their maximum) and saturate through 1 − exp(−·). For a fixed
+// q, Acc is increasing in X, which is additive over blocks — that is what keeps the selection a knapsack. Fitted by Levenberg–Marquardt from probe points, with the edge's
 // previous fit as a prior. Torch-free; plain values.
 #pragma once
 
@@ -26,11 +26,12 @@ struct LawParams {
   double gamma = 0.5;                // how the gain of a block grows with its trainable share
   double tau = 50.0;                 // iterations scale of saturation
   double alpha = 1.0;                // saturation exponent
+  double rho = 1.0;                  // how block terms combine: 1 = they add, → 0 = only the largest counts
 
   double Saturation(double iterations) const;
   // Block k's term of X at trainable share f.
   double BlockGain(size_t block, double share) const;
-  // Accuracy gain for a total X after q iterations: G · (1 − exp(−X)) · S(q).
+  // Accuracy gain for a total X after q iterations: G · (1 − exp(−X^ρ)) · S(q).
   double Gain(double x, double iterations) const;
   // Predicted accuracy, capped at 1.
   double Predict(const std::vector<double>& shares, double iterations) const;

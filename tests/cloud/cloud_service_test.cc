@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <random>
 
 #include "common/block_layout.h"
 #include "common/safetensors.h"
+#include "tests/testing/test_models.h"
 
 namespace bt {
 namespace {
@@ -15,25 +15,8 @@ namespace v1 = blocktrainer::v1;
 
 // Writes a checkpoint of a tiny ViT with random weights (torch-free) and returns its path.
 std::string WriteTinyCheckpoint(const std::string& path, VitConfig config) {
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal;
-  std::vector<std::vector<float>> storage;
-  std::vector<TensorView> views;
-  for (const BlockSpec& block : VitBlockLayout(config)) {
-    for (const ParamSpec& p : block.params) {
-      int64_t n = 1;
-      for (int64_t d : p.shape) n *= d;
-      storage.emplace_back(n);
-      for (float& x : storage.back()) x = normal(rng);
-      TensorView v;
-      v.name = p.name;
-      v.shape = p.shape;
-      v.data = reinterpret_cast<const uint8_t*>(storage.back().data());
-      v.size_bytes = n * 4;
-      views.push_back(v);
-    }
-  }
-  EXPECT_TRUE(WriteSafetensors(path, views, config.ToMetadata()).ok());
+  fixtures::FakeWeights weights(config, 3);
+  EXPECT_TRUE(WriteSafetensors(path, weights.views, config.ToMetadata()).ok());
   return path;
 }
 
@@ -42,10 +25,7 @@ class CloudServiceTest : public testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("bt_cloud_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
-    config_.hidden_dim = 8;
-    config_.num_heads = 2;
-    config_.num_layers = 3;
-    config_.mlp_dim = 16;
+    config_ = fixtures::TinyVit(8, 2, 3, 16);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path dir_;

@@ -1,3 +1,4 @@
+#include "tests/testing/test_models.h"
 #include "common/block_model.h"
 
 #include <gtest/gtest.h>
@@ -9,14 +10,7 @@
 namespace bt {
 namespace {
 
-VitConfig Tiny() {
-  VitConfig c;
-  c.hidden_dim = 16;
-  c.num_heads = 2;
-  c.num_layers = 2;
-  c.mlp_dim = 32;
-  return c;
-}
+VitConfig Tiny() { return fixtures::TinyVit(16, 2, 2, 32); }
 
 std::unique_ptr<BlockModel> Make(uint64_t seed = 7) {
   auto model = CreateVitModel(Tiny(), seed);

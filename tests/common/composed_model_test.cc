@@ -1,3 +1,4 @@
+#include "tests/testing/test_models.h"
 #include "common/composed_model.h"
 
 #include <gtest/gtest.h>
@@ -8,14 +9,7 @@
 namespace bt {
 namespace {
 
-VitConfig Tiny() {
-  VitConfig c;
-  c.hidden_dim = 16;
-  c.num_heads = 4;
-  c.num_layers = 2;
-  c.mlp_dim = 32;
-  return c;
-}
+VitConfig Tiny() { return fixtures::TinyVit(16, 4, 2, 32); }
 
 // A model whose head is not zero (torchvision zero-initialises it), so every block affects the logits.
 std::unique_ptr<BlockModel> Randomised(const VitConfig& c) {

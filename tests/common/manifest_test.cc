@@ -5,42 +5,14 @@
 #include <random>
 
 #include "common/block_layout.h"
+#include "tests/testing/test_models.h"
 
 namespace bt {
 namespace {
 
-// Random F32 weights for every parameter of a ViT layout, owned by the fixture.
-struct FakeWeights {
-  explicit FakeWeights(const VitConfig& config, uint32_t seed = 1) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal;
-    for (const BlockSpec& block : VitBlockLayout(config)) {
-      for (const ParamSpec& p : block.params) {
-        int64_t n = 1;
-        for (int64_t d : p.shape) n *= d;
-        storage.emplace_back(n);
-        for (float& x : storage.back()) x = normal(rng);
-        TensorView v;
-        v.name = p.name;
-        v.shape = p.shape;
-        v.data = reinterpret_cast<const uint8_t*>(storage.back().data());
-        v.size_bytes = n * 4;
-        views.push_back(v);
-      }
-    }
-  }
-  std::vector<std::vector<float>> storage;
-  std::vector<TensorView> views;
-};
+using fixtures::FakeWeights;
 
-VitConfig Tiny() {
-  VitConfig c;
-  c.hidden_dim = 8;
-  c.num_heads = 2;
-  c.num_layers = 2;
-  c.mlp_dim = 16;
-  return c;
-}
+VitConfig Tiny() { return fixtures::TinyVit(8, 2, 2, 16); }
 
 TEST(BlockLayout, CoversEveryParameterOnceInForwardOrder) {
   VitConfig c = Tiny();

@@ -33,6 +33,7 @@ PlanRequest RandomRequest(std::mt19937& rng) {
   }
   r.law.acc0 = uniform(0.1, 0.9);
   r.law.max_gain = uniform(0.05, 1.0 - r.law.acc0);
+  r.law.rho = uniform(0.3, 1.0);
   r.law.gamma = uniform(0.3, 1.0);
   r.law.tau = uniform(5, 100);
   r.law.alpha = uniform(0.5, 2.0);
@@ -172,6 +173,7 @@ TEST(RetrainingLaw, FitRecoversKnownParametersFromSyntheticPoints) {
   truth.gamma = 0.6;
   truth.tau = 30;
   truth.alpha = 1.2;
+  truth.rho = 0.7;
   std::vector<ProbePoint> points;
   // Single-block curves (what the edge probes) plus a few multi-block plans.
   for (size_t b = 0; b < 4; ++b) {
@@ -198,6 +200,7 @@ TEST(RetrainingLaw, FitRecoversKnownParametersFromSyntheticPoints) {
   EXPECT_LT(fit->rmse, 1e-4);
   for (size_t b = 0; b < 4; ++b) EXPECT_NEAR(fit->params.weights[b], truth.weights[b], 0.05 * truth.weights[b]) << b;
   EXPECT_NEAR(fit->params.max_gain, truth.max_gain, 0.01);
+  EXPECT_NEAR(fit->params.rho, truth.rho, 0.05);
   EXPECT_NEAR(fit->params.gamma, truth.gamma, 0.05);
   EXPECT_NEAR(fit->params.tau, truth.tau, 3);
   EXPECT_NEAR(fit->params.alpha, truth.alpha, 0.1);

@@ -1,3 +1,4 @@
+#include "tests/testing/test_models.h"
 #include "common/proxy.h"
 
 #include <gtest/gtest.h>
@@ -7,14 +8,7 @@
 namespace bt {
 namespace {
 
-VitConfig Config() {
-  VitConfig c;
-  c.hidden_dim = 16;
-  c.num_heads = 4;
-  c.num_layers = 2;
-  c.mlp_dim = 24;
-  return c;
-}
+VitConfig Config() { return fixtures::TinyVit(16, 4, 2, 24); }
 
 TensorMap Layer(BlockModel& model, int64_t index) {
   return *model.GetBlock(absl::StrCat("encoder_layer_", index));

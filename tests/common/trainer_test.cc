@@ -1,3 +1,4 @@
+#include "tests/testing/test_models.h"
 #include "common/trainer.h"
 
 #include <gtest/gtest.h>
@@ -5,15 +6,7 @@
 namespace bt {
 namespace {
 
-VitConfig Tiny() {
-  VitConfig c;
-  c.hidden_dim = 16;
-  c.num_heads = 2;
-  c.num_layers = 2;
-  c.mlp_dim = 32;
-  c.num_classes = 2;
-  return c;
-}
+VitConfig Tiny() { return fixtures::TinyVit(16, 2, 2, 32, /*classes=*/2); }
 
 // A separable toy task: class 1 images are bright in the top half, class 0 in the bottom half.
 ImageDataset ToyData(int64_t n, uint64_t seed) {

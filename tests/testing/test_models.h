@@ -1,0 +1,50 @@
+// Small models and weights shared by the tests.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "common/block_layout.h"
+#include "common/model_config.h"
+#include "common/safetensors.h"
+
+namespace bt::fixtures {
+
+// A ViT small enough for unit tests (28×28×1 input, patch 7).
+inline VitConfig TinyVit(int64_t hidden = 16, int64_t heads = 2, int64_t layers = 2, int64_t mlp = 32,
+                         int64_t classes = 10) {
+  VitConfig c;
+  c.hidden_dim = hidden;
+  c.num_heads = heads;
+  c.num_layers = layers;
+  c.mlp_dim = mlp;
+  c.num_classes = classes;
+  return c;
+}
+
+// Random F32 weights for every parameter of a ViT layout, without LibTorch; `views` point into `storage`.
+struct FakeWeights {
+  explicit FakeWeights(const VitConfig& config, uint32_t seed = 1) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal;
+    for (const BlockSpec& block : VitBlockLayout(config)) {
+      for (const ParamSpec& p : block.params) {
+        int64_t n = 1;
+        for (int64_t d : p.shape) n *= d;
+        storage.emplace_back(static_cast<size_t>(n));
+        for (float& x : storage.back()) x = normal(rng);
+        TensorView v;
+        v.name = p.name;
+        v.shape = p.shape;
+        v.data = reinterpret_cast<const uint8_t*>(storage.back().data());
+        v.size_bytes = static_cast<size_t>(n) * 4;
+        views.push_back(v);
+      }
+    }
+  }
+  std::vector<std::vector<float>> storage;
+  std::vector<TensorView> views;
+};
+
+}  // namespace bt::fixtures
