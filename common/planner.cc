@@ -98,6 +98,15 @@ Setup Prepare(const PlanRequest& r) {
   return s;
 }
 
+// The smallest law term X whose value G · (1 − exp(−X^ρ)) · S beats `value`; infinity if none can. Comparing X
+// against it avoids evaluating the law for every candidate.
+double Threshold(double value, double scale, double saturation, double rho) {
+  const double ceiling = scale * saturation;
+  if (!(value < ceiling)) return std::numeric_limits<double>::infinity();
+  if (value <= 0) return 0.0;
+  return std::pow(-std::log1p(-value / ceiling), 1.0 / rho);
+}
+
 // Upper bounds on the gain that blocks [0, j) can still add, for pruning. Relaxations: each block may
 // independently be in prefix mode or take any option (the real rule, a contiguous frozen prefix, is stricter),
 // one resource is ignored and the other is relaxed to its LP form (greedy over each block's upper convex hull of
@@ -263,6 +272,11 @@ Stage Extend(const PlanRequest& r, const Stage& next, size_t j, const Setup& s, 
   }
   Prune(&candidates);
   // Upper bound of the best plan each entry can still lead to (over every q), for pruning and for the beam.
+  // The exact pass only needs "can it beat the incumbent", which compares law terms against thresholds.
+  std::vector<double> threshold(s.time_bound.size());
+  for (size_t g = 0; g < threshold.size(); ++g) {
+    threshold[g] = Threshold(incumbent + kEps, s.value_scale, s.saturation[g], r.law.rho);
+  }
   std::vector<std::pair<double, size_t>> scored;
   scored.reserve(candidates.size());
   for (size_t k = 0; k < candidates.size(); ++k) {
@@ -273,10 +287,13 @@ Stage Extend(const PlanRequest& r, const Stage& next, size_t j, const Setup& s, 
       const double time_left = s.time_bound[g] - c.time;
       if (time_left < 0) continue;
       const double extra = bound.Max(j, memory_left, time_left);
-      if (!std::isfinite(extra)) continue;
+      if (!std::isfinite(extra) || c.gain + extra <= threshold[g]) continue;
+      if (beam == 0) {
+        upper = incumbent + 1;  // it survives; the exact value is only needed by the beam
+        break;
+      }
       upper = std::max(upper, s.value_scale * (1.0 - std::exp(-std::pow(std::max(0.0, c.gain + extra), r.law.rho))) *
                                   s.saturation[g]);
-      if (beam == 0 && upper > incumbent + kEps) break;  // it survives; the exact value is only needed by the beam
     }
     if (upper > incumbent + kEps) scored.push_back({upper, k});
   }
@@ -309,6 +326,14 @@ struct Best {
 void Consider(const PlanRequest& r, const Setup& s, size_t j, const Stage& after, Best* best) {
   const int64_t bucket_limit = s.max_buckets - s.prefix_buckets[j];
   if (bucket_limit < 0) return;
+  const size_t grid = s.time_bound.size();
+  std::vector<double> threshold(grid);
+  auto refresh = [&] {
+    for (size_t g = 0; g < grid; ++g) {
+      threshold[g] = Threshold(best->value + kEps, s.value_scale, s.saturation[g], r.law.rho);
+    }
+  };
+  refresh();
   for (size_t e = 0; e < after.entries.size(); ++e) {
     const Entry& base = after.entries[e];
     for (size_t o = 1; o < r.blocks[j].options.size(); ++o) {
@@ -317,12 +342,13 @@ void Consider(const PlanRequest& r, const Setup& s, size_t j, const Stage& after
       if (buckets > bucket_limit) continue;
       const double time = s.prefix_seconds[j] + base.time + r.blocks[j].options[o].seconds;
       const double gain = base.gain + s.option_gain[j][o];
-      for (size_t g = 0; g < s.time_bound.size(); ++g) {
-        if (time > s.time_bound[g] * (1 + 1e-12)) continue;
+      for (size_t g = 0; g < grid; ++g) {
+        if (time > s.time_bound[g] * (1 + 1e-12) || gain <= threshold[g]) continue;
         const double value = s.value_scale * (1.0 - std::exp(-std::pow(std::max(0.0, gain), r.law.rho))) * s.saturation[g];
         if (value > best->value + kEps) {
           *best = {value, static_cast<int64_t>(j), r.iteration_grid[g], static_cast<int32_t>(o),
                    static_cast<int32_t>(e), buckets + s.prefix_buckets[j], time};
+          refresh();
         }
       }
     }

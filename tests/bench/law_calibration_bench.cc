@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   std::string dataset_dir = "/usr/share/datasets/fashion-mnist";
   std::string domains_arg;
   int holdout = 8;
+  bool holdout_proxies = true;
   int64_t batch = 64;
   std::vector<int64_t> checkpoints = {25, 50, 100, 200};
   app.add_option("--model", model_path, "foundation checkpoint")->capture_default_str();
@@ -95,6 +96,8 @@ int main(int argc, char** argv) {
   app.add_option("--domains", domains_arg, "comma-separated domains (default: all)");
   app.add_option("--holdout-plans", holdout, "random multi-block plans to predict")->capture_default_str();
   app.add_option("--batch", batch, "samples per iteration")->capture_default_str();
+  app.add_option("--holdout-proxies", holdout_proxies, "whether held-out plans may use train@0.5 proxies")
+      ->capture_default_str();
   app.add_option("--checkpoints", checkpoints, "iteration counts measured")->delimiter(',')->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
@@ -173,7 +176,7 @@ int main(int argc, char** argv) {
         if (k == first && pick == 0) pick = 1;
         if (pick == 1) choices[k] = {bt::BlockChoice::Kind::kTrain, 0};
         if (pick == 2) {
-          const bool proxy_ok = k >= 1 && k <= static_cast<size_t>(config.num_layers);
+          const bool proxy_ok = holdout_proxies && k >= 1 && k <= static_cast<size_t>(config.num_layers);
           choices[k] = proxy_ok ? bt::BlockChoice{bt::BlockChoice::Kind::kProxy, 0.5}
                                 : bt::BlockChoice{bt::BlockChoice::Kind::kTrain, 0};
         }
