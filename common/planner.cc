@@ -363,6 +363,7 @@ Plan Assemble(const PlanRequest& r, const Setup& s, const std::vector<int32_t>& 
   plan.memory_budget = r.memory_budget;
   plan.window_seconds = r.window_seconds;
   plan.memory_bytes = r.fixed_bytes;
+  plan.fixed_bytes = r.fixed_bytes;
   std::vector<double> shares;
   // The predicted gain is attributed to blocks in proportion to their term of the law's X.
   double x_total = 0;
@@ -595,6 +596,8 @@ std::string Plan::ToTable() const {
                           d.in_backward_path ? "backward" : "no-grad", 100 * d.gain, FormatBytes(d.memory_bytes),
                           1000 * d.seconds);
   }
+  absl::StrAppendFormat(&out, "%-18s %-12s %-9s %10s %12s\n", "(every plan)", "batch, work", "", "",
+                        FormatBytes(fixed_bytes));
   absl::StrAppendFormat(&out, "\nmemory      %s of %s budget (%.0f%%)\n", FormatBytes(memory_bytes),
                         FormatBytes(memory_budget), memory_budget ? 100.0 * memory_bytes / memory_budget : 0.0);
   absl::StrAppendFormat(&out, "time        %d iterations × %.2f ms = %.1f s of a %.1f s window\n", iterations,
@@ -612,6 +615,7 @@ std::string Plan::ToJson() const {
   j["predicted_accuracy"] = predicted_accuracy;
   j["memory_bytes"] = memory_bytes;
   j["memory_budget"] = memory_budget;
+  j["fixed_bytes"] = fixed_bytes;
   j["seconds_per_iteration"] = seconds_per_iteration;
   j["train_seconds"] = train_seconds;
   j["window_seconds"] = window_seconds;

@@ -81,6 +81,7 @@ struct Plan {
   int64_t iterations = 0;
   double predicted_accuracy = 0;
   uint64_t memory_bytes = 0;      // predicted peak
+  uint64_t fixed_bytes = 0;       // part of it every plan pays (input batch, logits, working memory)
   double seconds_per_iteration = 0;
   double train_seconds = 0;       // iterations × seconds_per_iteration
   uint64_t memory_budget = 0;

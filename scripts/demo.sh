@@ -34,7 +34,14 @@ echo "== 4. drift: the deployed model on each domain of the default scenario (he
 echo "chart: var/reports/roadside/drift_report.png"
 
 echo
-echo "== 5. bt-cloud serving on loopback; its CLI and an edge ask it over gRPC =="
+echo "== 5. planning: what this edge's blocks cost here, and the best plan for a 6 MiB, 2-minute window =="
+mkdir -p var/edge
+"$BIN/bt-edge" probe-costs --model "$MODEL" --out var/edge/profile.json --log-level warn | tail -n 1
+"$BIN/bt-cloud" plan --config "$CLOUD_CONFIG" --profile var/edge/profile.json --memory-budget 6MiB --window 2m \
+  --acc0 0.4 --log-level warn
+
+echo
+echo "== 6. bt-cloud serving on loopback; its CLI and an edge ask it over gRPC =="
 LOG_DIR=var/demo
 mkdir -p "$LOG_DIR"
 PORT="${BT_DEMO_PORT:-50051}"
