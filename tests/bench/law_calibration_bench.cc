@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   std::string domains_arg;
   int holdout = 8;
   bool holdout_proxies = true;
+  bool verbose = false;
   int64_t batch = 64;
   std::vector<int64_t> checkpoints = {25, 50, 100, 200};
   app.add_option("--model", model_path, "foundation checkpoint")->capture_default_str();
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
   app.add_option("--domains", domains_arg, "comma-separated domains (default: all)");
   app.add_option("--holdout-plans", holdout, "random multi-block plans to predict")->capture_default_str();
   app.add_option("--batch", batch, "samples per iteration")->capture_default_str();
+  app.add_flag("-v,--verbose", verbose, "print every held-out point, predicted vs measured");
   app.add_option("--holdout-proxies", holdout_proxies, "whether held-out plans may use train@0.5 proxies")
       ->capture_default_str();
   app.add_option("--checkpoints", checkpoints, "iteration counts measured")->delimiter(',')->capture_default_str();
@@ -183,11 +185,23 @@ int main(int argc, char** argv) {
       }
       Run run = Retrain(**base, config, choices, train, eval, checkpoints, batch, seed++);
       for (const auto& [q, acc] : run.curve) held_out.push_back({run.shares, static_cast<double>(q), acc});
+      if (verbose) {
+        std::string plan;
+        for (size_t k = 0; k < n; ++k) absl::StrAppend(&plan, k ? " " : "", choices[k].Name());
+        std::printf("  held-out plan %d: %s\n", h + 1, plan.c_str());
+      }
     }
     double naive = 0;
     for (const bt::ProbePoint& p : held_out) naive += std::abs(acc0 + mean_gain - p.accuracy);
     naive /= static_cast<double>(held_out.size());
     const double mae = bt::MeanAbsoluteError(fit->params, held_out);
+    if (verbose) {
+      for (size_t i = 0; i < held_out.size(); ++i) {
+        const bt::ProbePoint& p = held_out[i];
+        std::printf("  plan %zu q=%4.0f measured %5.1f%% predicted %5.1f%%\n", i / checkpoints.size() + 1,
+                    p.iterations, 100 * p.accuracy, 100 * fit->params.Predict(p.shares, p.iterations));
+      }
+    }
     double bias = 0;
     for (const bt::ProbePoint& p : held_out) bias += fit->params.Predict(p.shares, p.iterations) - p.accuracy;
     bias /= static_cast<double>(held_out.size());
