@@ -1,5 +1,7 @@
 #include "common/composed_model.h"
 
+#include <optional>
+
 #include "absl/strings/str_format.h"
 
 namespace bt {
@@ -63,13 +65,10 @@ torch::Tensor ComposedModel::Forward(const torch::Tensor& images) {
   torch::Tensor x = images;
   const size_t n = model_->num_blocks();
   for (size_t k = 0; k < n; ++k) {
-    const bool before_first = first_trainable_ < 0 || static_cast<int64_t>(k) < first_trainable_;
-    if (before_first) {
-      torch::NoGradGuard no_grad;
-      x = proxies_[k] ? proxies_[k]->forward(x) : model_->ForwardRange(x, k, k + 1);
-    } else {
-      x = proxies_[k] ? proxies_[k]->forward(x) : model_->ForwardRange(x, k, k + 1);
-    }
+    // Blocks before the first trainable one keep no activations.
+    std::optional<torch::NoGradGuard> no_grad;
+    if (first_trainable_ < 0 || static_cast<int64_t>(k) < first_trainable_) no_grad.emplace();
+    x = proxies_[k] ? proxies_[k]->forward(x) : model_->ForwardRange(x, k, k + 1);
   }
   return x;
 }

@@ -589,7 +589,12 @@ std::vector<double> PlanShares(const PlanRequest& r, const Plan& plan) {
 }
 
 std::string Plan::ToTable() const {
-  std::string out = absl::StrFormat("%-18s %-12s %-9s %10s %12s %12s\n", "block", "option", "path", "gain (pt)",
+  std::string out;
+  if (!feasible) {
+    absl::StrAppend(&out, "INFEASIBLE: nothing fits ", FormatBytes(memory_budget), "; the smallest feasible budget is ",
+                    FormatBytes(min_memory_all_frozen), "\n\n");
+  }
+  out += absl::StrFormat("%-18s %-12s %-9s %10s %12s %12s\n", "block", "option", "path", "gain (pt)",
                                     "memory", "ms/iter");
   for (const BlockDecision& d : blocks) {
     absl::StrAppendFormat(&out, "%-18s %-12s %-9s %10.2f %12s %12.3f\n", d.block, d.option,

@@ -42,7 +42,6 @@ Run Retrain(const bt::BlockModel& base, const bt::VitConfig& config, const std::
             int64_t batch, uint64_t seed) {
   auto composed = *bt::ComposedModel::Create(base, config, choices);
   Run run;
-  int64_t trainable = 0;
   std::vector<int64_t> block_params;
   for (const bt::BlockSpec& b : base.layout()) {
     int64_t n = 0;
@@ -59,7 +58,6 @@ Run Retrain(const bt::BlockModel& base, const bt::VitConfig& config, const std::
     }
     run.shares.push_back(share);
   }
-  (void)trainable;
   torch::optim::AdamW optimizer(composed->TrainableParameters(),
                                 torch::optim::AdamWOptions(5e-4).weight_decay(0.01));
   torch::manual_seed(seed);
@@ -144,7 +142,6 @@ int main(int argc, char** argv) {
         std::vector<bt::BlockChoice> choices(n);
         choices[k] = {kind, 0.5};
         Run run = Retrain(**base, config, choices, train, eval, checkpoints, batch, seed++);
-        fit_points.push_back({run.shares, 0, acc0});
         for (const auto& [q, acc] : run.curve) fit_points.push_back({run.shares, static_cast<double>(q), acc});
       }
     }
