@@ -17,7 +17,7 @@ struct PlanCommandOptions {
   std::string window = "5m";
   int64_t batch = 64;
   std::vector<double> sparsities = {0.25, 0.5, 0.75};
-  std::vector<int64_t> iterations = {25, 50, 100, 200, 400, 800, 1600};
+  std::vector<int64_t> iterations = {25, 50, 100, 200, 400, 800, 1600, 3200, 6400};
   std::string law_path;        // JSON LawParams; empty = prior
   std::string profile_path;    // JSON block profiles measured by `bt-edge probe-costs`; empty = analytic
   double acc0 = 0.5;           // accuracy before retraining, for the prior
