@@ -86,4 +86,17 @@ std::vector<torch::Tensor> ComposedModel::TrainableParameters() const {
   return out;
 }
 
+std::vector<torch::Tensor> ComposedModel::SnapshotTrainable() const {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (const torch::Tensor& t : TrainableParameters()) out.push_back(t.detach().clone());
+  return out;
+}
+
+void ComposedModel::RestoreTrainable(const std::vector<torch::Tensor>& snapshot) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> params = TrainableParameters();
+  for (size_t i = 0; i < params.size() && i < snapshot.size(); ++i) params[i].copy_(snapshot[i]);
+}
+
 }  // namespace bt

@@ -34,6 +34,9 @@ class ComposedModel {
   // Block `k` alone on its input, in its composed form (for cost probes).
   torch::Tensor ForwardBlockForProbe(const torch::Tensor& input, size_t k);
   std::vector<torch::Tensor> TrainableParameters() const;
+  // Copies of the trainable parameters, and putting such copies back (keep-best checkpoints).
+  std::vector<torch::Tensor> SnapshotTrainable() const;
+  void RestoreTrainable(const std::vector<torch::Tensor>& snapshot);
   int64_t first_trainable() const { return first_trainable_; }
   const std::vector<ProxySpec>& proxy_specs() const { return specs_; }
 
