@@ -16,7 +16,8 @@ std::string BlockChoice::Name() const {
 }
 
 absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const BlockModel& base, const VitConfig& config,
-                                                                     const std::vector<BlockChoice>& choices) {
+                                                                     const std::vector<BlockChoice>& choices,
+                                                                     const ComposeOptions& options) {
   if (choices.size() != base.num_blocks()) {
     return absl::InvalidArgumentError(absl::StrCat(choices.size(), " choices for ", base.num_blocks(), " blocks"));
   }
@@ -24,6 +25,7 @@ absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const Block
   out->num_layers_ = config.num_layers;
   out->proxies_.assign(choices.size(), EncoderBlock(nullptr));
   out->specs_.assign(choices.size(), ProxySpec{});
+  out->quantized_.assign(choices.size(), {});
   try {
     ASSIGN_OR_RETURN(out->model_, CreateVitModel(config, 0));
     out->model_->SetAllTrainable(false);
@@ -55,6 +57,21 @@ absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const Block
         RETURN_IF_ERROR(out->model_->SetTrainable(name, choice.kind == BlockChoice::Kind::kTrain));
       }
     }
+    if (options.int8_prefix) {
+      const size_t prefix = out->first_trainable_ < 0 ? choices.size() : static_cast<size_t>(out->first_trainable_);
+      torch::NoGradGuard no_grad;
+      for (size_t k = 0; k < prefix; ++k) {
+        for (const ParamSpec& p : base.layout()[k].params) {
+          torch::Tensor target = out->model_->parameters().at(p.name);
+          if (target.dim() < 2) continue;  // biases, norms, embeddings' vectors stay F32 (they are tiny)
+          torch::Tensor rows = target.reshape({target.size(0), -1});
+          torch::Tensor scales = rows.abs().amax(1).clamp_min(1e-12) / 127.0;
+          torch::Tensor values = torch::round(rows / scales.unsqueeze(1)).clamp(-127, 127).to(torch::kInt8);
+          out->quantized_[k].push_back({target, values.reshape(target.sizes()), scales});
+          target.set_data(torch::empty({0}));
+        }
+      }
+    }
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("composing the model failed: ", e.what_without_backtrace()));
   }
@@ -68,7 +85,13 @@ torch::Tensor ComposedModel::Forward(const torch::Tensor& images) {
     // Blocks before the first trainable one keep no activations.
     std::optional<torch::NoGradGuard> no_grad;
     if (first_trainable_ < 0 || static_cast<int64_t>(k) < first_trainable_) no_grad.emplace();
+    // int8 blocks get F32 weights for the duration of their own forward pass only.
+    for (QuantizedTensor& q : quantized_[k]) {
+      q.target.set_data((q.values.to(torch::kFloat32).reshape({q.values.size(0), -1}) * q.scales.unsqueeze(1))
+                            .reshape(q.values.sizes()));
+    }
     x = proxies_[k] ? proxies_[k]->forward(x) : model_->ForwardRange(x, k, k + 1);
+    for (QuantizedTensor& q : quantized_[k]) q.target.set_data(torch::empty({0}));
   }
   return x;
 }

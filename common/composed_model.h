@@ -24,11 +24,19 @@ struct BlockChoice {
   std::string Name() const;
 };
 
+struct ComposeOptions {
+  // Store the weights of blocks before the first trainable block as int8 (symmetric, one scale per output
+  // channel) and dequantise them block by block during the forward pass. Only those blocks: they run under
+  // no-grad, so no backward pass needs their F32 weights afterwards.
+  bool int8_prefix = false;
+};
+
 class ComposedModel {
  public:
   // `base` provides the weights (copied) and the architecture; it may be destroyed afterwards.
   static absl::StatusOr<std::unique_ptr<ComposedModel>> Create(const BlockModel& base, const VitConfig& config,
-                                                               const std::vector<BlockChoice>& choices);
+                                                               const std::vector<BlockChoice>& choices,
+                                                               const ComposeOptions& options = {});
 
   torch::Tensor Forward(const torch::Tensor& images);
   // Block `k` alone on its input, in its composed form (for cost probes).
@@ -42,7 +50,13 @@ class ComposedModel {
 
  private:
   ComposedModel() = default;
+  struct QuantizedTensor {
+    torch::Tensor target;  // the module's parameter, empty between forward passes
+    torch::Tensor values;  // int8, same shape
+    torch::Tensor scales;  // f32, one per output channel (dim 0)
+  };
   std::unique_ptr<BlockModel> model_;           // full blocks (copies)
+  std::vector<std::vector<QuantizedTensor>> quantized_;  // per block; empty unless stored as int8
   std::vector<EncoderBlock> proxies_;           // per block; null unless kProxy
   std::vector<ProxySpec> specs_;                // per block; empty unless kProxy
   int64_t first_trainable_ = -1;

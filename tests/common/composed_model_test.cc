@@ -119,3 +119,40 @@ TEST(CostProbe, ProfilesEveryBlockAndPredictsARealPeak) {
 
 }  // namespace
 }  // namespace bt
+
+namespace bt {
+namespace {
+
+TEST(ComposedModel, Int8PrefixBlocksStayCloseToF32AndUseLessMemory) {
+  const VitConfig c = fixtures::TinyVit(32, 4, 3, 64);
+  auto base = *CreateVitModel(c, 2);
+  torch::manual_seed(4);
+  for (const BlockSpec& block : base->layout()) {  // a non-zero head, so logits carry information
+    TensorMap tensors = *base->GetBlock(block.name);
+    for (auto& [name, t] : tensors) t = t + 0.1 * torch::randn_like(t);
+    ASSERT_TRUE(base->SetBlock(block.name, tensors).ok());
+  }
+  std::vector<BlockChoice> choices(base->num_blocks());
+  choices.back() = {BlockChoice::Kind::kTrain, 0};  // everything before the head is prefix
+  MemoryMeter& meter = MemoryMeter::Install();
+  const int64_t before_f32 = meter.current_bytes();
+  auto f32 = *ComposedModel::Create(*base, c, choices);
+  const int64_t f32_bytes = meter.current_bytes() - before_f32;
+  ComposeOptions int8_options;
+  int8_options.int8_prefix = true;
+  const int64_t before_int8 = meter.current_bytes();
+  auto int8 = *ComposedModel::Create(*base, c, choices, int8_options);
+  const int64_t int8_bytes = meter.current_bytes() - before_int8;
+  EXPECT_LT(int8_bytes, f32_bytes / 2) << int8_bytes << " vs " << f32_bytes;
+
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = torch::randn({16, 1, 28, 28});
+  torch::Tensor a = f32->Forward(x), b = int8->Forward(x);
+  // Stated tolerance: int8 weight-only prefix blocks move logits by at most 2% of their range here.
+  const double range = (a.max() - a.min()).item<double>();
+  EXPECT_LT((a - b).abs().max().item<double>(), 0.02 * range);
+  EXPECT_GT((a - b).abs().max().item<double>(), 0.0) << "int8 must actually be in use";
+}
+
+}  // namespace
+}  // namespace bt
