@@ -1,4 +1,3 @@
-#include "tests/testing/test_models.h"
 #include "common/block_model.h"
 
 #include <gtest/gtest.h>
@@ -6,6 +5,7 @@
 #include <filesystem>
 
 #include "common/safetensors.h"
+#include "tests/testing/test_models.h"
 
 namespace bt {
 namespace {

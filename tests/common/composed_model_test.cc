@@ -1,10 +1,10 @@
-#include "tests/testing/test_models.h"
 #include "common/composed_model.h"
 
 #include <gtest/gtest.h>
 
 #include "common/block_probe.h"
 #include "common/memory_meter.h"
+#include "tests/testing/test_models.h"
 
 namespace bt {
 namespace {

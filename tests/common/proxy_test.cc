@@ -1,9 +1,9 @@
-#include "tests/testing/test_models.h"
 #include "common/proxy.h"
 
 #include <gtest/gtest.h>
 
 #include "common/vit.h"
+#include "tests/testing/test_models.h"
 
 namespace bt {
 namespace {

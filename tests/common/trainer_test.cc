@@ -1,25 +1,16 @@
-#include "tests/testing/test_models.h"
 #include "common/trainer.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/testing/test_models.h"
+#include "tests/testing/toy_data.h"
 
 namespace bt {
 namespace {
 
 VitConfig Tiny() { return fixtures::TinyVit(16, 2, 2, 32, /*classes=*/2); }
 
-// A separable toy task: class 1 images are bright in the top half, class 0 in the bottom half.
-ImageDataset ToyData(int64_t n, uint64_t seed) {
-  torch::manual_seed(seed);
-  ImageDataset data;
-  data.labels = torch::randint(0, 2, {n}, torch::kInt64);
-  data.images = torch::rand({n, 1, 28, 28}) * 0.3;
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t row = data.labels[i].item<int64_t>() == 1 ? 0 : 14;
-    data.images[i].slice(1, row, row + 14).add_(0.6);
-  }
-  return data;
-}
+using fixtures::ToyData;
 
 TEST(Trainer, LearnsASeparableTask) {
   auto model = CreateVitModel(Tiny(), 1);
