@@ -15,9 +15,11 @@
 #include "common/block_probe.h"
 #include "common/composed_model.h"
 #include "common/dataset.h"
+#include "common/file_util.h"
 #include "common/retraining_law.h"
 #include "common/scenario.h"
 #include "common/scenario_data.h"
+#include "nlohmann/json.hpp"
 
 namespace {
 
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   int holdout = 8;
   bool holdout_proxies = true;
   bool verbose = false;
+  std::string dump_path;
   int64_t batch = 64;
   std::vector<int64_t> checkpoints = {25, 50, 100, 200};
   app.add_option("--model", model_path, "foundation checkpoint")->capture_default_str();
@@ -96,6 +99,8 @@ int main(int argc, char** argv) {
   app.add_option("--holdout-plans", holdout, "random multi-block plans to predict")->capture_default_str();
   app.add_option("--batch", batch, "samples per iteration")->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "print every held-out point, predicted vs measured");
+  app.add_option("--dump", dump_path, "write every measured point (fit and held-out, per domain) as JSON, for "
+                                      "trying other law forms without retraining");
   app.add_option("--holdout-proxies", holdout_proxies, "whether held-out plans may use train@0.5 proxies")
       ->capture_default_str();
   app.add_option("--checkpoints", checkpoints, "iteration counts measured")->delimiter(',')->capture_default_str();
@@ -120,6 +125,12 @@ int main(int argc, char** argv) {
               "naive MAE");
   double total_mae = 0;
   int domains = 0;
+  nlohmann::ordered_json dump = nlohmann::ordered_json::array();
+  auto points_json = [](const std::vector<bt::ProbePoint>& points) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const bt::ProbePoint& p : points) out.push_back({{"shares", p.shares}, {"q", p.iterations}, {"acc", p.accuracy}});
+    return out;
+  };
   std::vector<size_t> seen;
   for (const bt::DomainWindow& window : data->windows) {
     if (std::find(seen.begin(), seen.end(), window.domain_index) != seen.end()) continue;
@@ -209,6 +220,12 @@ int main(int argc, char** argv) {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     std::printf("             mean signed error %+.2f points; law: %s\n", 100 * bias, fit->params.ToJson().c_str());
     std::fflush(stdout);
+    dump.push_back({{"domain", window.domain}, {"acc0", acc0}, {"fit", points_json(fit_points)},
+                    {"held_out", points_json(held_out)}});
+    if (!dump_path.empty()) {
+      auto status = bt::WriteFileAtomically(dump_path, dump.dump(1) + "\n");
+      if (!status.ok()) std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+    }
   }
   if (domains > 0) std::printf("\nmean held-out MAE over %d domains: %.2f accuracy points\n", domains, 100 * total_mae / domains);
   return 0;
