@@ -78,6 +78,49 @@ Run Retrain(const bt::BlockModel& base, const bt::VitConfig& config, const std::
   return run;
 }
 
+std::vector<bt::ProbePoint> PointsFrom(const nlohmann::json& array) {
+  std::vector<bt::ProbePoint> out;
+  for (const auto& p : array) {
+    out.push_back({p.at("shares").get<std::vector<double>>(), p.at("q").get<double>(), p.at("acc").get<double>()});
+  }
+  return out;
+}
+
+// Fits the law to the dumped probe points of every domain and reports the held-out error.
+int EvaluateDump(const std::string& path) {
+  auto text = bt::ReadFileToString(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(text.status().message()).c_str());
+    return 1;
+  }
+  nlohmann::json dump = nlohmann::json::parse(*text, nullptr, false);
+  if (dump.is_discarded() || !dump.is_array()) {
+    std::fprintf(stderr, "%s: not a dump of the law bench\n", path.c_str());
+    return 1;
+  }
+  std::printf("%-12s %6s %9s %12s %12s\n", "domain", "acc0", "fit RMSE", "MAE (pts)", "bias (pts)");
+  double total = 0;
+  for (const auto& domain : dump) {
+    const double acc0 = domain.at("acc0").get<double>();
+    std::vector<bt::ProbePoint> fit_points = PointsFrom(domain.at("fit"));
+    std::vector<bt::ProbePoint> held_out = PointsFrom(domain.at("held_out"));
+    bt::LawParams prior;
+    prior.acc0 = acc0;
+    prior.max_gain = 0.5 * (1.0 - acc0);
+    prior.weights.assign(fit_points.front().shares.size(), 0.5);
+    auto fit = bt::FitLaw(fit_points, prior);
+    if (!fit.ok()) continue;
+    double bias = 0;
+    for (const bt::ProbePoint& p : held_out) bias += fit->params.Predict(p.shares, p.iterations) - p.accuracy;
+    const double mae = bt::MeanAbsoluteError(fit->params, held_out);
+    total += mae;
+    std::printf("%-12s %5.1f%% %8.2fpt %12.2f %+12.2f\n", domain.at("domain").get<std::string>().c_str(), 100 * acc0,
+                100 * fit->rmse, 100 * mae, 100 * bias / static_cast<double>(held_out.size()));
+  }
+  std::printf("\nmean held-out MAE over %zu domains: %.2f accuracy points\n", dump.size(), 100 * total / dump.size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,6 +133,7 @@ int main(int argc, char** argv) {
   bool holdout_proxies = true;
   bool verbose = false;
   std::string dump_path;
+  std::string load_path;
   int64_t batch = 64;
   std::vector<int64_t> checkpoints = {25, 50, 100, 200};
   app.add_option("--model", model_path, "foundation checkpoint")->capture_default_str();
@@ -104,7 +148,9 @@ int main(int argc, char** argv) {
   app.add_option("--holdout-proxies", holdout_proxies, "whether held-out plans may use train@0.5 proxies")
       ->capture_default_str();
   app.add_option("--checkpoints", checkpoints, "iteration counts measured")->delimiter(',')->capture_default_str();
+  app.add_option("--load", load_path, "fit and evaluate the law on points from an earlier --dump (no training)");
   CLI11_PARSE(app, argc, argv);
+  if (!load_path.empty()) return EvaluateDump(load_path);
   torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
 
   auto base = bt::LoadModel(model_path);
