@@ -87,7 +87,8 @@ std::vector<bt::ProbePoint> PointsFrom(const nlohmann::json& array) {
 }
 
 // Fits the law to the dumped probe points of every domain and reports the held-out error.
-int EvaluateDump(const std::string& path) {
+// `move_plans` held-out plans (each `per_plan` points) join the fit set, as if the edge had probed them too.
+int EvaluateDump(const std::string& path, int move_plans, size_t per_plan) {
   auto text = bt::ReadFileToString(path);
   if (!text.ok()) {
     std::fprintf(stderr, "%s\n", std::string(text.status().message()).c_str());
@@ -104,6 +105,10 @@ int EvaluateDump(const std::string& path) {
     const double acc0 = domain.at("acc0").get<double>();
     std::vector<bt::ProbePoint> fit_points = PointsFrom(domain.at("fit"));
     std::vector<bt::ProbePoint> held_out = PointsFrom(domain.at("held_out"));
+    const size_t moved = std::min(held_out.size(), static_cast<size_t>(move_plans) * per_plan);
+    fit_points.insert(fit_points.end(), held_out.begin(), held_out.begin() + static_cast<std::ptrdiff_t>(moved));
+    held_out.erase(held_out.begin(), held_out.begin() + static_cast<std::ptrdiff_t>(moved));
+    if (held_out.empty()) continue;
     bt::LawParams prior;
     prior.acc0 = acc0;
     prior.max_gain = 0.5 * (1.0 - acc0);
@@ -114,8 +119,9 @@ int EvaluateDump(const std::string& path) {
     for (const bt::ProbePoint& p : held_out) bias += fit->params.Predict(p.shares, p.iterations) - p.accuracy;
     const double mae = bt::MeanAbsoluteError(fit->params, held_out);
     total += mae;
-    std::printf("%-12s %5.1f%% %8.2fpt %12.2f %+12.2f\n", domain.at("domain").get<std::string>().c_str(), 100 * acc0,
-                100 * fit->rmse, 100 * mae, 100 * bias / static_cast<double>(held_out.size()));
+    std::printf("%-12s %5.1f%% %8.2fpt %12.2f %+12.2f   rho %.2f, G %.2f\n", domain.at("domain").get<std::string>().c_str(),
+                100 * acc0, 100 * fit->rmse, 100 * mae, 100 * bias / static_cast<double>(held_out.size()),
+                fit->params.rho, fit->params.max_gain);
   }
   std::printf("\nmean held-out MAE over %zu domains: %.2f accuracy points\n", dump.size(), 100 * total / dump.size());
   return 0;
@@ -134,6 +140,7 @@ int main(int argc, char** argv) {
   bool verbose = false;
   std::string dump_path;
   std::string load_path;
+  int move_plans = 0;
   int64_t batch = 64;
   std::vector<int64_t> checkpoints = {25, 50, 100, 200};
   app.add_option("--model", model_path, "foundation checkpoint")->capture_default_str();
@@ -149,8 +156,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--checkpoints", checkpoints, "iteration counts measured")->delimiter(',')->capture_default_str();
   app.add_option("--load", load_path, "fit and evaluate the law on points from an earlier --dump (no training)");
+  app.add_option("--fit-on-holdout", move_plans,
+                 "with --load: move this many held-out plans into the fit set (multi-block probes)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  if (!load_path.empty()) return EvaluateDump(load_path);
+  if (!load_path.empty()) return EvaluateDump(load_path, move_plans, checkpoints.size());
   torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
 
   auto base = bt::LoadModel(model_path);
