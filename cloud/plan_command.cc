@@ -65,6 +65,7 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
     request.law.gamma = 0.5;
     request.law.tau = 100;
     request.law.alpha = 1.0;
+    request.law.rho = 0.6;  // how block gains combined on the fogged camera (bt-bench-law)
     law_source = "generic prior (equal block weights; no probes from an edge yet)";
   }
   if (request.law.weights.size() != request.blocks.size()) {
