@@ -3,22 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include "common/memory_meter.h"
+#include "edge/curve_probe.h"
 #include "common/units.h"
 
 namespace bt {
-namespace {
-
-double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data) {
-  torch::NoGradGuard no_grad;
-  int64_t correct = 0;
-  for (int64_t b = 0; b < data.size(); b += 500) {
-    ImageDataset batch = data.Slice(b, std::min(b + 500, data.size()));
-    correct += model.Forward(NormalizeImages(batch.images)).argmax(1).eq(batch.labels).sum().item<int64_t>();
-  }
-  return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;
-}
-
-}  // namespace
 
 absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const VitConfig& config,
                                             const std::vector<BlockChoice>& plan, const ImageDataset& labeled,

@@ -19,6 +19,7 @@
 #include "common/retraining_law.h"
 #include "common/scenario.h"
 #include "common/scenario_data.h"
+#include "edge/curve_probe.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -28,55 +29,19 @@ struct Run {
   std::vector<std::pair<int64_t, double>> curve;  // (iterations, accuracy)
 };
 
-double Accuracy(bt::ComposedModel& model, const bt::ImageDataset& eval) {
-  torch::NoGradGuard no_grad;
-  int64_t correct = 0;
-  for (int64_t b = 0; b < eval.size(); b += 500) {
-    bt::ImageDataset batch = eval.Slice(b, std::min(b + 500, eval.size()));
-    correct += model.Forward(bt::NormalizeImages(batch.images)).argmax(1).eq(batch.labels).sum().item<int64_t>();
-  }
-  return static_cast<double>(correct) / static_cast<double>(eval.size());
-}
-
 // Retrains `choices` on the labeled stream with AdamW at a constant rate, measuring at each checkpoint.
 Run Retrain(const bt::BlockModel& base, const bt::VitConfig& config, const std::vector<bt::BlockChoice>& choices,
             const bt::ImageDataset& train, const bt::ImageDataset& eval, const std::vector<int64_t>& checkpoints,
             int64_t batch, uint64_t seed) {
-  auto composed = *bt::ComposedModel::Create(base, config, choices);
-  Run run;
-  std::vector<int64_t> block_params;
-  for (const bt::BlockSpec& b : base.layout()) {
-    int64_t n = 0;
-    for (const bt::ParamSpec& p : b.params) n += base.parameters().at(p.name).numel();
-    block_params.push_back(n);
+  auto run = bt::RetrainCurve(base, config, choices, train, eval, checkpoints, batch, 5e-4, 0.01, seed);
+  if (!run.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(run.status().message()).c_str());
+    std::exit(1);
   }
-  // Shares from the composed model: proxies train fewer parameters than their block.
-  for (size_t k = 0; k < choices.size(); ++k) {
-    double share = 0;
-    if (choices[k].kind == bt::BlockChoice::Kind::kTrain) share = 1;
-    if (choices[k].kind == bt::BlockChoice::Kind::kProxy) {
-      share = static_cast<double>(bt::ProxyParameterCount(config, composed->proxy_specs()[k])) /
-              static_cast<double>(block_params[k]);
-    }
-    run.shares.push_back(share);
-  }
-  torch::optim::AdamW optimizer(composed->TrainableParameters(),
-                                torch::optim::AdamWOptions(5e-4).weight_decay(0.01));
-  torch::manual_seed(seed);
-  int64_t done = 0;
-  for (int64_t target : checkpoints) {
-    for (; done < target; ++done) {
-      torch::Tensor index = torch::randint(0, train.size(), {batch}, torch::kInt64);
-      optimizer.zero_grad();
-      torch::Tensor loss = torch::nn::functional::cross_entropy(
-          composed->Forward(bt::NormalizeImages(train.images.index_select(0, index))), train.labels.index_select(0, index));
-      loss.backward();
-      optimizer.step();
-    }
-    run.curve.push_back({target, Accuracy(*composed, eval)});
-  }
-  return run;
+  return {run->first, run->second};
 }
+
+double Accuracy(bt::ComposedModel& model, const bt::ImageDataset& eval) { return bt::HeldOutAccuracy(model, eval); }
 
 std::vector<bt::ProbePoint> PointsFrom(const nlohmann::json& array) {
   std::vector<bt::ProbePoint> out;
