@@ -35,7 +35,6 @@ struct Setup {
   double max_time = 0;                      // loosest per-iteration bound: T / min q
   std::vector<double> time_bound;           // T / q for each grid entry
   std::vector<double> saturation;           // S(q) for each grid entry
-  double value_scale = 0;                   // G: a plan's value is G · (1 − exp(−X^ρ)) · S(q)
 };
 
 int64_t Buckets(uint64_t bytes, uint64_t unit) { return static_cast<int64_t>((bytes + unit - 1) / unit); }
@@ -90,7 +89,6 @@ Setup Prepare(const PlanRequest& r) {
   }
   int64_t min_q = *std::min_element(r.iteration_grid.begin(), r.iteration_grid.end());
   s.max_time = r.window_seconds / static_cast<double>(min_q);
-  s.value_scale = r.law.max_gain;
   for (int64_t q : r.iteration_grid) {
     s.time_bound.push_back(r.window_seconds / static_cast<double>(q));
     s.saturation.push_back(r.law.Saturation(static_cast<double>(q)));
@@ -275,7 +273,7 @@ Stage Extend(const PlanRequest& r, const Stage& next, size_t j, const Setup& s, 
   // The exact pass only needs "can it beat the incumbent", which compares law terms against thresholds.
   std::vector<double> threshold(s.time_bound.size());
   for (size_t g = 0; g < threshold.size(); ++g) {
-    threshold[g] = Threshold(incumbent + kEps, s.value_scale, s.saturation[g], r.law.rho);
+    threshold[g] = Threshold(incumbent + kEps, r.law.max_gain, s.saturation[g], r.law.rho);
   }
   std::vector<std::pair<double, size_t>> scored;
   scored.reserve(candidates.size());
@@ -292,8 +290,7 @@ Stage Extend(const PlanRequest& r, const Stage& next, size_t j, const Setup& s, 
         upper = incumbent + 1;  // it survives; the exact value is only needed by the beam
         break;
       }
-      upper = std::max(upper, s.value_scale * (1.0 - std::exp(-std::pow(std::max(0.0, c.gain + extra), r.law.rho))) *
-                                  s.saturation[g]);
+      upper = std::max(upper, r.law.GainAtSaturation(c.gain + extra, s.saturation[g]));
     }
     if (upper > incumbent + kEps) scored.push_back({upper, k});
   }
@@ -330,7 +327,7 @@ void Consider(const PlanRequest& r, const Setup& s, size_t j, const Stage& after
   std::vector<double> threshold(grid);
   auto refresh = [&] {
     for (size_t g = 0; g < grid; ++g) {
-      threshold[g] = Threshold(best->value + kEps, s.value_scale, s.saturation[g], r.law.rho);
+      threshold[g] = Threshold(best->value + kEps, r.law.max_gain, s.saturation[g], r.law.rho);
     }
   };
   refresh();
@@ -344,7 +341,7 @@ void Consider(const PlanRequest& r, const Setup& s, size_t j, const Stage& after
       const double gain = base.gain + s.option_gain[j][o];
       for (size_t g = 0; g < grid; ++g) {
         if (time > s.time_bound[g] * (1 + 1e-12) || gain <= threshold[g]) continue;
-        const double value = s.value_scale * (1.0 - std::exp(-std::pow(std::max(0.0, gain), r.law.rho))) * s.saturation[g];
+        const double value = r.law.GainAtSaturation(gain, s.saturation[g]);
         if (value > best->value + kEps) {
           *best = {value, static_cast<int64_t>(j), r.iteration_grid[g], static_cast<int32_t>(o),
                    static_cast<int32_t>(e), buckets + s.prefix_buckets[j], time};

@@ -21,9 +21,11 @@ double LawParams::BlockGain(size_t block, double share) const {
   return weights[block] * std::pow(std::min(share, 1.0), gamma);
 }
 
-double LawParams::Gain(double x, double iterations) const {
-  return max_gain * (1.0 - std::exp(-std::pow(std::max(0.0, x), rho))) * Saturation(iterations);
+double LawParams::GainAtSaturation(double x, double saturation) const {
+  return max_gain * (1.0 - std::exp(-std::pow(std::max(0.0, x), rho))) * saturation;
 }
+
+double LawParams::Gain(double x, double iterations) const { return GainAtSaturation(x, Saturation(iterations)); }
 
 double LawParams::Predict(const std::vector<double>& shares, double iterations) const {
   double x = 0;

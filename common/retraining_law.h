@@ -33,6 +33,8 @@ struct LawParams {
   double BlockGain(size_t block, double share) const;
   // Accuracy gain for a total X after q iterations: G · (1 − exp(−X^ρ)) · S(q).
   double Gain(double x, double iterations) const;
+  // The same for a precomputed S(q), for callers that evaluate many X at one q (the planner).
+  double GainAtSaturation(double x, double saturation) const;
   // Predicted accuracy, capped at 1.
   double Predict(const std::vector<double>& shares, double iterations) const;
   std::string ToJson() const;

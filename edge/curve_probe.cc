@@ -16,6 +16,15 @@ double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data) {
   return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;
 }
 
+void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch) {
+  torch::Tensor index = torch::randint(0, train.size(), {std::min(batch, train.size())}, torch::kInt64);
+  optimizer.zero_grad();
+  torch::Tensor loss = torch::nn::functional::cross_entropy(
+      model.Forward(NormalizeImages(train.images.index_select(0, index))), train.labels.index_select(0, index));
+  loss.backward();
+  optimizer.step();
+}
+
 absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, double>>>> RetrainCurve(
     const BlockModel& base, const VitConfig& config, const std::vector<BlockChoice>& choices,
     const ImageDataset& train, const ImageDataset& eval, const std::vector<int64_t>& checkpoints, int64_t batch,
@@ -40,14 +49,7 @@ absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, dou
     torch::manual_seed(seed);
     int64_t done = 0;
     for (int64_t target : checkpoints) {
-      for (; done < target; ++done) {
-        torch::Tensor index = torch::randint(0, train.size(), {std::min(batch, train.size())}, torch::kInt64);
-        optimizer.zero_grad();
-        torch::Tensor loss = torch::nn::functional::cross_entropy(
-            model->Forward(NormalizeImages(train.images.index_select(0, index))), train.labels.index_select(0, index));
-        loss.backward();
-        optimizer.step();
-      }
+      for (; done < target; ++done) TrainStep(*model, optimizer, train, batch);
       curve.push_back({target, HeldOutAccuracy(*model, eval)});
     }
   } catch (const c10::Error& e) {

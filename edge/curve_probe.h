@@ -41,6 +41,9 @@ struct CurveProbeResult {
 // Accuracy of `model` on `data` (no gradients).
 double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data);
 
+// One optimiser step on a random batch of `train` (cross-entropy). Shared by probes and retraining windows.
+void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch);
+
 // Retrains `choices` from `base` with AdamW at a constant rate and measures accuracy on `eval` at each checkpoint.
 // Returns the per-block trainable shares and (iterations, accuracy) pairs.
 absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, double>>>> RetrainCurve(

@@ -55,12 +55,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
         result.stop_reason = "deadline";
         break;
       }
-      torch::Tensor index = torch::randint(0, train.size(), {std::min(o.batch, train.size())}, torch::kInt64);
-      optimizer.zero_grad();
-      torch::Tensor loss = torch::nn::functional::cross_entropy(
-          model->Forward(NormalizeImages(train.images.index_select(0, index))), train.labels.index_select(0, index));
-      loss.backward();
-      optimizer.step();
+      TrainStep(*model, optimizer, train, o.batch);
       result.iterations = it;
       if (meter.peak_bytes() - baseline > static_cast<int64_t>(o.memory_budget)) {
         return absl::ResourceExhaustedError(absl::StrCat(
