@@ -7,6 +7,7 @@
 #include "common/file_util.h"
 #include "common/planner.h"
 #include "common/units.h"
+#include "common/window_plan.h"
 #include "nlohmann/json.hpp"
 
 namespace bt {
@@ -59,13 +60,7 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
     request.law = *law;
     law_source = "fitted parameters from " + o.law_path;
   } else {
-    request.law.acc0 = o.acc0;
-    request.law.max_gain = 0.6 * (1.0 - o.acc0);
-    request.law.weights.assign(request.blocks.size(), 0.5);
-    request.law.gamma = 0.5;
-    request.law.tau = 100;
-    request.law.alpha = 1.0;
-    request.law.rho = 0.6;  // how block gains combined on the fogged camera (bt-bench-law)
+    request.law = GenericPrior(request.blocks.size(), o.acc0);
     law_source = "generic prior (equal block weights; no probes from an edge yet)";
   }
   if (request.law.weights.size() != request.blocks.size()) {

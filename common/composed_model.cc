@@ -26,6 +26,7 @@ absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const Block
   out->proxies_.assign(choices.size(), EncoderBlock(nullptr));
   out->specs_.assign(choices.size(), ProxySpec{});
   out->quantized_.assign(choices.size(), {});
+  out->choices_ = choices;
   try {
     ASSIGN_OR_RETURN(out->model_, CreateVitModel(config, 0));
     out->model_->SetAllTrainable(false);
@@ -78,7 +79,7 @@ absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const Block
   return out;
 }
 
-torch::Tensor ComposedModel::Forward(const torch::Tensor& images) {
+torch::Tensor ComposedModel::Forward(const torch::Tensor& images, torch::Tensor* features) {
   torch::Tensor x = images;
   const size_t n = model_->num_blocks();
   for (size_t k = 0; k < n; ++k) {
@@ -90,10 +91,35 @@ torch::Tensor ComposedModel::Forward(const torch::Tensor& images) {
       q.target.set_data((q.values.to(torch::kFloat32).reshape({q.values.size(0), -1}) * q.scales.unsqueeze(1))
                             .reshape(q.values.sizes()));
     }
+    if (features != nullptr && k + 1 == n) *features = x.select(1, 0);
     x = proxies_[k] ? proxies_[k]->forward(x) : model_->ForwardRange(x, k, k + 1);
     for (QuantizedTensor& q : quantized_[k]) q.target.set_data(torch::empty({0}));
   }
   return x;
+}
+
+absl::StatusOr<std::map<std::string, TensorMap>> ComposedModel::TrainedBlocks(const BlockModel& base,
+                                                                              const VitConfig& config) const {
+  std::map<std::string, TensorMap> out;
+  try {
+    for (size_t k = 0; k < choices_.size(); ++k) {
+      const std::string& name = base.layout()[k].name;
+      if (choices_[k].kind == BlockChoice::Kind::kTrain) {
+        ASSIGN_OR_RETURN(out[name], model_->GetBlock(name));
+      } else if (choices_[k].kind == BlockChoice::Kind::kProxy) {
+        const int64_t layer = static_cast<int64_t>(k) - 1;
+        TensorMap proxy;
+        for (const auto& item : proxies_[k]->named_parameters()) {
+          proxy[LayerPrefix(layer) + item.key()] = item.value().detach().clone();
+        }
+        ASSIGN_OR_RETURN(TensorMap full, base.GetBlock(name));
+        ASSIGN_OR_RETURN(out[name], WriteBackProxy(full, proxy, layer, config, specs_[k]));
+      }
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("exporting trained blocks failed: ", e.what_without_backtrace()));
+  }
+  return out;
 }
 
 torch::Tensor ComposedModel::ForwardBlockForProbe(const torch::Tensor& input, size_t k) {

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,13 +39,17 @@ class ComposedModel {
                                                                const std::vector<BlockChoice>& choices,
                                                                const ComposeOptions& options = {});
 
-  torch::Tensor Forward(const torch::Tensor& images);
+  // Logits for normalised images; when `features` is given it receives the class token entering the head (N, D).
+  torch::Tensor Forward(const torch::Tensor& images, torch::Tensor* features = nullptr);
   // Block `k` alone on its input, in its composed form (for cost probes).
   torch::Tensor ForwardBlockForProbe(const torch::Tensor& input, size_t k);
   std::vector<torch::Tensor> TrainableParameters() const;
   // Copies of the trainable parameters, and putting such copies back (keep-best checkpoints).
   std::vector<torch::Tensor> SnapshotTrainable() const;
   void RestoreTrainable(const std::vector<torch::Tensor>& snapshot);
+  // The trained blocks as full blocks, keyed by block name: trainable blocks as they are, proxies written back
+  // into the kept rows/columns of `base`'s weights of that block (`base` is the model this one was created from).
+  absl::StatusOr<std::map<std::string, TensorMap>> TrainedBlocks(const BlockModel& base, const VitConfig& config) const;
   int64_t first_trainable() const { return first_trainable_; }
   const std::vector<ProxySpec>& proxy_specs() const { return specs_; }
 
@@ -59,6 +64,7 @@ class ComposedModel {
   std::vector<std::vector<QuantizedTensor>> quantized_;  // per block; empty unless stored as int8
   std::vector<EncoderBlock> proxies_;           // per block; null unless kProxy
   std::vector<ProxySpec> specs_;                // per block; empty unless kProxy
+  std::vector<BlockChoice> choices_;
   int64_t first_trainable_ = -1;
   int64_t num_layers_ = 0;
 };

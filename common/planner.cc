@@ -502,6 +502,28 @@ absl::StatusOr<Plan> SolvePlan(const PlanRequest& r) {
   return plan;
 }
 
+absl::StatusOr<Plan> EvaluatePlan(const PlanRequest& r, const std::vector<size_t>& options, int64_t iterations) {
+  RETURN_IF_ERROR(Validate(r));
+  if (options.size() != r.blocks.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(options.size(), " options for ", r.blocks.size(), " blocks"));
+  }
+  if (iterations < 1) return absl::InvalidArgumentError("iterations must be positive");
+  const Setup s = Prepare(r);
+  std::vector<int32_t> chosen;
+  int64_t first = -1;
+  for (size_t i = 0; i < options.size(); ++i) {
+    if (options[i] >= r.blocks[i].options.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", r.blocks[i].name, "' has no option ", options[i]));
+    }
+    if (first < 0 && r.blocks[i].options[options[i]].trainable) first = static_cast<int64_t>(i);
+    chosen.push_back(static_cast<int32_t>(options[i]));
+  }
+  Plan plan = first >= 0 ? Assemble(r, s, chosen, first, iterations) : AllFrozen(r, s, "");
+  FillMinimums(r, &plan);
+  plan.feasible = plan.memory_bytes <= r.memory_budget;
+  return plan;
+}
+
 absl::StatusOr<Plan> BruteForcePlan(const PlanRequest& r) {
   RETURN_IF_ERROR(Validate(r));
   const Setup s = Prepare(r);

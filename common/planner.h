@@ -97,6 +97,11 @@ struct Plan {
 // Validates the request (names the offending block/option) and solves it.
 absl::StatusOr<Plan> SolvePlan(const PlanRequest& request);
 
+// The plan given by `options` (an index into each block's options) run for `iterations`, with its predicted
+// accuracy, memory and time under the same cost model; `feasible` says whether it fits the memory budget. For
+// baselines that choose their blocks another way.
+absl::StatusOr<Plan> EvaluatePlan(const PlanRequest& request, const std::vector<size_t>& options, int64_t iterations);
+
 // Exhaustive search over every option combination, for tests (exponential: keep instances tiny). Uses the same
 // discretised memory as SolvePlan.
 absl::StatusOr<Plan> BruteForcePlan(const PlanRequest& request);

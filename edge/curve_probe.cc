@@ -6,11 +6,11 @@
 
 namespace bt {
 
-double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data) {
+double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t batch_size) {
   torch::NoGradGuard no_grad;
   int64_t correct = 0;
-  for (int64_t b = 0; b < data.size(); b += 500) {
-    ImageDataset batch = data.Slice(b, std::min(b + 500, data.size()));
+  for (int64_t b = 0; b < data.size(); b += batch_size) {
+    ImageDataset batch = data.Slice(b, std::min(b + batch_size, data.size()));
     correct += model.Forward(NormalizeImages(batch.images)).argmax(1).eq(batch.labels).sum().item<int64_t>();
   }
   return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;

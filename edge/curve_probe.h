@@ -38,8 +38,9 @@ struct CurveProbeResult {
   double seconds = 0;
 };
 
-// Accuracy of `model` on `data` (no gradients).
-double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data);
+// Accuracy of `model` on `data` (no gradients), `batch` samples at a time (its working memory counts against the
+// window's memory budget, so windows pass their training batch).
+double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t batch = 500);
 
 // One optimiser step on a random batch of `train` (cross-entropy). Shared by probes and retraining windows.
 void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch);

@@ -2,15 +2,76 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/str_format.h"
 #include "common/memory_meter.h"
 #include "edge/curve_probe.h"
 #include "common/units.h"
 
 namespace bt {
 
+namespace {
+
+// Information maximisation: mean per-sample prediction entropy (pushes toward confident predictions) minus the
+// entropy of the mean prediction (keeps predictions spread over the classes, so not everything collapses onto one).
+torch::Tensor InformationMaximisationLoss(const torch::Tensor& logits) {
+  torch::Tensor log_p = torch::log_softmax(logits, 1);
+  torch::Tensor p = log_p.exp();
+  torch::Tensor entropy = -(p * log_p).sum(1).mean();
+  torch::Tensor mean_p = p.mean(0);
+  torch::Tensor diversity = (mean_p * torch::log(mean_p + 1e-8)).sum();
+  return entropy + diversity;
+}
+
+double HeldOutObjective(ComposedModel& model, const torch::Tensor& images, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> logits;
+  for (int64_t b = 0; b < images.size(0); b += batch) {
+    logits.push_back(model.Forward(NormalizeImages(images.slice(0, b, std::min(b + batch, images.size(0))))));
+  }
+  return InformationMaximisationLoss(torch::cat(logits)).item<double>();
+}
+
+// Pseudo-labels by feature clustering (SHOT): class centroids weighted by the model's predictions, each sample
+// labelled by its nearest centroid (cosine), then centroids recomputed from those labels and samples relabelled.
+torch::Tensor ClusterPseudoLabels(ComposedModel& model, const torch::Tensor& images, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> features, probs;
+  for (int64_t b = 0; b < images.size(0); b += batch) {
+    torch::Tensor f;
+    torch::Tensor logits = model.Forward(NormalizeImages(images.slice(0, b, std::min(b + batch, images.size(0)))), &f);
+    features.push_back(torch::nn::functional::normalize(f, torch::nn::functional::NormalizeFuncOptions().dim(1)));
+    probs.push_back(torch::softmax(logits, 1));
+  }
+  torch::Tensor f = torch::cat(features), p = torch::cat(probs);
+  torch::Tensor weights = p;
+  torch::Tensor labels;
+  for (int round = 0; round < 2; ++round) {
+    torch::Tensor centroids = weights.t().matmul(f) / (weights.sum(0).unsqueeze(1) + 1e-8);
+    centroids = torch::nn::functional::normalize(centroids, torch::nn::functional::NormalizeFuncOptions().dim(1));
+    labels = f.matmul(centroids.t()).argmax(1);
+    weights = torch::one_hot(labels, p.size(1)).to(torch::kFloat32);
+  }
+  return labels;
+}
+
+void LabelFreeStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const torch::Tensor& images,
+                   const torch::Tensor& pseudo_labels, int64_t batch, double pseudo_label_weight) {
+  torch::Tensor index = torch::randint(0, images.size(0), {std::min(batch, images.size(0))}, torch::kInt64);
+  optimizer.zero_grad();
+  torch::Tensor logits = model.Forward(NormalizeImages(images.index_select(0, index)));
+  torch::Tensor loss = InformationMaximisationLoss(logits) +
+                       pseudo_label_weight *
+                           torch::nn::functional::cross_entropy(logits, pseudo_labels.index_select(0, index));
+  loss.backward();
+  optimizer.step();
+}
+
+}  // namespace
+
 absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const VitConfig& config,
-                                            const std::vector<BlockChoice>& plan, const ImageDataset& labeled,
-                                            const RetrainOptions& o, const CancelToken* cancel, SteadyClock clock) {
+                                            const std::vector<BlockChoice>& requested_plan,
+                                            const ImageDataset& labeled, const RetrainOptions& o,
+                                            const CancelToken* cancel, SteadyClock clock) {
   if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
   if (o.predicted_peak_bytes > o.memory_budget) {
     return absl::FailedPreconditionError(absl::StrCat("plan refused: predicted peak ", FormatBytes(o.predicted_peak_bytes),
@@ -21,7 +82,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
   }
   const int64_t holdout = static_cast<int64_t>(static_cast<double>(labeled.size()) * o.holdout_fraction);
   if (holdout < 1 || labeled.size() - holdout < 1) {
-    return absl::FailedPreconditionError(absl::StrCat("too few labeled samples (", labeled.size(),
+    return absl::FailedPreconditionError(absl::StrCat("too few samples (", labeled.size(),
                                                       ") for a training set and a held-out slice"));
   }
   const auto start = clock();
@@ -35,10 +96,22 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
     // A fixed split: the most recent samples are held out, the rest train.
     ImageDataset train = labeled.Slice(0, labeled.size() - holdout);
     ImageDataset held_out = labeled.Slice(labeled.size() - holdout, labeled.size());
+    std::vector<BlockChoice> plan = requested_plan;
+    if (o.label_free && !plan.empty()) plan.back() = BlockChoice{};  // the head (source hypothesis) stays frozen
     ASSIGN_OR_RETURN(auto model, ComposedModel::Create(deployed, config, plan));
-    if (model->first_trainable() < 0) return absl::InvalidArgumentError("the plan trains no block");
-    result.accuracy_before = HeldOutAccuracy(*model, held_out);  // before training it is the deployed model
-    result.accuracy_after = result.accuracy_before;
+    if (model->first_trainable() < 0) {
+      return absl::InvalidArgumentError(o.label_free ? "the plan trains no block but the head, which label-free "
+                                                       "mode keeps frozen"
+                                                     : "the plan trains no block");
+    }
+    // Higher is better: held-out accuracy, or (label-free) the negated information-maximisation loss.
+    auto score = [&] {
+      return o.label_free ? -HeldOutObjective(*model, held_out.images, o.batch) : HeldOutAccuracy(*model, held_out, o.batch);
+    };
+    const double score_before = score();  // before training it is the deployed model
+    double best_score = score_before;
+    torch::Tensor pseudo_labels;
+    if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, o.batch);
     std::vector<torch::Tensor> best = model->SnapshotTrainable();
     torch::optim::AdamW optimizer(model->TrainableParameters(),
                                   torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
@@ -55,7 +128,11 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
         result.stop_reason = "deadline";
         break;
       }
-      TrainStep(*model, optimizer, train, o.batch);
+      if (o.label_free) {
+        LabelFreeStep(*model, optimizer, train.images, pseudo_labels, o.batch, o.pseudo_label_weight);
+      } else {
+        TrainStep(*model, optimizer, train, o.batch);
+      }
       result.iterations = it;
       if (meter.peak_bytes() - baseline > static_cast<int64_t>(o.memory_budget)) {
         return absl::ResourceExhaustedError(absl::StrCat(
@@ -64,10 +141,11 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
       }
       if (it % o.eval_every == 0 || it == o.max_iterations) {
         const auto eval_start = clock();
-        const double accuracy = HeldOutAccuracy(*model, held_out);
+        const double current = score();
+        if (o.label_free && it < o.max_iterations) pseudo_labels = ClusterPseudoLabels(*model, train.images, o.batch);
         eval_cost = clock() - eval_start;
-        if (accuracy > result.accuracy_after) {
-          result.accuracy_after = accuracy;
+        if (current > best_score) {
+          best_score = current;
           result.best_iteration = it;
           best = model->SnapshotTrainable();
         }
@@ -75,8 +153,15 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
     }
     result.train_seconds = std::chrono::duration<double>(clock() - start).count();
     result.peak_bytes = meter.peak_bytes() - baseline;
+    if (o.label_free) {
+      result.objective_before = -score_before;
+      result.objective_after = -best_score;
+    } else {
+      result.accuracy_before = score_before;
+      result.accuracy_after = best_score;
+    }
     // Keep-best, and never worse than what is deployed.
-    if (result.best_iteration > 0 && result.accuracy_after > result.accuracy_before) {
+    if (result.best_iteration > 0 && best_score > score_before) {
       model->RestoreTrainable(best);
       result.deployed = true;
       result.model = std::move(model);
@@ -84,8 +169,12 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("retraining failed: ", e.what_without_backtrace()));
   }
-  spdlog::info("retrain: {} iterations ({}), held-out accuracy {:.1f}% -> {:.1f}%, peak {}, {}",
-               result.iterations, result.stop_reason, 100 * result.accuracy_before, 100 * result.accuracy_after,
+  spdlog::info("retrain: {} iterations ({}), held-out {} -> {}, peak {}, {}", result.iterations,
+               result.stop_reason,
+               o.label_free ? absl::StrFormat("IM loss %.3f", result.objective_before)
+                            : absl::StrFormat("accuracy %.1f%%", 100 * result.accuracy_before),
+               o.label_free ? absl::StrFormat("%.3f", result.objective_after)
+                            : absl::StrFormat("%.1f%%", 100 * result.accuracy_after),
                FormatBytes(static_cast<uint64_t>(std::max<int64_t>(0, result.peak_bytes))),
                result.deployed ? "deployed" : "deployed model kept");
   return result;

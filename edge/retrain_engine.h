@@ -33,12 +33,21 @@ struct RetrainOptions {
   int64_t eval_every = 25;                           // iterations between held-out evaluations (keep-best)
   double holdout_fraction = 0.2;                     // labeled samples kept out of training for keep-best
   uint64_t seed = 1;
+  // Label-free mode (source-free domain adaptation, after SHOT): the samples' labels are ignored. The loss is an
+  // information-maximisation term (confident per-sample predictions, diverse predictions over the batch) plus
+  // cross-entropy on pseudo-labels from clustering the features around prediction-weighted class centroids,
+  // recomputed every `eval_every` iterations. The head stays frozen (it is the source hypothesis). Keep-best then
+  // uses the same objective on the held-out slice, since there is no accuracy to measure.
+  bool label_free = false;
+  double pseudo_label_weight = 0.3;
 };
 
 struct RetrainResult {
   bool deployed = false;          // the retrained model beat the deployed one on the held-out slice
-  double accuracy_before = 0;     // deployed model on the held-out slice
-  double accuracy_after = 0;      // best checkpoint on the held-out slice
+  double accuracy_before = 0;     // deployed model on the held-out slice (labeled mode)
+  double accuracy_after = 0;      // best checkpoint on the held-out slice (labeled mode)
+  double objective_before = 0;    // label-free mode: information-maximisation loss of the deployed model
+  double objective_after = 0;     // label-free mode: the same for the best checkpoint (lower is better)
   int64_t iterations = 0;
   int64_t best_iteration = 0;
   int64_t peak_bytes = 0;         // measured above the level before the window
@@ -49,8 +58,9 @@ struct RetrainResult {
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 
+// `samples`: the window's training data; in label-free mode only its images are used.
 absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const VitConfig& config,
-                                            const std::vector<BlockChoice>& plan, const ImageDataset& labeled,
+                                            const std::vector<BlockChoice>& plan, const ImageDataset& samples,
                                             const RetrainOptions& options, const CancelToken* cancel = nullptr,
                                             SteadyClock clock = nullptr);
 

@@ -1,0 +1,50 @@
+// bt-bench: BlockTrainer against its baselines on a drift scenario (see bench/scoreboard.h).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "absl/strings/str_join.h"
+#include "bench/scoreboard.h"
+#include "common/cancel.h"
+#include "common/logging.h"
+
+int main(int argc, char** argv) {
+  using namespace bt;
+  CLI::App app{"bt-bench: runs a drift scenario's windows with each retraining method in-process (the daemons' "
+               "engine and planner) at one memory budget and window, and writes results.json, results.md and "
+               "accuracy.png"};
+  ScoreboardOptions o;
+  o.scenario_path = "configs/scenarios/roadside.yaml";
+  o.model_path = "var/cloud/models/foundation.safetensors";
+  std::string log_level = "info";
+  app.add_option("-s,--scenario", o.scenario_path, "scenario YAML")->capture_default_str()->check(CLI::ExistingFile);
+  app.add_option("-m,--model", o.model_path, "deployed model every method starts from")->capture_default_str()
+      ->check(CLI::ExistingFile);
+  app.add_option("--memory-budget", o.memory_budget,
+                 "memory budget: a size (48MiB) or a percentage of full fine-tuning's predicted peak (35%)")
+      ->capture_default_str();
+  app.add_option("--window", o.window, "retraining window per domain (e.g. 2m, 90s)")->capture_default_str();
+  app.add_option("--methods", o.methods, absl::StrCat("comma-separated: ", absl::StrJoin(KnownMethods(), ",")))
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("-o,--out", o.out_dir, "directory for results.json, results.md, accuracy.png");
+  app.add_option("--seed", o.seed, "seed for probes, training batches and random plans")->capture_default_str();
+  app.add_option("--dataset-dir", o.dataset_dir, "directory of the Fashion-MNIST IDX files")->capture_default_str();
+  app.add_option("--max-windows", o.max_windows, "stop after this many windows (0 = all)")->capture_default_str();
+  app.add_option("--max-iterations", o.max_iterations, "largest iteration count any method may run per window")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (auto s = InitLogging(log_level); !s.ok()) {
+    std::fprintf(stderr, "bt-bench: error: --log-level: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  CancelToken cancel;
+  CancelOnSignals(&cancel);
+  absl::Status status = RunScoreboard(o, &cancel);
+  if (!status.ok()) {
+    std::fprintf(stderr, "bt-bench: error: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,33 @@
+// `bt-bench`: runs a drift scenario's windows with each retraining method in-process — the same probe, plan and
+// retraining code the daemons run — at one memory budget and window length, and writes results.json,
+// results.md and accuracy.png. Every method starts from the same deployed model and keeps its own model across
+// windows; accuracy is measured on each domain's held-out samples before and after that window's retraining.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/cancel.h"
+#include "common/status.h"
+
+namespace bt {
+
+struct ScoreboardOptions {
+  std::string scenario_path;
+  std::string model_path;
+  std::string dataset_dir = "/usr/share/datasets/fashion-mnist";
+  std::string memory_budget = "35%";   // a size, or a percentage of full fine-tuning's predicted peak
+  std::string window = "2m";
+  std::vector<std::string> methods = {"none", "blocktrainer", "full"};
+  std::string out_dir;
+  uint64_t seed = 1;
+  int64_t max_windows = 0;             // 0 = every window of the scenario
+  int64_t max_iterations = 400;        // upper end of the iteration grid, for every method
+};
+
+// Method names the benchmark knows.
+const std::vector<std::string>& KnownMethods();
+
+absl::Status RunScoreboard(const ScoreboardOptions& options, const CancelToken* cancel);
+
+}  // namespace bt
