@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-windows", o.max_windows, "stop after this many windows (0 = all)")->capture_default_str();
   app.add_option("--max-iterations", o.max_iterations, "largest iteration count any method may run per window")
       ->capture_default_str();
+  app.add_option("--labeled-fraction", o.labeled_fraction,
+                 "override every domain's labeled fraction (0 = no labels: the label-free mode)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (auto s = InitLogging(log_level); !s.ok()) {

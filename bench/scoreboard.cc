@@ -188,6 +188,10 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
 
   torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   ASSIGN_OR_RETURN(Scenario scenario, LoadScenario(o.scenario_path));
+  if (o.labeled_fraction >= 0) {
+    if (o.labeled_fraction > 1) return absl::InvalidArgumentError("--labeled-fraction must be in [0, 1]");
+    for (DomainSpec& d : scenario.domains) d.labeled_fraction = o.labeled_fraction;
+  }
   ASSIGN_OR_RETURN(auto foundation, LoadModel(o.model_path));
   ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(foundation->ArchitectureMetadata()));
   foundation->SetTrainingMode(false);
@@ -353,10 +357,12 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
   out["budget"] = {{"memory_bytes", budget_bytes},
                    {"window_seconds", std::chrono::duration<double>(budget.window).count()}};
   out["seed"] = o.seed;
+  if (o.labeled_fraction >= 0) out["labeled_fraction"] = o.labeled_fraction;
   out["methods"] = nlohmann::ordered_json::array();
   std::string md = absl::StrFormat("# bt-bench: %s\n\nModel `%s`, memory budget %s (%s), window %s, seed %llu.\n\n",
                                    scenario.name, o.model_path, FormatBytes(budget_bytes), o.memory_budget,
                                    FormatDuration(budget.window), static_cast<unsigned long long>(o.seed));
+  if (o.labeled_fraction >= 0) md += absl::StrFormat("Labeled fraction of every domain: %.2f.\n\n", o.labeled_fraction);
   md += "| method | mean accuracy | gain over none |\n| --- | --- | --- |\n";
   double none_mean = -1;
   for (const MethodState& m : ordered) {

@@ -1,79 +1,737 @@
 #include "cloud/cloud_service.h"
 
+#include <arpa/inet.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <set>
+
+#include "absl/strings/str_join.h"
+#include "common/file_util.h"
 #include "common/grpc_status.h"
+#include "common/sha256.h"
+#include "common/window_plan.h"
+#include "nlohmann/json.hpp"
 
 namespace bt {
 
 namespace v1 = blocktrainer::v1;
 
-CloudService::CloudService(const ModelStore* store, std::string model_name)
-    : store_(store), model_name_(std::move(model_name)), started_(std::chrono::steady_clock::now()) {}
+namespace {
 
-grpc::ServerUnaryReactor* CloudService::GetStatus(grpc::CallbackServerContext* context,
-                                                  const v1::GetStatusRequest*, v1::GetStatusResponse* response) {
-  const BlockManifest& manifest = store_->manifest();
-  response->set_server_version(BT_VERSION);
-  response->set_model_name(model_name_);
-  response->set_model_path(store_->path());
-  response->set_block_count(static_cast<uint32_t>(manifest.blocks.size()));
-  response->set_parameter_count(static_cast<uint64_t>(manifest.TotalParameters()));
-  response->set_model_bytes(manifest.TotalBytes());
-  response->set_uptime_seconds(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+constexpr size_t kMaxChunk = 1 << 20;
+
+int64_t Now(const CloudContext* ctx) { return ctx->now ? ctx->now() : static_cast<int64_t>(std::time(nullptr)); }
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
-grpc::ServerUnaryReactor* CloudService::GetManifest(grpc::CallbackServerContext* context,
-                                                    const v1::GetManifestRequest*, v1::Manifest* response) {
-  const BlockManifest& manifest = store_->manifest();
-  response->set_model_name(model_name_);
-  for (const BlockEntry& block : manifest.blocks) {
-    v1::BlockInfo* out = response->add_blocks();
-    out->set_name(block.name);
-    out->set_bytes(block.bytes);
-    out->set_parameters(static_cast<uint64_t>(block.parameters));
-    out->set_digest(block.digest);
+bool ValidEdgeId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+// The edge the call's bearer token belongs to; `claimed` (the request's edge_id) must be that edge.
+absl::StatusOr<std::string> Authenticate(const CloudContext* ctx, grpc::CallbackServerContext* context,
+                                         const std::string& claimed) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
+  std::string value(it->second.data(), it->second.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.compare(0, kBearer.size(), kBearer) != 0 || value.size() == kBearer.size()) {
+    return absl::UnauthenticatedError("authorization metadata is not 'Bearer <token>'");
+  }
+  auto edge = ctx->registry->EdgeForTokenHash(Sha256Hex(value.substr(kBearer.size())));
+  if (!edge.ok()) {
+    if (absl::IsNotFound(edge.status())) return absl::UnauthenticatedError("unknown token");
+    return edge.status();
+  }
+  if (!claimed.empty() && claimed != *edge) {
+    return absl::PermissionDeniedError(absl::StrCat("the token belongs to edge '", *edge, "', not '", claimed, "'"));
+  }
+  return *edge;
+}
+
+void FillManifest(const CloudContext* ctx, const VersionManifest& version, v1::Manifest* out) {
+  out->set_model_name(ctx->model_name);
+  for (const BlockEntry& block : ctx->model->manifest().blocks) {
+    v1::BlockInfo* b = out->add_blocks();
+    b->set_name(block.name);
+    b->set_bytes(block.bytes);
+    b->set_parameters(static_cast<uint64_t>(block.parameters));
+    b->set_digest(block.digest);
+    for (const auto& [name, digest] : version) {
+      if (name == block.name) b->set_digest(digest);
+    }
     for (const ParamEntry& p : block.params) {
-      v1::ParamInfo* param = out->add_params();
+      v1::ParamInfo* param = b->add_params();
       param->set_name(p.name);
       param->set_dtype(DTypeName(p.dtype));
       for (int64_t d : p.shape) param->add_shape(d);
       param->set_bytes(p.bytes);
     }
   }
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
-absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(const std::string& address, const ModelStore* store,
-                                                               const std::string& model_name) {
+VersionManifest FoundationManifest(const ModelStore& model) {
+  VersionManifest out;
+  for (const BlockEntry& b : model.manifest().blocks) out.emplace_back(b.name, b.digest);
+  return out;
+}
+
+// Makes sure the block store holds `digest`: foundation blocks are materialised from the checkpoint on demand.
+absl::Status EnsureStored(const CloudContext* ctx, const std::string& digest) {
+  if (ctx->blocks->Has(digest)) return absl::OkStatus();
+  for (const BlockEntry& b : ctx->model->manifest().blocks) {
+    if (b.digest == digest) {
+      ASSIGN_OR_RETURN(std::string bytes, ctx->model->BlockBytes(b.name));
+      return ctx->blocks->Put(bytes, digest).status();
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("block ", digest.substr(0, 16), "… is not in the store"));
+}
+
+// Checks one received block: its bytes parse as safetensors holding exactly the block's tensors with the
+// manifest's names, dtypes and shapes, and every F32 value is finite.
+absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes) {
+  ASSIGN_OR_RETURN(auto file, SafetensorsFile::FromBytes(std::move(bytes), "block '" + expected.name + "'"));
+  if (file->tensors().size() != expected.params.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' has ", file->tensors().size(),
+                                                   " tensors, expected ", expected.params.size()));
+  }
+  for (const ParamEntry& p : expected.params) {
+    const TensorView* t = file->Find(p.name);
+    if (t == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' lacks tensor '", p.name, "'"));
+    }
+    if (t->dtype != p.dtype || t->shape != p.shape) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
+                                                     "' has the wrong dtype or shape"));
+    }
+    if (t->dtype == DType::kF32) {
+      const size_t n = t->size_bytes / 4;
+      for (size_t i = 0; i < n; ++i) {
+        float v;
+        std::memcpy(&v, t->data + 4 * i, 4);
+        if (!std::isfinite(v)) {
+          return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
+                                                         "' holds a non-finite value at index ", i));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---- PullBlocks: streams the requested blocks from the store, chunk by chunk ----------------------------------
+class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
+ public:
+  PullReactor(const CloudContext* ctx, grpc::CallbackServerContext* context, const v1::PullBlocksRequest* request)
+      : ctx_(ctx), context_(context) {
+    absl::Status status = Prepare(request);
+    if (!status.ok()) {
+      Finish(ToGrpcStatus(status));
+      return;
+    }
+    Next();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  struct Item {
+    std::string digest;
+    uint64_t offset;
+    std::unique_ptr<MappedFile> file;
+  };
+
+  absl::Status Prepare(const v1::PullBlocksRequest* request) {
+    ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context_, request->edge_id()));
+    chunk_ = request->chunk_bytes() == 0 ? kMaxChunk : std::min<size_t>(request->chunk_bytes(), kMaxChunk);
+    for (const v1::BlockRequest& b : request->blocks()) {
+      if (!IsDigest(b.digest())) {
+        return absl::InvalidArgumentError(absl::StrCat("'", b.digest(), "' is not a SHA-256 digest"));
+      }
+      ASSIGN_OR_RETURN(bool allowed, ctx_->registry->EdgeMayRead(edge, b.digest()));
+      if (!allowed) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("block ", b.digest().substr(0, 16), "… is not on edge '", edge, "''s branch"));
+      }
+      RETURN_IF_ERROR(EnsureStored(ctx_, b.digest()));
+      ASSIGN_OR_RETURN(auto file, ctx_->blocks->Get(b.digest()));
+      if (b.offset() > file->size()) {
+        return absl::OutOfRangeError(absl::StrCat("offset ", b.offset(), " is past the end of block ",
+                                                  b.digest().substr(0, 16), "… (", file->size(), " bytes)"));
+      }
+      items_.push_back({b.digest(), b.offset(), std::move(file)});
+    }
+    return absl::OkStatus();
+  }
+
+  void Next() {
+    while (index_ < items_.size() && items_[index_].offset >= items_[index_].file->size()) ++index_;
+    if (index_ >= items_.size()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    Item& item = items_[index_];
+    const size_t n = std::min<size_t>(chunk_, item.file->size() - item.offset);
+    message_.Clear();
+    message_.set_digest(item.digest);
+    message_.set_offset(item.offset);
+    message_.set_total_bytes(item.file->size());
+    message_.set_data(reinterpret_cast<const char*>(item.file->data()) + item.offset, n);
+    item.offset += n;
+    StartWrite(&message_);
+  }
+
+  const CloudContext* ctx_;
+  grpc::CallbackServerContext* context_;
+  std::vector<Item> items_;
+  size_t index_ = 0;
+  size_t chunk_ = kMaxChunk;
+  v1::BlockChunk message_;
+};
+
+// ---- PushUpdate: receives, validates everything, then stores and commits --------------------------------------
+class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
+ public:
+  PushReactor(const CloudContext* ctx, grpc::CallbackServerContext* context, v1::PushResponse* response)
+      : ctx_(ctx), context_(context), response_(response) {
+    StartRead(&message_);
+  }
+  void OnReadDone(bool ok) override {
+    if (failed_) return;
+    if (!ok) {  // the client finished sending
+      Complete(Commit());
+      return;
+    }
+    absl::Status status = Handle();
+    if (!status.ok()) {
+      Complete(status);
+      return;
+    }
+    StartRead(&message_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  struct Incoming {
+    std::string name, digest, replaces;
+    uint64_t size = 0;
+    std::string bytes;
+    const BlockEntry* entry = nullptr;
+  };
+
+  void Complete(const absl::Status& status) {
+    failed_ = !status.ok();
+    if (!status.ok()) {
+      spdlog::warn("push from '{}' rejected: {}", edge_.empty() ? context_->peer() : edge_, status.message());
+    }
+    Finish(ToGrpcStatus(status));
+  }
+
+  absl::Status Handle() {
+    if (message_.has_header()) {
+      if (have_header_) return absl::InvalidArgumentError("a second push header");
+      have_header_ = true;
+      return ReadHeader(message_.header());
+    }
+    if (!have_header_) return absl::InvalidArgumentError("the push must start with a header");
+    if (!message_.has_chunk()) return absl::InvalidArgumentError("empty push message");
+    const v1::BlockChunk& chunk = message_.chunk();
+    while (current_ < blocks_.size() && blocks_[current_].bytes.size() == blocks_[current_].size) ++current_;
+    if (current_ >= blocks_.size()) return absl::InvalidArgumentError("more data than the header announced");
+    Incoming& b = blocks_[current_];
+    if (chunk.digest() != b.digest || chunk.offset() != b.bytes.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("chunk for ", chunk.digest().substr(0, 16), "… at offset ",
+                                                     chunk.offset(), " out of order (expected block '", b.name,
+                                                     "' at offset ", b.bytes.size(), ")"));
+    }
+    if (chunk.data().size() > kMaxChunk || b.bytes.size() + chunk.data().size() > b.size) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': chunk overruns the announced size"));
+    }
+    b.bytes += chunk.data();
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadHeader(const v1::PushHeader& h) {
+    header_ = h;
+    ASSIGN_OR_RETURN(edge_, Authenticate(ctx_, context_, h.edge_id()));
+    auto plan = ctx_->registry->GetPlan(h.plan_id());
+    if (!plan.ok() || plan->edge_id != edge_) {
+      return absl::PermissionDeniedError(absl::StrCat("edge '", edge_, "' has no plan '", h.plan_id(), "'"));
+    }
+    plan_ = *plan;
+    if (plan_.completed) return absl::FailedPreconditionError(absl::StrCat("plan '", h.plan_id(), "' was already pushed"));
+    if (h.base_version() != plan_.base_version) {
+      return absl::FailedPreconditionError(absl::StrCat("the update is based on version ", h.base_version(),
+                                                        ", the plan on version ", plan_.base_version));
+    }
+    ASSIGN_OR_RETURN(base_, ctx_->registry->GetVersion(edge_, plan_.base_version));
+    if (h.blocks().empty()) return absl::InvalidArgumentError("the push carries no blocks");
+    uint64_t total = 0;
+    std::set<std::string> seen;
+    for (const v1::PushedBlock& pb : h.blocks()) {
+      Incoming b{pb.name(), pb.digest(), pb.replaces_digest(), pb.bytes(), {}, ctx_->model->FindBlock(pb.name())};
+      if (b.entry == nullptr) return absl::InvalidArgumentError(absl::StrCat("the model has no block '", b.name, "'"));
+      if (!seen.insert(b.name).second) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' twice"));
+      if (std::find(plan_.trainable_blocks.begin(), plan_.trainable_blocks.end(), b.name) ==
+          plan_.trainable_blocks.end()) {
+        return absl::PermissionDeniedError(absl::StrCat("block '", b.name, "' was not planned for training in plan '",
+                                                        plan_.plan_id, "'"));
+      }
+      if (!IsDigest(b.digest)) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': bad digest"));
+      std::string base_digest;
+      for (const auto& [name, digest] : base_.blocks) {
+        if (name == b.name) base_digest = digest;
+      }
+      if (b.replaces != base_digest) {
+        return absl::FailedPreconditionError(absl::StrCat("block '", b.name, "' replaces ",
+                                                          b.replaces.substr(0, 16), "…, but version ",
+                                                          base_.version, " holds ", base_digest.substr(0, 16), "…"));
+      }
+      total += b.size;
+      if (b.size == 0 || total > ctx_->max_push_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': size ", b.size, " out of range"));
+      }
+      blocks_.push_back(std::move(b));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Commit() {
+    if (!have_header_) return absl::InvalidArgumentError("empty push");
+    for (const Incoming& b : blocks_) {
+      if (b.bytes.size() != b.size) {
+        return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' ended after ", b.bytes.size(), " of ",
+                                                       b.size, " bytes; nothing was stored"));
+      }
+      if (Sha256Hex(b.bytes) != b.digest) {
+        return absl::DataLossError(absl::StrCat("block '", b.name, "': the bytes do not match digest ",
+                                                b.digest.substr(0, 16), "… (corrupted or tampered); nothing was stored"));
+      }
+      RETURN_IF_ERROR(ValidateBlock(*b.entry, b.bytes));
+    }
+    // Everything checked: store the blocks (atomic files), then the version (one transaction).
+    VersionManifest next = base_.blocks;
+    std::vector<std::string> changed;
+    for (const Incoming& b : blocks_) {
+      RETURN_IF_ERROR(ctx_->blocks->Put(b.bytes, b.digest).status());
+      for (auto& [name, digest] : next) {
+        if (name == b.name) digest = b.digest;
+      }
+      changed.push_back(b.name);
+    }
+    const std::string note = absl::StrCat("window ", plan_.window_id, ": ", absl::StrJoin(changed, ", "));
+    ASSIGN_OR_RETURN(uint64_t version,
+                     ctx_->registry->CommitVersion(edge_, base_.version, next, note, plan_.plan_id,
+                                                   header_.accuracy_before(), header_.accuracy_after(), Now(ctx_)));
+    response_->set_version(version);
+    spdlog::info("edge '{}': version {} committed ({}; held-out accuracy {:.1f}% -> {:.1f}%)", edge_, version,
+                 absl::StrJoin(changed, ", "), 100 * header_.accuracy_before(), 100 * header_.accuracy_after());
+    return absl::OkStatus();
+  }
+
+  const CloudContext* ctx_;
+  grpc::CallbackServerContext* context_;
+  v1::PushResponse* response_;
+  v1::PushMessage message_;
+  v1::PushHeader header_;
+  bool have_header_ = false;
+  bool failed_ = false;
+  std::string edge_;
+  PlanRecord plan_;
+  VersionRecord base_;
+  std::vector<Incoming> blocks_;
+  size_t current_ = 0;
+};
+
+}  // namespace
+
+void ProbeReportToProto(const ProbeReport& r, v1::ProbeReportMsg* out) {
+  out->set_acc0(r.acc0);
+  out->set_labeled_samples(r.labeled_samples);
+  out->set_unlabeled_samples(r.unlabeled_samples);
+  out->set_feature_mean_shift(r.drift.mean_shift);
+  out->set_feature_covariance_shift(r.drift.covariance_shift);
+  out->set_mean_confidence(r.drift.mean_confidence);
+  out->set_estimated_accuracy(r.drift.estimated_accuracy);
+  for (const ProbePoint& p : r.points) {
+    v1::ProbePointMsg* m = out->add_points();
+    for (double s : p.shares) m->add_shares(s);
+    m->set_iterations(p.iterations);
+    m->set_accuracy(p.accuracy);
+  }
+  for (const BlockProfile& b : r.costs) {
+    v1::BlockCost* c = out->add_costs();
+    c->set_name(b.name);
+    c->set_parameters(b.parameters);
+    c->set_prefix_bytes(b.prefix_bytes);
+    c->set_prefix_seconds(b.prefix_seconds);
+    c->set_prefix_transient_bytes(b.prefix_transient_bytes);
+    for (const BlockOption& o : b.options) {
+      v1::BlockOptionCost* oc = c->add_options();
+      oc->set_name(o.name);
+      oc->set_trainable(o.trainable);
+      oc->set_share(o.share);
+      oc->set_memory_bytes(o.memory_bytes);
+      oc->set_seconds(o.seconds);
+      oc->set_transient_bytes(o.transient_bytes);
+      oc->set_activation_bytes(o.activation_bytes);
+    }
+  }
+  out->set_fixed_bytes(r.fixed_bytes);
+  out->set_batch(r.batch);
+  out->set_curve_runs(r.curve_runs);
+  out->set_budget_exhausted(r.budget_exhausted);
+  out->set_seconds(r.seconds);
+}
+
+absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
+  // Through the JSON form, so both wire forms share one validation.
+  ProbeReport r;
+  r.acc0 = m.acc0();
+  r.labeled_samples = m.labeled_samples();
+  r.unlabeled_samples = m.unlabeled_samples();
+  r.drift = {m.feature_mean_shift(), m.feature_covariance_shift(), m.mean_confidence(), m.estimated_accuracy(), 0};
+  for (const v1::ProbePointMsg& p : m.points()) {
+    r.points.push_back({std::vector<double>(p.shares().begin(), p.shares().end()), p.iterations(), p.accuracy()});
+  }
+  for (const v1::BlockCost& c : m.costs()) {
+    BlockProfile b;
+    b.name = c.name();
+    b.parameters = c.parameters();
+    b.prefix_bytes = c.prefix_bytes();
+    b.prefix_seconds = c.prefix_seconds();
+    b.prefix_transient_bytes = c.prefix_transient_bytes();
+    for (const v1::BlockOptionCost& o : c.options()) {
+      b.options.push_back({o.name(), o.trainable(), o.share(), o.memory_bytes(), o.seconds(), o.transient_bytes(),
+                           o.activation_bytes()});
+    }
+    r.costs.push_back(std::move(b));
+  }
+  r.fixed_bytes = m.fixed_bytes();
+  r.batch = m.batch();
+  r.curve_runs = m.curve_runs();
+  r.budget_exhausted = m.budget_exhausted();
+  r.seconds = m.seconds();
+  return ProbeReport::FromJson(r.ToJson(), "probe report");
+}
+
+CloudService::CloudService(const CloudContext* context)
+    : ctx_(context), started_(std::chrono::steady_clock::now()) {}
+
+grpc::ServerUnaryReactor* CloudService::GetStatus(grpc::CallbackServerContext* context,
+                                                  const v1::GetStatusRequest*, v1::GetStatusResponse* response) {
+  const BlockManifest& manifest = ctx_->model->manifest();
+  response->set_server_version(BT_VERSION);
+  response->set_model_name(ctx_->model_name);
+  response->set_model_path(ctx_->model->path());
+  response->set_block_count(static_cast<uint32_t>(manifest.blocks.size()));
+  response->set_parameter_count(static_cast<uint64_t>(manifest.TotalParameters()));
+  response->set_model_bytes(manifest.TotalBytes());
+  response->set_uptime_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CloudService::GetManifest(grpc::CallbackServerContext* context,
+                                                    const v1::GetManifestRequest*, v1::Manifest* response) {
+  FillManifest(ctx_, FoundationManifest(*ctx_->model), response);
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CloudService::Register(grpc::CallbackServerContext* context,
+                                                 const v1::RegisterRequest* request, v1::RegisterResponse* response) {
+  auto run = [&]() -> absl::Status {
+    if (!ValidEdgeId(request->edge_id())) {
+      return absl::InvalidArgumentError(absl::StrCat("edge_id '", request->edge_id(),
+                                                     "' must be 1-64 letters, digits, '-', '_' or '.'"));
+    }
+    ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context, request->edge_id()));
+    EdgeRecord record;
+    record.id = edge;
+    record.hardware = request->hardware();
+    record.memory_budget = request->memory_budget_bytes();
+    record.windows.assign(request->windows().begin(), request->windows().end());
+    RETURN_IF_ERROR(ctx_->registry->RegisterEdge(record, FoundationManifest(*ctx_->model), Now(ctx_)));
+    ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
+    response->set_version(head.version);
+    FillManifest(ctx_, head.blocks, response->mutable_manifest());
+    for (const auto& [key, value] : ctx_->model->checkpoint().metadata()) (*response->mutable_architecture())[key] = value;
+    spdlog::info("edge '{}' registered from {} ({}, budget {} bytes), branch at version {}", edge, context->peer(),
+                 request->hardware(), request->memory_budget_bytes(), head.version);
+    return absl::OkStatus();
+  };
+  return Done(context, run());
+}
+
+grpc::ServerUnaryReactor* CloudService::Heartbeat(grpc::CallbackServerContext* context,
+                                                  const v1::HeartbeatRequest* request,
+                                                  v1::HeartbeatResponse* response) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context, request->edge_id()));
+    RETURN_IF_ERROR(ctx_->registry->Heartbeat(edge, request->state(), request->window_id(), request->progress(),
+                                              request->unsent_updates(), request->serving_version(), Now(ctx_)));
+    response->set_server_time(Now(ctx_));
+    return absl::OkStatus();
+  };
+  return Done(context, run());
+}
+
+grpc::ServerUnaryReactor* CloudService::ReportProbes(grpc::CallbackServerContext* context,
+                                                     const v1::ReportProbesRequest* request,
+                                                     v1::PlanResponse* response) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context, request->edge_id()));
+    ASSIGN_OR_RETURN(EdgeRecord record, ctx_->registry->GetEdge(edge));
+    ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
+    if (request->base_version() != head.version) {
+      return absl::FailedPreconditionError(absl::StrCat("edge '", edge, "' serves version ", request->base_version(),
+                                                        " but its branch is at ", head.version, "; re-register"));
+    }
+    auto report = ProbeReportFromProto(request->probes());
+    if (!report.ok()) return Annotate(report.status(), absl::StrCat("edge '", edge, "'"));
+    if (report->costs.size() != ctx_->model->manifest().blocks.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("probe report has costs for ", report->costs.size(),
+                                                     " blocks, the model has ", ctx_->model->manifest().blocks.size()));
+    }
+    for (size_t k = 0; k < report->costs.size(); ++k) {
+      if (report->costs[k].name != ctx_->model->manifest().blocks[k].name) {
+        return absl::InvalidArgumentError(absl::StrCat("probe report: block ", k, " is '", report->costs[k].name,
+                                                       "', the model's is '", ctx_->model->manifest().blocks[k].name, "'"));
+      }
+    }
+    auto prior = ctx_->laws->Load(edge);
+    if (!prior.ok() && !absl::IsNotFound(prior.status())) return prior.status();
+    WindowPlanRequest plan_request;
+    plan_request.memory_budget = record.memory_budget;
+    plan_request.train_seconds = std::max(0.0, request->train_seconds());
+    plan_request.iteration_grid = ctx_->iteration_grid;
+    ASSIGN_OR_RETURN(WindowPlan wp, PlanFromProbes(*report, prior.ok() ? &*prior : nullptr, plan_request));
+    RETURN_IF_ERROR(ctx_->laws->Save(edge, wp.law));
+
+    PlanRecord plan;
+    plan.plan_id = absl::StrCat(edge, "-", Now(ctx_), "-", ++plan_counter_);
+    plan.edge_id = edge;
+    plan.window_id = request->window_id();
+    plan.base_version = head.version;
+    plan.plan_json = wp.plan.ToJson();
+    plan.predicted_accuracy = wp.plan.predicted_accuracy;
+    plan.created = Now(ctx_);
+    response->set_plan_id(plan.plan_id);
+    response->set_base_version(head.version);
+    response->set_iterations(wp.plan.iterations);
+    response->set_predicted_accuracy(wp.plan.predicted_accuracy);
+    response->set_predicted_memory_bytes(wp.plan.memory_bytes);
+    response->set_predicted_train_seconds(wp.plan.train_seconds);
+    response->set_feasible(wp.plan.feasible);
+    response->set_note(absl::StrCat(wp.law_fitted ? absl::StrFormat("law fitted on %d probe points (rmse %.3f)",
+                                                                      report->points.size(), wp.law_rmse)
+                                                  : std::string("no retraining curves: the edge's previous law"),
+                                    wp.plan.note.empty() ? "" : "; ", wp.plan.note));
+    for (size_t k = 0; k < wp.plan.blocks.size(); ++k) {
+      const BlockDecision& d = wp.plan.blocks[k];
+      v1::PlannedBlock* b = response->add_blocks();
+      b->set_name(d.block);
+      b->set_option(d.option);
+      b->set_in_backward_path(d.in_backward_path);
+      b->set_predicted_gain(d.gain);
+      b->set_memory_bytes(d.memory_bytes);
+      b->set_seconds(d.seconds);
+      b->set_digest(head.blocks[k].second);
+      if (d.option != "frozen") plan.trainable_blocks.push_back(d.block);
+    }
+    RETURN_IF_ERROR(ctx_->registry->SavePlan(plan));
+    spdlog::info("edge '{}' window '{}': plan {} trains [{}] for {} iterations, predicted {:.1f}% (acc0 {:.1f}%)",
+                 edge, plan.window_id, plan.plan_id, absl::StrJoin(plan.trainable_blocks, ", "), wp.plan.iterations,
+                 100 * wp.plan.predicted_accuracy, 100 * report->acc0);
+    return absl::OkStatus();
+  };
+  return Done(context, run());
+}
+
+grpc::ServerWriteReactor<v1::BlockChunk>* CloudService::PullBlocks(grpc::CallbackServerContext* context,
+                                                                  const v1::PullBlocksRequest* request) {
+  return new PullReactor(ctx_, context, request);
+}
+
+grpc::ServerReadReactor<v1::PushMessage>* CloudService::PushUpdate(grpc::CallbackServerContext* context,
+                                                                  v1::PushResponse* response) {
+  return new PushReactor(ctx_, context, response);
+}
+
+// ---- admin --------------------------------------------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* CloudAdminService::ListEdges(grpc::CallbackServerContext* context,
+                                                       const v1::ListEdgesRequest*, v1::ListEdgesResponse* response) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<EdgeRecord> edges, ctx_->registry->ListEdges());
+    for (const EdgeRecord& e : edges) {
+      v1::EdgeSummary* s = response->add_edges();
+      s->set_edge_id(e.id);
+      s->set_hardware(e.hardware);
+      s->set_memory_budget_bytes(e.memory_budget);
+      s->set_last_seen(e.last_seen);
+      s->set_state(e.state);
+      s->set_window_id(e.window_id);
+      s->set_progress(e.progress);
+      s->set_unsent_updates(e.unsent_updates);
+      ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(e.id));
+      s->set_version(head.version);
+      ASSIGN_OR_RETURN(std::vector<PlanRecord> plans, ctx_->registry->RecentPlans(e.id, 20));
+      for (const PlanRecord& p : plans) {
+        if (!p.completed) continue;
+        s->set_last_accuracy_before(p.accuracy_before);
+        s->set_last_accuracy_after(p.accuracy_after);
+        s->set_last_predicted_accuracy(p.predicted_accuracy);
+        break;
+      }
+    }
+    return absl::OkStatus();
+  };
+  return Done(context, run());
+}
+
+grpc::ServerUnaryReactor* CloudAdminService::ListVersions(grpc::CallbackServerContext* context,
+                                                          const v1::ListVersionsRequest* request,
+                                                          v1::ListVersionsResponse* response) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<VersionRecord> versions, ctx_->registry->ListVersions(request->edge_id()));
+    for (const VersionRecord& v : versions) {
+      v1::VersionInfo* info = response->add_versions();
+      info->set_version(v.version);
+      info->set_parent(v.parent);
+      info->set_created(v.created);
+      info->set_note(v.note);
+      for (const VersionRecord& p : versions) {
+        if (p.version != v.parent || v.version == 0) continue;
+        for (size_t k = 0; k < v.blocks.size() && k < p.blocks.size(); ++k) {
+          if (v.blocks[k].second != p.blocks[k].second) info->add_changed_blocks(v.blocks[k].first);
+        }
+      }
+      FillManifest(ctx_, v.blocks, info->mutable_manifest());
+    }
+    return absl::OkStatus();
+  };
+  return Done(context, run());
+}
+
+grpc::ServerUnaryReactor* CloudAdminService::Rollback(grpc::CallbackServerContext* context,
+                                                      const v1::RollbackRequest* request,
+                                                      v1::RollbackResponse* response) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(VersionRecord target, ctx_->registry->GetVersion(request->edge_id(), request->to_version()));
+    ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(request->edge_id()));
+    ASSIGN_OR_RETURN(uint64_t version,
+                     ctx_->registry->CommitVersion(request->edge_id(), head.version, target.blocks,
+                                                   absl::StrCat("rollback to version ", target.version), "", 0, 0,
+                                                   Now(ctx_)));
+    response->set_version(version);
+    spdlog::info("edge '{}': rolled back to the blocks of version {} as version {}", request->edge_id(),
+                 target.version, version);
+    return absl::OkStatus();
+  };
+  return Done(context, run());
+}
+
+// ---- server -------------------------------------------------------------------------------------------------------
+
+bool IsLoopbackAddress(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost" || host == "::1") return true;
+  in_addr a{};
+  return inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerSecurity& s,
+                                                                               const std::string& address) {
+  if (s.cert_file.empty() && s.key_file.empty()) {
+    if (!IsLoopbackAddress(address)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "refusing plaintext on '", address, "': it is not a loopback address; configure tls.cert and tls.key"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (s.cert_file.empty() || s.key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and a key");
+  }
+  grpc::SslServerCredentialsOptions options(s.client_ca_file.empty()
+                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                                : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ASSIGN_OR_RETURN(std::string cert, ReadFileToString(s.cert_file));
+  ASSIGN_OR_RETURN(std::string key, ReadFileToString(s.key_file));
+  options.pem_key_cert_pairs.push_back({key, cert});
+  if (!s.client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadFileToString(s.client_ca_file));
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(const std::string& address,
+                                                               const std::string& admin_address,
+                                                               const CloudContext* context,
+                                                               const ServerSecurity& security) {
   std::unique_ptr<CloudServer> server(new CloudServer());
-  server->service_ = std::make_unique<CloudService>(store, model_name);
+  server->service_ = std::make_unique<CloudService>(context);
+  server->admin_ = std::make_unique<CloudAdminService>(context);
   grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(security, address));
   grpc::ServerBuilder builder;
   // Without this, gRPC sets SO_REUSEPORT and a second daemon on the same port would silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // TLS and per-edge tokens arrive with the daemon issue; until then the server is plaintext.
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(address, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on '", address, "' (in use or not a valid address)"));
   }
+  // The admin service has a listener of its own, on loopback only: a separate server, so the edge-facing port
+  // never exposes it.
+  if (!admin_address.empty()) {
+    if (!IsLoopbackAddress(admin_address)) {
+      return absl::FailedPreconditionError(absl::StrCat("the admin address '", admin_address,
+                                                        "' must be a loopback address"));
+    }
+    grpc::ServerBuilder admin;
+    admin.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    admin.AddListeningPort(admin_address, grpc::InsecureServerCredentials(), &server->admin_port_);
+    admin.RegisterService(server->admin_.get());
+    server->admin_server_ = admin.BuildAndStart();
+    if (server->admin_server_ == nullptr || server->admin_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on the admin address '", admin_address, "'"));
+    }
+  }
   return server;
 }
 
 void CloudServer::Stop(std::chrono::milliseconds deadline) {
-  if (server_ == nullptr) return;
-  server_->Shutdown(std::chrono::system_clock::now() + deadline);
-  server_->Wait();
-  server_.reset();
+  for (auto* s : {&admin_server_, &server_}) {
+    if (*s == nullptr) continue;
+    (*s)->Shutdown(std::chrono::system_clock::now() + deadline);
+    (*s)->Wait();
+    s->reset();
+  }
 }
 
 CloudServer::~CloudServer() { Stop(); }

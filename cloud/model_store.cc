@@ -18,4 +18,23 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(const std::string& 
   return store;
 }
 
+const BlockEntry* ModelStore::FindBlock(const std::string& name) const {
+  for (const BlockEntry& b : manifest_.blocks) {
+    if (b.name == name) return &b;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::string> ModelStore::BlockBytes(const std::string& name) const {
+  const BlockEntry* block = FindBlock(name);
+  if (block == nullptr) return absl::NotFoundError(absl::StrCat("the model has no block '", name, "'"));
+  std::vector<TensorView> views;
+  for (const ParamEntry& p : block->params) {
+    const TensorView* t = checkpoint_->Find(p.name);
+    if (t == nullptr) return absl::InternalError(absl::StrCat(path_, ": tensor '", p.name, "' disappeared"));
+    views.push_back(*t);
+  }
+  return SerializeBlock(views);
+}
+
 }  // namespace bt

@@ -24,6 +24,10 @@ class ModelStore {
   const VitConfig& architecture() const { return architecture_; }
   const BlockManifest& manifest() const { return manifest_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
+  // The canonical safetensors bytes of block `name` (materialised from the mapping; its digest is the manifest's).
+  absl::StatusOr<std::string> BlockBytes(const std::string& name) const;
+  // The manifest entry of `name`, or null.
+  const BlockEntry* FindBlock(const std::string& name) const;
 
  private:
   ModelStore() = default;
