@@ -1,6 +1,5 @@
 #include "cloud/cloud_service.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +9,7 @@
 #include <ctime>
 #include <set>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/grpc_status.h"
@@ -243,7 +243,7 @@ class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
   void Complete(const absl::Status& status) {
     failed_ = !status.ok();
     if (!status.ok()) {
-      spdlog::warn("push from '{}' rejected: {}", edge_.empty() ? context_->peer() : edge_, status.message());
+      spdlog::warn("push from '{}' rejected: {}", edge_.empty() ? context_->peer() : edge_, std::string(status.message()));
     }
     Finish(ToGrpcStatus(status));
   }
@@ -528,6 +528,7 @@ grpc::ServerUnaryReactor* CloudService::ReportProbes(grpc::CallbackServerContext
     plan_request.iteration_grid = ctx_->iteration_grid;
     ASSIGN_OR_RETURN(WindowPlan wp, PlanFromProbes(*report, prior.ok() ? &*prior : nullptr, plan_request));
     RETURN_IF_ERROR(ctx_->laws->Save(edge, wp.law));
+    RETURN_IF_ERROR(ctx_->laws->SaveProbes(edge, report->ToJson()));
 
     PlanRecord plan;
     plan.plan_id = absl::StrCat(edge, "-", Now(ctx_), "-", ++plan_counter_);
@@ -654,14 +655,6 @@ grpc::ServerUnaryReactor* CloudAdminService::Rollback(grpc::CallbackServerContex
 }
 
 // ---- server -------------------------------------------------------------------------------------------------------
-
-bool IsLoopbackAddress(const std::string& address) {
-  std::string host = address.substr(0, address.rfind(':'));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host == "localhost" || host == "::1") return true;
-  in_addr a{};
-  return inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
-}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerSecurity& s,
                                                                                const std::string& address) {

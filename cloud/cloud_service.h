@@ -21,6 +21,7 @@
 #include "cloud/law_store.h"
 #include "cloud/model_store.h"
 #include "cloud/registry.h"
+#include "common/address.h"
 #include "common/probe_report.h"
 #include "common/status.h"
 
@@ -119,9 +120,6 @@ class CloudServer {
   int port_ = 0;
   int admin_port_ = 0;
 };
-
-// Whether `address` ("host:port") names a loopback interface (plaintext is allowed only there).
-bool IsLoopbackAddress(const std::string& address);
 
 // Server credentials for `security`, refusing plaintext on a non-loopback address.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerSecurity& security,

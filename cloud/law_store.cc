@@ -19,6 +19,20 @@ absl::StatusOr<std::string> LawStore::PathFor(const std::string& edge_id) const 
   return (std::filesystem::path(dir_) / edge_id / "law.json").string();
 }
 
+absl::Status LawStore::SaveProbes(const std::string& edge_id, const std::string& report_json) const {
+  ASSIGN_OR_RETURN(std::string path, PathFor(edge_id));
+  return WriteFileAtomically((std::filesystem::path(path).parent_path() / "probes.json").string(), report_json);
+}
+
+absl::StatusOr<std::string> LawStore::LoadProbes(const std::string& edge_id) const {
+  ASSIGN_OR_RETURN(std::string path, PathFor(edge_id));
+  auto text = ReadFileToString((std::filesystem::path(path).parent_path() / "probes.json").string());
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat("edge '", edge_id, "' has not reported probes yet"));
+  }
+  return text;
+}
+
 absl::StatusOr<LawParams> LawStore::Load(const std::string& edge_id) const {
   ASSIGN_OR_RETURN(std::string path, PathFor(edge_id));
   auto text = ReadFileToString(path);

@@ -18,6 +18,9 @@ class LawStore {
   // The edge's last fitted law, or NotFound if it has none yet.
   absl::StatusOr<LawParams> Load(const std::string& edge_id) const;
   absl::Status Save(const std::string& edge_id, const LawParams& law) const;
+  // The edge's last probe report (JSON, common/probe_report.h), for dry-run plans (`bt-cloud plan --edge`).
+  absl::Status SaveProbes(const std::string& edge_id, const std::string& report_json) const;
+  absl::StatusOr<std::string> LoadProbes(const std::string& edge_id) const;
 
   // Fits the law for this window's probe points with the edge's previous fit as the prior (or `fallback` for a
   // new edge), keeping the measured `acc0`, and stores the result.

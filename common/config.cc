@@ -2,12 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/units.h"
 
@@ -97,6 +99,31 @@ class Fields {
                    value);
     }
     *out = *parsed;
+    return absl::OkStatus();
+  }
+
+  // A list of scalars (a single scalar counts as a one-element list); each element checked by `check`.
+  absl::Status StringList(const char* key, std::vector<std::string>* out,
+                          const std::function<absl::Status(const std::string&)>& check = nullptr) {
+    seen_.insert(key);
+    YAML::Node value = Lookup(key);
+    if (!value.IsDefined() || value.IsNull()) return absl::OkStatus();
+    std::vector<std::string> items;
+    if (value.IsScalar()) {
+      items.push_back(value.Scalar());
+    } else if (value.IsSequence()) {
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (!value[i].IsScalar()) return Error(absl::StrCat(Key(key), "[", i, "]"), "expected a string", value[i]);
+        items.push_back(value[i].Scalar());
+      }
+    } else {
+      return Error(Key(key), "expected a list of strings", value);
+    }
+    for (size_t i = 0; i < items.size() && check; ++i) {
+      absl::Status st = check(items[i]);
+      if (!st.ok()) return Error(absl::StrCat(Key(key), "[", i, "]"), std::string(st.message()), value);
+    }
+    *out = std::move(items);
     return absl::OkStatus();
   }
 
@@ -209,8 +236,15 @@ absl::Status ParseCloud(const YAML::Node& root, const std::string& source, Cloud
   ASSIGN_OR_RETURN(Fields cloud, top.Child("cloud"));
   RETURN_IF_ERROR(cloud.String("data_dir", &c->cloud.data_dir));
   RETURN_IF_ERROR(cloud.String("listen", &c->cloud.listen));
+  RETURN_IF_ERROR(cloud.String("admin_listen", &c->cloud.admin_listen));
   RETURN_IF_ERROR(cloud.String("log_level", &c->cloud.log_level));
   RETURN_IF_ERROR(cloud.CheckNoUnknownKeys());
+
+  ASSIGN_OR_RETURN(Fields tls, top.Child("tls"));
+  RETURN_IF_ERROR(tls.String("cert", &c->tls.cert));
+  RETURN_IF_ERROR(tls.String("key", &c->tls.key));
+  RETURN_IF_ERROR(tls.String("client_ca", &c->tls.client_ca));
+  RETURN_IF_ERROR(tls.CheckNoUnknownKeys());
 
   ASSIGN_OR_RETURN(Fields model, top.Child("model"));
   RETURN_IF_ERROR(model.String("name", &c->model.name));
@@ -247,7 +281,29 @@ absl::Status ParseEdge(const YAML::Node& root, const std::string& source, EdgeCo
   RETURN_IF_ERROR(edge.String("data_dir", &c->edge.data_dir));
   RETURN_IF_ERROR(edge.Size("memory_budget", &c->edge.memory_budget, 1 << 20, uint64_t{1} << 50));
   RETURN_IF_ERROR(edge.String("log_level", &c->edge.log_level));
+  RETURN_IF_ERROR(edge.String("token_file", &c->edge.token_file));
+  RETURN_IF_ERROR(edge.String("admin_listen", &c->edge.admin_listen));
+  RETURN_IF_ERROR(edge.Duration("heartbeat_interval", &c->edge.heartbeat_interval, std::chrono::milliseconds(100),
+                                std::chrono::hours(1)));
   RETURN_IF_ERROR(edge.CheckNoUnknownKeys());
+
+  ASSIGN_OR_RETURN(Fields tls, top.Child("tls"));
+  RETURN_IF_ERROR(tls.String("ca", &c->tls.ca));
+  RETURN_IF_ERROR(tls.String("cert", &c->tls.cert));
+  RETURN_IF_ERROR(tls.String("key", &c->tls.key));
+  RETURN_IF_ERROR(tls.String("server_name", &c->tls.server_name));
+  RETURN_IF_ERROR(tls.CheckNoUnknownKeys());
+
+  ASSIGN_OR_RETURN(Fields retrain, top.Child("retrain"));
+  RetrainConfig& r = c->retrain;
+  RETURN_IF_ERROR(retrain.Duration("window", &r.window, std::chrono::seconds(5), std::chrono::hours(24)));
+  RETURN_IF_ERROR(retrain.Double("probe_share", &r.probe_share, 0.01, 0.5));
+  RETURN_IF_ERROR(retrain.Int("batch", &r.batch, 1, 1 << 16));
+  RETURN_IF_ERROR(retrain.Int("samples", &r.samples, 10, int64_t{1} << 32));
+  RETURN_IF_ERROR(retrain.String("time_zone", &r.time_zone));
+  RETURN_IF_ERROR(retrain.StringList("schedule", &r.schedule,
+                                     [](const std::string& v) { return ParseWindowSpec(v).status(); }));
+  RETURN_IF_ERROR(retrain.CheckNoUnknownKeys());
 
   ASSIGN_OR_RETURN(Fields buffer, top.Child("buffer"));
   RETURN_IF_ERROR(buffer.Int("max_samples", &c->buffer.max_samples, 1, int64_t{1} << 32));
@@ -265,6 +321,7 @@ absl::Status ParseEdge(const YAML::Node& root, const std::string& source, EdgeCo
   RETURN_IF_ERROR(sim.String("scenario", &c->simulator.scenario));
   RETURN_IF_ERROR(sim.Double("rate", &c->simulator.rate, 0.0, 1e6));
   RETURN_IF_ERROR(sim.String("dataset_dir", &c->simulator.dataset_dir));
+  RETURN_IF_ERROR(sim.String("advance", &c->simulator.advance));
   RETURN_IF_ERROR(sim.CheckNoUnknownKeys());
   return top.CheckNoUnknownKeys();
 }
@@ -276,6 +333,59 @@ absl::StatusOr<std::string> ReadConfigText(const std::string& path) {
 }
 
 }  // namespace
+
+absl::StatusOr<WindowSpec> ParseWindowSpec(const std::string& text) {
+  static const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  const size_t space = text.find(' ');
+  if (space == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "': expected '<days> HH:MM-HH:MM', e.g. 'daily 02:00-02:30'"));
+  }
+  WindowSpec spec;
+  const std::string days = text.substr(0, space);
+  if (days != "daily") {
+    spec.days = 0;
+    for (const std::string& day : std::vector<std::string>(absl::StrSplit(days, ','))) {
+      int found = -1;
+      for (int d = 0; d < 7; ++d) {
+        if (day == kDays[d]) found = d;
+      }
+      if (found < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("'", text, "': unknown day '", day,
+                                                       "' (daily, or a list of sun,mon,tue,wed,thu,fri,sat)"));
+      }
+      spec.days |= static_cast<uint8_t>(1 << found);
+    }
+  }
+  int h1, m1, h2, m2;
+  char tail;
+  if (std::sscanf(text.c_str() + space + 1, "%d:%d-%d:%d%c", &h1, &m1, &h2, &m2, &tail) != 4 || h1 < 0 || h1 > 23 ||
+      h2 < 0 || h2 > 24 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 || (h2 == 24 && m2 != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "': times must be HH:MM-HH:MM (00:00 to 24:00)"));
+  }
+  spec.start_minute = h1 * 60 + m1;
+  spec.end_minute = h2 * 60 + m2;
+  if (spec.start_minute == spec.end_minute) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "': the window is empty"));
+  }
+  return spec;
+}
+
+absl::StatusOr<int> ParseTimeZoneOffset(const std::string& zone) {
+  if (zone == "UTC" || zone == "utc" || zone == "Z") return 0;
+  if (zone == "local") {
+    std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    return static_cast<int>(local.tm_gmtoff / 60);
+  }
+  int h, m;
+  char sign, tail;
+  if (std::sscanf(zone.c_str(), "%c%d:%d%c", &sign, &h, &m, &tail) == 3 && (sign == '+' || sign == '-') && h >= 0 &&
+      h <= 14 && m >= 0 && m < 60) {
+    return (sign == '-' ? -1 : 1) * (h * 60 + m);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("time zone '", zone, "': use UTC, local, or an offset like +02:00"));
+}
 
 std::string CloudConfig::ModelPath() const {
   if (!model.path.empty()) return model.path;
@@ -294,6 +404,11 @@ absl::Status CloudConfig::Validate() const {
   return absl::OkStatus();
 }
 
+std::string EdgeConfig::TokenPath() const {
+  if (!edge.token_file.empty()) return edge.token_file;
+  return (std::filesystem::path(edge.data_dir) / "token").string();
+}
+
 std::string EdgeConfig::BufferPath() const {
   return (std::filesystem::path(edge.data_dir) / "samples.buf").string();
 }
@@ -308,6 +423,11 @@ absl::Status EdgeConfig::Validate() const {
   }
   if (edge.cloud.empty()) return absl::InvalidArgumentError("edge.cloud: must not be empty");
   if (edge.data_dir.empty()) return absl::InvalidArgumentError("edge.data_dir: must not be empty");
+  if (auto z = ParseTimeZoneOffset(retrain.time_zone); !z.ok()) return Annotate(z.status(), "retrain.time_zone");
+  if (simulator.advance != "stream" && simulator.advance != "per_window") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("simulator.advance: '", simulator.advance, "' is not one of stream, per_window"));
+  }
   return CheckLogLevel(edge.log_level, "edge.log_level");
 }
 

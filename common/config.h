@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/model_config.h"
 #include "common/status.h"
@@ -33,7 +34,14 @@ struct PretrainOptions {
 struct CloudOptions {
   std::string data_dir = "var/cloud";       // state: models, block store, database
   std::string listen = "127.0.0.1:50051";   // gRPC address edges and the CLI dial
+  std::string admin_listen = "127.0.0.1:50052";  // CloudAdmin for the local CLI (loopback only; empty = off)
   std::string log_level = "info";           // trace|debug|info|warn|error
+};
+
+struct CloudTls {
+  std::string cert;       // PEM server certificate; empty = plaintext (loopback only)
+  std::string key;        // PEM private key
+  std::string client_ca;  // PEM CA; set = mutual TLS (edges must present a certificate it signed)
 };
 
 struct ModelOptions {
@@ -44,6 +52,7 @@ struct ModelOptions {
 
 struct CloudConfig {
   CloudOptions cloud;
+  CloudTls tls;
   ModelOptions model;
   PretrainOptions pretrain;
 
@@ -58,6 +67,26 @@ struct EdgeOptions {
   std::string data_dir = "var/edge";        // state: sample buffer, models, unsent updates
   uint64_t memory_budget = 64ull << 20;     // bytes the retraining may use (e.g. 64MiB)
   std::string log_level = "info";           // trace|debug|info|warn|error
+  std::string token_file;                   // file holding this edge's bearer token; empty = <data_dir>/token
+  std::string admin_listen = "127.0.0.1:50061";  // EdgeAdmin for the local CLI (loopback only)
+  std::chrono::milliseconds heartbeat_interval{5000};
+};
+
+struct EdgeTls {
+  std::string ca;           // PEM CA that signed the cloud's certificate; empty = plaintext (loopback only)
+  std::string cert;         // PEM client certificate (mutual TLS)
+  std::string key;          // PEM client key (mutual TLS)
+  std::string server_name;  // override of the name checked in the cloud's certificate
+};
+
+// When and how the edge retrains.
+struct RetrainConfig {
+  std::chrono::milliseconds window{120'000};  // length of a window opened by `retrain --now` (scheduled windows: their span)
+  double probe_share = 0.10;                  // share of the window for probes
+  int64_t batch = 64;
+  int64_t samples = 1400;                     // most recent buffered samples a window trains on
+  std::string time_zone = "UTC";              // for schedule times: UTC, local, or a fixed offset like +02:00
+  std::vector<std::string> schedule;          // e.g. "daily 02:00-02:30", "mon,wed,fri 13:00-13:10"
 };
 
 // The on-disk sample buffer (see edge/sample_buffer.h).
@@ -78,16 +107,33 @@ struct SimulatorOptions {
   std::string scenario;                                            // scenario YAML; empty = no simulator
   double rate = 50;                                                // samples per second; 0 = as fast as possible
   std::string dataset_dir = "/usr/share/datasets/fashion-mnist";   // where the stream images come from
+  // "stream": feed continuously at `rate`; "per_window": at each window, first feed the next domain's samples
+  // (as if the camera had seen them since the last window) — deterministic demos and tests.
+  std::string advance = "stream";
 };
+
+// One scheduled window: days of the week (bit 0 = Sunday) and a start/end time of day in minutes.
+struct WindowSpec {
+  uint8_t days = 0x7f;
+  int start_minute = 0;
+  int end_minute = 0;  // may be < start (the window crosses midnight)
+};
+// Parses "daily 02:00-02:30" or "mon,tue 13:00-13:10".
+absl::StatusOr<WindowSpec> ParseWindowSpec(const std::string& text);
+// Parses "UTC", "local" or "+HH:MM" / "-HH:MM" into an offset from UTC in minutes (`local`: the host's offset now).
+absl::StatusOr<int> ParseTimeZoneOffset(const std::string& zone);
 
 struct EdgeConfig {
   EdgeOptions edge;
+  EdgeTls tls;
+  RetrainConfig retrain;
   BufferOptions buffer;
   SpoolConfig spool;
   SimulatorOptions simulator;
 
   // <data_dir>/samples.buf
   std::string BufferPath() const;
+  std::string TokenPath() const;
   absl::Status Validate() const;
 };
 

@@ -1,5 +1,7 @@
 #include "common/file_util.h"
 
+#include <cstdio>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -121,6 +123,16 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& 
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+absl::StatusOr<std::string> ReadRandomBytes(size_t n) {
+  std::string out(n, '\0');
+  FILE* f = std::fopen("/dev/urandom", "rb");
+  if (f == nullptr) return absl::UnavailableError("cannot open /dev/urandom");
+  const size_t got = std::fread(out.data(), 1, n, f);
+  std::fclose(f);
+  if (got != n) return absl::UnavailableError("short read from /dev/urandom");
+  return out;
 }
 
 }  // namespace bt

@@ -16,6 +16,9 @@ namespace bt {
 // Writes `data` to `path` atomically (temp file + fsync + rename + directory fsync).
 absl::Status WriteFileAtomically(const std::string& path, std::string_view data);
 
+// `n` bytes from the kernel's random source (/dev/urandom), for tokens.
+absl::StatusOr<std::string> ReadRandomBytes(size_t n);
+
 // Reads a whole file into memory.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 

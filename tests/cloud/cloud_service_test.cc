@@ -1,11 +1,20 @@
+// bt-cloud's RPCs over loopback with a tiny torch-free model: authentication, planning, block pulls (incl. a
+// 64 MiB block and a pull that resumes after a cloud restart) and pushes (valid, tampered, unplanned, NaN).
 #include "cloud/cloud_service.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <limits>
+#include <thread>
 
 #include "common/block_layout.h"
+#include "common/block_profile.h"
 #include "common/safetensors.h"
+#include "common/sha256.h"
+#include "common/window_plan.h"
+#include "edge/cloud_client.h"
 #include "tests/testing/test_models.h"
 
 namespace bt {
@@ -13,82 +22,310 @@ namespace {
 
 namespace v1 = blocktrainer::v1;
 
-// Writes a checkpoint of a tiny ViT with random weights (torch-free) and returns its path.
-std::string WriteTinyCheckpoint(const std::string& path, VitConfig config) {
+// Writes a checkpoint of a ViT with random weights (torch-free) and returns its path.
+std::string WriteCheckpoint(const std::string& path, VitConfig config) {
   fixtures::FakeWeights weights(config, 3);
   EXPECT_TRUE(WriteSafetensors(path, weights.views, config.ToMetadata()).ok());
   return path;
 }
 
+// A cloud on loopback with its state in a temp dir; Restart() keeps the state (a daemon restart).
+class Cloud {
+ public:
+  Cloud(const std::filesystem::path& dir, const VitConfig& config) : dir_(dir) {
+    auto model = ModelStore::Open(WriteCheckpoint((dir / "m.safetensors").string(), config), "tiny");
+    EXPECT_TRUE(model.ok()) << model.status();
+    model_ = std::move(*model);
+    blocks_ = *BlockStore::Open((dir / "blocks").string());
+    registry_ = *Registry::Open((dir / "db.sqlite").string());
+    laws_ = std::make_unique<LawStore>((dir / "edges").string());
+    context_.model = model_.get();
+    context_.blocks = blocks_.get();
+    context_.registry = registry_.get();
+    context_.laws = laws_.get();
+    context_.model_name = "tiny";
+    Restart();
+  }
+  void Restart() {
+    server_.reset();
+    auto server = CloudServer::Start("127.0.0.1:0", "127.0.0.1:0", &context_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(server_->port()); }
+  std::string Token(const std::string& edge) {
+    const std::string token = "token-of-" + edge;
+    EXPECT_TRUE(registry_->SetTokenHash(edge, Sha256Hex(token)).ok());
+    return token;
+  }
+  CloudClient Client(const std::string& edge, const std::string& token) {
+    return CloudClient(*MakeCloudChannel(address(), {}), edge, token);
+  }
+  CloudServer& server() { return *server_; }
+  Registry& registry() { return *registry_; }
+  const ModelStore& model() const { return *model_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<ModelStore> model_;
+  std::unique_ptr<BlockStore> blocks_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<LawStore> laws_;
+  CloudContext context_;
+  std::unique_ptr<CloudServer> server_;
+};
+
 class CloudServiceTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("bt_cloud_test_" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("bt_cloud_test_" + std::to_string(::getpid()) + "_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     config_ = fixtures::TinyVit(8, 2, 3, 16);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  v1::RegisterRequest Registration(const std::string& edge, uint64_t budget = 1ull << 30) {
+    v1::RegisterRequest r;
+    r.set_edge_id(edge);
+    r.set_hardware("test");
+    r.set_memory_budget_bytes(budget);
+    return r;
+  }
+
+  // A probe report whose costs come from the analytic profile (what a real edge measures).
+  v1::ReportProbesRequest Probes(const std::string& edge, uint64_t base_version) {
+    ProbeReport report;
+    report.costs = AnalyticProfile(VitLayerShapes(config_), ProfileOptions{});
+    report.fixed_bytes = 1000;
+    report.acc0 = 0.5;
+    v1::ReportProbesRequest request;
+    request.set_edge_id(edge);
+    request.set_window_id("w1");
+    request.set_base_version(base_version);
+    request.set_train_seconds(1e6);
+    ProbeReportToProto(report, request.mutable_probes());
+    return request;
+  }
+
   std::filesystem::path dir_;
   VitConfig config_;
 };
 
-TEST_F(CloudServiceTest, ServesStatusAndManifestOverLoopback) {
-  auto store = ModelStore::Open(WriteTinyCheckpoint((dir_ / "m.safetensors").string(), config_), "tiny");
-  ASSERT_TRUE(store.ok()) << store.status();
-  auto server = CloudServer::Start("127.0.0.1:0", store->get(), "tiny");
-  ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_GT((*server)->port(), 0);
-
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
-                                     grpc::InsecureChannelCredentials());
+TEST_F(CloudServiceTest, ServesStatusManifestHealthWithoutAToken) {
+  Cloud cloud(dir_, config_);
+  auto channel = grpc::CreateChannel(cloud.address(), grpc::InsecureChannelCredentials());
   auto stub = v1::Cloud::NewStub(channel);
-  {
-    grpc::ClientContext context;
-    v1::GetStatusResponse response;
-    ASSERT_TRUE(stub->GetStatus(&context, v1::GetStatusRequest(), &response).ok());
-    EXPECT_EQ(response.model_name(), "tiny");
-    EXPECT_EQ(response.block_count(), 5u);  // embed + 3 layers + head
-    EXPECT_EQ(response.parameter_count(), static_cast<uint64_t>(config_.ParameterCount()));
-  }
-  {
-    grpc::ClientContext context;
-    v1::Manifest manifest;
-    ASSERT_TRUE(stub->GetManifest(&context, v1::GetManifestRequest(), &manifest).ok());
-    ASSERT_EQ(manifest.blocks_size(), 5);
-    for (int b = 0; b < manifest.blocks_size(); ++b) {
-      EXPECT_EQ(manifest.blocks(b).name(), (*store)->manifest().blocks[b].name);
-      EXPECT_EQ(manifest.blocks(b).digest(), (*store)->manifest().blocks[b].digest);
-    }
-    EXPECT_EQ(manifest.blocks(4).params_size(), 4);
-  }
-  (*server)->Stop();
+  grpc::ClientContext context;
+  v1::GetStatusResponse response;
+  ASSERT_TRUE(stub->GetStatus(&context, v1::GetStatusRequest(), &response).ok());
+  EXPECT_EQ(response.block_count(), 5u);  // embed + 3 layers + head
+  EXPECT_EQ(response.parameter_count(), static_cast<uint64_t>(config_.ParameterCount()));
+  grpc::ClientContext context2;
+  v1::Manifest manifest;
+  ASSERT_TRUE(stub->GetManifest(&context2, v1::GetManifestRequest(), &manifest).ok());
+  ASSERT_EQ(manifest.blocks_size(), 5);
+  EXPECT_EQ(manifest.blocks(1).digest(), cloud.model().manifest().blocks[1].digest);
 }
 
-TEST_F(CloudServiceTest, OpeningABadModelNamesTheFile) {
-  auto missing = ModelStore::Open((dir_ / "none.safetensors").string(), "x");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("none.safetensors"), std::string::npos);
+TEST_F(CloudServiceTest, RefusesMissingWrongAndOtherEdgesTokens) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  cloud.Token("edge-b");
+  EXPECT_EQ(cloud.Client("edge-a", "wrong").Register(Registration("edge-a")).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(cloud.Client("edge-b", token).Register(Registration("edge-b")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto ok = cloud.Client("edge-a", token).Register(Registration("edge-a"));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->version(), 0u);
+  EXPECT_EQ(ok->manifest().blocks_size(), 5);
+  EXPECT_FALSE(ok->architecture().empty());
+  // edge-b cannot pull edge-a's blocks before it has a branch of its own.
+  EdgeBlockStore store((dir_ / "edge-b").string());
+  auto pull = cloud.Client("edge-b", "token-of-edge-b").PullBlocks({ok->manifest().blocks(0).digest()}, store);
+  EXPECT_FALSE(pull.ok());
+}
 
-  // Architecture metadata that disagrees with the tensors.
-  std::string path = WriteTinyCheckpoint((dir_ / "m.safetensors").string(), config_);
-  auto file = SafetensorsFile::Open(path);
-  ASSERT_TRUE(file.ok());
-  VitConfig wrong = config_;
-  wrong.num_layers = 4;
-  ASSERT_TRUE(WriteSafetensors((dir_ / "wrong.safetensors").string(), (*file)->tensors(), wrong.ToMetadata()).ok());
-  auto mismatched = ModelStore::Open((dir_ / "wrong.safetensors").string(), "x");
-  ASSERT_FALSE(mismatched.ok());
-  EXPECT_NE(mismatched.status().message().find("encoder_layer_3"), std::string::npos) << mismatched.status();
+TEST_F(CloudServiceTest, PlansPullsAndCommitsAnUpdateAndRejectsBadPushesChangingNothing) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  CloudClient client = cloud.Client("edge-a", token);
+  // A budget where only the cheapest trainable choice fits, so some blocks stay frozen.
+  PlanRequest sizing;
+  sizing.blocks = AnalyticProfile(VitLayerShapes(config_), ProfileOptions{});
+  sizing.law = GenericPrior(sizing.blocks.size(), 0.5);
+  sizing.memory_budget = 1ull << 40;
+  sizing.fixed_bytes = 1000;
+  sizing.window_seconds = 1e6;
+  sizing.iteration_grid = {25};
+  const uint64_t budget = SolvePlan(sizing)->min_memory_to_train * 11 / 10;  // headroom for bucket rounding
+  auto reg = client.Register(Registration("edge-a", budget));
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  auto plan = client.ReportProbes(Probes("edge-a", 0));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(plan->feasible());
+  std::string trained, frozen;
+  std::vector<std::string> digests;
+  for (const auto& b : plan->blocks()) {
+    (b.option() == "frozen" ? frozen : trained) = b.name();
+    digests.push_back(b.digest());
+  }
+  ASSERT_FALSE(trained.empty());
+  ASSERT_FALSE(frozen.empty());
+
+  EdgeBlockStore store((dir_ / "edge").string());
+  auto pulled = client.PullBlocks(digests, store);
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  EXPECT_EQ(pulled->blocks, 5);
+  auto again = client.PullBlocks(digests, store);  // held blocks are not sent again
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->bytes, 0u);
+
+  auto block_of = [&](const std::string& name) -> std::pair<std::string, std::string> {
+    for (const auto& b : plan->blocks()) {
+      if (b.name() == name) return {b.digest(), *store.Read(b.digest())};
+    }
+    return {};
+  };
+  // The "retrained" block: the same tensors with one weight changed.
+  auto [old_digest, bytes] = block_of(trained);
+  auto file = *SafetensorsFile::FromBytes(bytes, "block");
+  std::vector<std::vector<uint8_t>> storage;
+  auto modified = [&](float value) {
+    storage.clear();
+    std::vector<TensorView> views = file->tensors();
+    for (TensorView& v : views) {
+      storage.emplace_back(v.data, v.data + v.size_bytes);
+      v.data = storage.back().data();
+    }
+    std::memcpy(storage[0].data(), &value, 4);
+    return *SerializeSafetensors(views);
+  };
+  v1::PushHeader header;
+  header.set_plan_id(plan->plan_id());
+  header.set_base_version(0);
+  header.set_accuracy_before(0.5);
+  header.set_accuracy_after(0.6);
+
+  // An unplanned block is refused.
+  auto [frozen_digest, frozen_bytes] = block_of(frozen);
+  auto unplanned = client.PushUpdate(header, {{frozen, frozen_digest, frozen_bytes}});
+  EXPECT_EQ(unplanned.status().code(), absl::StatusCode::kPermissionDenied) << unplanned.status();
+  // NaN weights are refused.
+  auto nan = client.PushUpdate(header, {{trained, old_digest, modified(std::numeric_limits<float>::quiet_NaN())}});
+  EXPECT_EQ(nan.status().code(), absl::StatusCode::kInvalidArgument) << nan.status();
+  EXPECT_NE(nan.status().message().find("non-finite"), std::string::npos);
+  // A tampered chunk (the bytes do not match the announced digest) is refused.
+  {
+    const std::string good = modified(0.25f);
+    auto stub = v1::Cloud::NewStub(grpc::CreateChannel(cloud.address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    v1::PushResponse response;
+    auto writer = stub->PushUpdate(&context, &response);
+    v1::PushMessage m;
+    *m.mutable_header() = header;
+    m.mutable_header()->set_edge_id("edge-a");
+    v1::PushedBlock* pb = m.mutable_header()->add_blocks();
+    pb->set_name(trained);
+    pb->set_digest(Sha256Hex(good));
+    pb->set_replaces_digest(old_digest);
+    pb->set_bytes(good.size());
+    ASSERT_TRUE(writer->Write(m));
+    std::string tampered = good;
+    tampered[tampered.size() - 1] ^= 0x01;
+    m.Clear();
+    m.mutable_chunk()->set_digest(Sha256Hex(good));
+    m.mutable_chunk()->set_offset(0);
+    m.mutable_chunk()->set_total_bytes(good.size());
+    m.mutable_chunk()->set_data(tampered);
+    writer->Write(m);
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::DATA_LOSS) << status.error_message();
+  }
+  // Nothing of the above changed the branch.
+  EXPECT_EQ(cloud.registry().Head("edge-a")->version, 0u);
+
+  // A valid update commits version 1 whose block is the pushed one.
+  const std::string update = modified(0.25f);
+  TransferStats up;
+  auto version = client.PushUpdate(header, {{trained, old_digest, update}}, &up);
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, 1u);
+  EXPECT_EQ(up.bytes, update.size());
+  auto head = cloud.registry().Head("edge-a");
+  ASSERT_TRUE(head.ok());
+  for (const auto& [name, digest] : head->blocks) {
+    if (name == trained) EXPECT_EQ(digest, Sha256Hex(update));
+    if (name == frozen) EXPECT_EQ(digest, frozen_digest);
+  }
+  // The same plan cannot be pushed twice.
+  EXPECT_FALSE(client.PushUpdate(header, {{trained, old_digest, update}}).ok());
+  // The edge can pull its new block (from the store, bit-identical).
+  EdgeBlockStore fresh((dir_ / "fresh").string());
+  ASSERT_TRUE(client.PullBlocks({Sha256Hex(update)}, fresh).ok());
+  EXPECT_EQ(*fresh.Read(Sha256Hex(update)), update);
+}
+
+TEST_F(CloudServiceTest, StreamsA64MiBBlockAndResumesAPullAfterACloudRestart) {
+  // One encoder layer of 4·h² + 2·h·mlp floats with h = 1024, mlp = 6144: 64 MiB.
+  VitConfig big = fixtures::TinyVit(1024, 1, 1, 6144, 10);
+  Cloud cloud(dir_, big);
+  const BlockEntry& layer = cloud.model().manifest().blocks[1];
+  ASSERT_GE(layer.bytes, 64ull << 20);
+  const std::string token = cloud.Token("edge-a");
+  ASSERT_TRUE(cloud.Client("edge-a", token).Register(Registration("edge-a")).ok());
+  EdgeBlockStore store((dir_ / "edge").string());
+
+  // The first pull is cut off by a cloud shutdown after a few MiB arrived.
+  {
+    CloudClient client = cloud.Client("edge-a", token);
+    std::thread stopper;
+    std::atomic<bool> stopping{false};
+    auto first = client.PullBlocks({layer.digest}, store, [&](uint64_t done, uint64_t) {
+      if (done >= (8u << 20) && !stopping.exchange(true)) {
+        stopper = std::thread([&] { cloud.server().Stop(std::chrono::milliseconds(0)); });
+      }
+    });
+    if (stopper.joinable()) stopper.join();
+    ASSERT_FALSE(first.ok()) << "the shutdown should have interrupted the pull";
+  }
+  ASSERT_FALSE(store.Has(layer.digest));
+  const uint64_t partial = std::filesystem::file_size(store.PartialPathFor(layer.digest));
+  EXPECT_GE(partial, 8u << 20);
+  EXPECT_LT(partial, layer.bytes);
+
+  cloud.Restart();
+  CloudClient client = cloud.Client("edge-a", token);
+  auto resumed = client.PullBlocks({layer.digest}, store);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->blocks, 1);
+  EXPECT_LT(resumed->bytes, std::filesystem::file_size(store.PathFor(layer.digest)));
+  EXPECT_EQ(Sha256Hex(*store.Read(layer.digest)), layer.digest);
 }
 
 TEST_F(CloudServiceTest, BusyPortIsAClearError) {
-  auto store = ModelStore::Open(WriteTinyCheckpoint((dir_ / "m.safetensors").string(), config_), "tiny");
-  ASSERT_TRUE(store.ok());
-  auto first = CloudServer::Start("127.0.0.1:0", store->get(), "tiny");
-  ASSERT_TRUE(first.ok());
-  auto second = CloudServer::Start("127.0.0.1:" + std::to_string((*first)->port()), store->get(), "tiny");
+  Cloud cloud(dir_, config_);
+  CloudContext context;
+  auto second = CloudServer::Start(cloud.address(), "", &context);
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("cannot listen"), std::string::npos);
+  auto public_admin = CloudServer::Start("127.0.0.1:0", "0.0.0.0:0", &context);
+  EXPECT_FALSE(public_admin.ok());
+}
+
+TEST(Address, LoopbackOnlyPlaintext) {
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:50051"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:1"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:5"));
+  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.2:50051"));
+  EXPECT_FALSE(MakeServerCredentials({}, "0.0.0.0:1").ok());
+  EXPECT_FALSE(MakeCloudChannel("10.1.2.3:4", {}).ok());
 }
 
 }  // namespace

@@ -1,0 +1,234 @@
+#include "edge/cloud_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include "common/address.h"
+#include "common/file_util.h"
+#include "common/grpc_status.h"
+#include "common/sha256.h"
+
+namespace bt {
+
+namespace v1 = blocktrainer::v1;
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCloudChannel(const std::string& address,
+                                                                const ClientSecurity& s) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(8 << 20);  // chunks are ≤ 1 MiB; headroom for the largest manifest
+  if (s.ca_file.empty()) {
+    if (!IsLoopbackAddress(address)) {
+      return absl::FailedPreconditionError(absl::StrCat("refusing plaintext to '", address,
+                                                        "': not a loopback address; configure tls.ca"));
+    }
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions options;
+  ASSIGN_OR_RETURN(options.pem_root_certs, ReadFileToString(s.ca_file));
+  if (!s.cert_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_cert_chain, ReadFileToString(s.cert_file));
+    ASSIGN_OR_RETURN(options.pem_private_key, ReadFileToString(s.key_file));
+  }
+  if (!s.server_name.empty()) args.SetSslTargetNameOverride(s.server_name);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(options), args);
+}
+
+bool EdgeBlockStore::Has(const std::string& digest) const {
+  std::error_code ec;
+  return std::filesystem::exists(PathFor(digest), ec);
+}
+
+absl::StatusOr<std::string> EdgeBlockStore::Put(const std::string& bytes) const {
+  const std::string digest = Sha256Hex(bytes);
+  if (!Has(digest)) RETURN_IF_ERROR(WriteFileAtomically(PathFor(digest), bytes));
+  return digest;
+}
+
+absl::StatusOr<std::string> EdgeBlockStore::Read(const std::string& digest) const {
+  return ReadFileToString(PathFor(digest));
+}
+
+CloudClient::CloudClient(std::shared_ptr<grpc::Channel> channel, std::string edge_id, std::string token)
+    : stub_(v1::Cloud::NewStub(channel)), edge_id_(std::move(edge_id)), token_(std::move(token)) {}
+
+void CloudClient::Prepare(grpc::ClientContext* context) const {
+  context->AddMetadata("authorization", "Bearer " + token_);
+  context->set_deadline(std::chrono::system_clock::now() + deadline_);
+}
+
+absl::StatusOr<v1::RegisterResponse> CloudClient::Register(const v1::RegisterRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::RegisterResponse response;
+  RETURN_IF_ERROR(FromGrpcStatus(stub_->Register(&context, request, &response), "bt-cloud"));
+  return response;
+}
+
+absl::Status CloudClient::Heartbeat(const v1::HeartbeatRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::HeartbeatResponse response;
+  return FromGrpcStatus(stub_->Heartbeat(&context, request, &response), "bt-cloud");
+}
+
+absl::StatusOr<v1::PlanResponse> CloudClient::ReportProbes(const v1::ReportProbesRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::PlanResponse response;
+  RETURN_IF_ERROR(FromGrpcStatus(stub_->ReportProbes(&context, request, &response), "bt-cloud"));
+  return response;
+}
+
+absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::string>& digests,
+                                                      const EdgeBlockStore& store,
+                                                      std::function<void(uint64_t, uint64_t)> progress) {
+  const auto start = std::chrono::steady_clock::now();
+  TransferStats stats;
+  std::error_code ec;
+  std::filesystem::create_directories(store.dir(), ec);
+  v1::PullBlocksRequest request;
+  request.set_edge_id(edge_id_);
+  std::map<std::string, uint64_t> have;  // partial bytes already on disk
+  for (const std::string& d : digests) {
+    if (store.Has(d) || have.count(d)) continue;
+    const uint64_t partial = std::filesystem::exists(store.PartialPathFor(d), ec)
+                                 ? std::filesystem::file_size(store.PartialPathFor(d), ec)
+                                 : 0;
+    have[d] = partial;
+    v1::BlockRequest* b = request.add_blocks();
+    b->set_digest(d);
+    b->set_offset(partial);
+  }
+  if (have.empty()) return stats;
+  grpc::ClientContext context;
+  Prepare(&context);
+  context.set_deadline(std::chrono::system_clock::now() + deadline_ * 20);
+  auto reader = stub_->PullBlocks(&context, request);
+  v1::BlockChunk chunk;
+  std::string current;
+  FILE* file = nullptr;
+  uint64_t total_wanted = 0, received = 0;
+  auto finish_block = [&](const std::string& digest) -> absl::Status {
+    if (file != nullptr) {
+      std::fflush(file);
+      ::fsync(fileno(file));
+      std::fclose(file);
+      file = nullptr;
+    }
+    ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(store.PartialPathFor(digest)));
+    if (Sha256Hex(bytes) != digest) {
+      std::filesystem::remove(store.PartialPathFor(digest), ec);
+      return absl::DataLossError(absl::StrCat("block ", digest.substr(0, 16),
+                                              "… arrived corrupted (digest mismatch); it will be pulled again"));
+    }
+    std::filesystem::rename(store.PartialPathFor(digest), store.PathFor(digest), ec);
+    if (ec) return absl::InternalError(absl::StrCat(store.PathFor(digest), ": ", ec.message()));
+    ++stats.blocks;
+    return absl::OkStatus();
+  };
+  absl::Status failure;
+  while (reader->Read(&chunk)) {
+    auto it = have.find(chunk.digest());
+    if (it == have.end() || chunk.offset() != it->second) {
+      failure = absl::DataLossError(absl::StrCat("unexpected chunk for ", chunk.digest().substr(0, 16), "… at offset ",
+                                                 chunk.offset()));
+      context.TryCancel();
+      break;
+    }
+    if (chunk.digest() != current) {
+      if (file != nullptr) std::fclose(file);
+      current = chunk.digest();
+      total_wanted += chunk.total_bytes() - chunk.offset();
+      file = std::fopen(store.PartialPathFor(current).c_str(), "ab");
+      if (file == nullptr) {
+        failure = absl::InternalError(absl::StrCat(store.PartialPathFor(current), ": cannot open"));
+        context.TryCancel();
+        break;
+      }
+    }
+    if (std::fwrite(chunk.data().data(), 1, chunk.data().size(), file) != chunk.data().size()) {
+      failure = absl::InternalError(absl::StrCat(store.PartialPathFor(current), ": write failed"));
+      context.TryCancel();
+      break;
+    }
+    it->second += chunk.data().size();
+    received += chunk.data().size();
+    stats.bytes += chunk.data().size();
+    if (progress) progress(received, total_wanted);
+    if (it->second == chunk.total_bytes()) {
+      failure = finish_block(current);
+      current.clear();
+      if (!failure.ok()) {
+        context.TryCancel();
+        break;
+      }
+    }
+  }
+  if (file != nullptr) {
+    std::fflush(file);
+    std::fclose(file);
+  }
+  grpc::Status status = reader->Finish();
+  RETURN_IF_ERROR(failure);
+  RETURN_IF_ERROR(FromGrpcStatus(status, "bt-cloud (pull; partial blocks are kept and the next pull resumes)"));
+  for (const auto& [digest, bytes] : have) {
+    if (!store.Has(digest)) {
+      return absl::DataLossError(absl::StrCat("the pull ended before block ", digest.substr(0, 16), "… was complete"));
+    }
+  }
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+absl::StatusOr<uint64_t> CloudClient::PushUpdate(v1::PushHeader header, const std::vector<OutgoingBlock>& blocks,
+                                                 TransferStats* stats) {
+  const auto start = std::chrono::steady_clock::now();
+  header.set_edge_id(edge_id_);
+  header.clear_blocks();
+  std::vector<std::string> digests;
+  for (const OutgoingBlock& b : blocks) {
+    v1::PushedBlock* pb = header.add_blocks();
+    pb->set_name(b.name);
+    digests.push_back(Sha256Hex(b.bytes));
+    pb->set_digest(digests.back());
+    pb->set_replaces_digest(b.replaces_digest);
+    pb->set_bytes(b.bytes.size());
+  }
+  grpc::ClientContext context;
+  Prepare(&context);
+  context.set_deadline(std::chrono::system_clock::now() + deadline_ * 20);
+  v1::PushResponse response;
+  auto writer = stub_->PushUpdate(&context, &response);
+  v1::PushMessage message;
+  *message.mutable_header() = header;
+  bool ok = writer->Write(message);
+  uint64_t sent = 0;
+  for (size_t i = 0; i < blocks.size() && ok; ++i) {
+    for (size_t offset = 0; offset < blocks[i].bytes.size() && ok; offset += 1 << 20) {
+      message.Clear();
+      v1::BlockChunk* chunk = message.mutable_chunk();
+      chunk->set_digest(digests[i]);
+      chunk->set_offset(offset);
+      chunk->set_total_bytes(blocks[i].bytes.size());
+      const size_t n = std::min<size_t>(1 << 20, blocks[i].bytes.size() - offset);
+      chunk->set_data(blocks[i].bytes.data() + offset, n);
+      ok = writer->Write(message);
+      sent += n;
+    }
+  }
+  writer->WritesDone();
+  RETURN_IF_ERROR(FromGrpcStatus(writer->Finish(), "bt-cloud (push)"));
+  if (stats != nullptr) {
+    stats->bytes = sent;
+    stats->blocks = static_cast<int>(blocks.size());
+    stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return response.version();
+}
+
+}  // namespace bt

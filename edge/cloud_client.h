@@ -1,0 +1,84 @@
+// The edge's side of the wire (torch-free): a channel to bt-cloud with the edge's bearer token (and TLS when
+// configured), and the calls a window needs. Block pulls land in the edge's own content-addressed store
+// (<dir>/<digest>.safetensors): bytes go to <digest>.partial, a pull interrupted midway resumes from the partial
+// file's size, and the file is renamed into place only after its SHA-256 matches. Thread-compatible (one window at
+// a time; heartbeats may run concurrently on the same channel).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "blocktrainer/v1/blocktrainer.grpc.pb.h"
+#include "common/status.h"
+
+namespace bt {
+
+struct ClientSecurity {
+  std::string ca_file;      // empty: plaintext (allowed to a loopback address only)
+  std::string cert_file;    // client certificate (mutual TLS)
+  std::string key_file;
+  std::string server_name;  // overrides the name checked in the server certificate
+};
+
+// A channel to `address`, refusing plaintext to a non-loopback address.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCloudChannel(const std::string& address,
+                                                                const ClientSecurity& security);
+
+// The content-addressed block files an edge holds.
+class EdgeBlockStore {
+ public:
+  explicit EdgeBlockStore(std::string dir) : dir_(std::move(dir)) {}
+  std::string PathFor(const std::string& digest) const { return dir_ + "/" + digest + ".safetensors"; }
+  std::string PartialPathFor(const std::string& digest) const { return dir_ + "/" + digest + ".partial"; }
+  bool Has(const std::string& digest) const;
+  // Stores bytes under their digest (atomic); returns the digest.
+  absl::StatusOr<std::string> Put(const std::string& bytes) const;
+  absl::StatusOr<std::string> Read(const std::string& digest) const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+struct TransferStats {
+  uint64_t bytes = 0;
+  int blocks = 0;
+  double seconds = 0;
+};
+
+class CloudClient {
+ public:
+  CloudClient(std::shared_ptr<grpc::Channel> channel, std::string edge_id, std::string token);
+
+  absl::StatusOr<blocktrainer::v1::RegisterResponse> Register(const blocktrainer::v1::RegisterRequest& request);
+  absl::Status Heartbeat(const blocktrainer::v1::HeartbeatRequest& request);
+  absl::StatusOr<blocktrainer::v1::PlanResponse> ReportProbes(const blocktrainer::v1::ReportProbesRequest& request);
+  // Pulls every digest the store does not hold yet (resuming partial files), verifying each. `progress` gets
+  // (bytes so far, bytes wanted).
+  absl::StatusOr<TransferStats> PullBlocks(const std::vector<std::string>& digests, const EdgeBlockStore& store,
+                                           std::function<void(uint64_t, uint64_t)> progress = nullptr);
+  // Streams the header and then every block's bytes (chunks of ≤ 1 MiB) and returns the new version.
+  struct OutgoingBlock {
+    std::string name;
+    std::string replaces_digest;
+    std::string bytes;
+  };
+  absl::StatusOr<uint64_t> PushUpdate(blocktrainer::v1::PushHeader header, const std::vector<OutgoingBlock>& blocks,
+                                      TransferStats* stats = nullptr);
+
+  void set_deadline(std::chrono::milliseconds d) { deadline_ = d; }
+
+ private:
+  void Prepare(grpc::ClientContext* context) const;
+  std::unique_ptr<blocktrainer::v1::Cloud::Stub> stub_;
+  std::string edge_id_;
+  std::string token_;
+  std::chrono::milliseconds deadline_{30'000};
+};
+
+}  // namespace bt
