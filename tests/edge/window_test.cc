@@ -138,11 +138,14 @@ TEST(ApplyTrainedBlocks, RejectsNonFiniteWeightsAndChangesNothing) {
   auto applied = ApplyTrainedBlocks(*model, {{"encoder_layer_0", good}, {"head", bad}});
   ASSERT_FALSE(applied.ok());
   EXPECT_NE(applied.status().message().find("not finite"), std::string::npos);
-  for (const auto& [name, t] : *model->GetBlock("head")) EXPECT_TRUE(t.equal(before.at(name)));
-  for (const auto& [name, t] : *model->GetBlock("encoder_layer_0")) EXPECT_FALSE(t.equal(good.at(name)));
+  const TensorMap head_after = *model->GetBlock("head");
+  for (const auto& [name, t] : head_after) EXPECT_TRUE(t.equal(before.at(name)));
+  const TensorMap layer_after = *model->GetBlock("encoder_layer_0");
+  for (const auto& [name, t] : layer_after) EXPECT_FALSE(t.equal(good.at(name)));
   auto ok = ApplyTrainedBlocks(*model, {{"encoder_layer_0", good}});
   ASSERT_TRUE(ok.ok()) << ok.status();
-  for (const auto& [name, t] : *model->GetBlock("encoder_layer_0")) EXPECT_TRUE(t.equal(good.at(name)));
+  const TensorMap applied_layer = *model->GetBlock("encoder_layer_0");
+  for (const auto& [name, t] : applied_layer) EXPECT_TRUE(t.equal(good.at(name)));
 }
 
 }  // namespace
