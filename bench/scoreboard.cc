@@ -19,7 +19,7 @@
 #include "common/trainer.h"
 #include "common/units.h"
 #include "common/window_plan.h"
-#include "edge/feature_stats.h"
+#include "common/feature_stats.h"
 #include "edge/window_probe.h"
 #include "edge/window_runner.h"
 #include "nlohmann/json.hpp"

@@ -23,6 +23,7 @@
 #include "cloud/registry.h"
 #include "common/address.h"
 #include "common/probe_report.h"
+#include "common/wire.h"
 #include "common/status.h"
 
 namespace bt {
@@ -34,14 +35,11 @@ struct CloudContext {
   Registry* registry = nullptr;
   const LawStore* laws = nullptr;
   std::string model_name;
+  std::string source_stats_json;         // shipped to edges at registration (empty: none)
   std::vector<int64_t> iteration_grid = {25, 50, 100, 150, 200, 300, 400};
   uint64_t max_push_bytes = 4ull << 30;  // largest update accepted (all blocks of one push)
   std::function<int64_t()> now;          // Unix seconds; injectable for tests
 };
-
-// Conversions between the wire messages and the plain structs.
-void ProbeReportToProto(const ProbeReport& report, blocktrainer::v1::ProbeReportMsg* out);
-absl::StatusOr<ProbeReport> ProbeReportFromProto(const blocktrainer::v1::ProbeReportMsg& msg);
 
 class CloudService final : public blocktrainer::v1::Cloud::CallbackService {
  public:

@@ -80,6 +80,17 @@ absl::Status Serve(const GlobalFlags& flags, const std::string& listen_override)
   context.registry = registry.get();
   context.laws = &laws;
   context.model_name = config.model.name;
+  // Source feature statistics, written next to the model by `bt-cloud pretrain`.
+  if (auto sidecar = ReadFileToString(config.ModelPath() + ".source.json"); sidecar.ok()) {
+    nlohmann::json j = nlohmann::json::parse(*sidecar, nullptr, false);
+    if (j.is_object() && j.contains("stats") && SourceStats::FromJson(j["stats"].dump(), "sidecar").ok()) {
+      context.source_stats_json = j["stats"].dump();
+    }
+  }
+  if (context.source_stats_json.empty()) {
+    spdlog::warn("no source statistics next to the model ({}.source.json; `bt-cloud pretrain` writes them): edges "
+                 "get no drift statistics or label-free estimate", config.ModelPath());
+  }
   ServerSecurity security{config.tls.cert, config.tls.key, config.tls.client_ca};
   ASSIGN_OR_RETURN(auto server, CloudServer::Start(listen, config.cloud.admin_listen, &context, security));
   spdlog::info("bt-cloud {} listening on {} (port {}), {}; admin on {}; state in {}", BT_VERSION, listen,

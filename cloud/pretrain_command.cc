@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/block_model.h"
 #include "common/dataset.h"
+#include "common/feature_stats.h"
 #include "common/file_util.h"
 #include "common/trainer.h"
 #include "common/units.h"
@@ -29,7 +30,10 @@ absl::Status RunPretrainCommand(const CloudConfig& config, const PretrainCommand
   const std::string out = options.out_path.empty() ? config.ModelPath() : options.out_path;
   if (std::filesystem::exists(out) && !options.force) {
     spdlog::info("pretrain: '{}' exists; not retraining (use --force to retrain)", out);
-    return absl::OkStatus();
+    // The source statistics edges compare their features against (written once, next to the model).
+    ASSIGN_OR_RETURN(auto existing, LoadModel(out));
+    existing->SetTrainingMode(false);
+    return LoadOrComputeSourceStats(out, *existing, config.pretrain.dataset_dir).status();
   }
   SetThreads(config.pretrain.threads);
   const PretrainOptions& p = config.pretrain;
@@ -47,6 +51,8 @@ absl::Status RunPretrainCommand(const CloudConfig& config, const PretrainCommand
   }
   ASSIGN_OR_RETURN(EvalResult eval, Evaluate(model.get(), test));
   RETURN_IF_ERROR(model->Save(out));
+  model->SetTrainingMode(false);
+  RETURN_IF_ERROR(LoadOrComputeSourceStats(out, *model, p.dataset_dir).status());
 
   nlohmann::ordered_json report;
   report["model"] = out;

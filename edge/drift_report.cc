@@ -14,7 +14,7 @@
 #include "common/scenario.h"
 #include "common/scenario_data.h"
 #include "common/trainer.h"
-#include "edge/feature_stats.h"
+#include "common/feature_stats.h"
 #include "nlohmann/json.hpp"
 
 namespace bt {

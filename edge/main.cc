@@ -7,8 +7,9 @@
 //   bt-edge ingest-spool    move camera images from the spool directory into the sample buffer
 //   bt-edge buffer          summarise the sample buffer
 //   bt-edge probe-costs     measure per-block memory and time here, for the planner
-//
-// The daemon itself (`serve`, `status`, `retrain`) arrives with the retraining-window issues.
+//   bt-edge serve           run the edge daemon until SIGINT/SIGTERM
+//   bt-edge status          state, current window, budget use, last results of a running daemon
+//   bt-edge retrain --now   open a retraining window now
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +25,7 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/units.h"
+#include "edge/daemon.h"
 #include "edge/data_commands.h"
 #include "edge/drift_report.h"
 #include "edge/probe_command.h"
@@ -138,9 +140,31 @@ int main(int argc, char** argv) {
   probe_costs->add_option("--sparsities", probe.sparsities, "train@s proxies to probe")->delimiter(',')
       ->capture_default_str();
 
+  auto* serve = app.add_subcommand("serve", "Run the edge daemon until SIGINT/SIGTERM");
+
+  std::string admin_address;
+  auto* status = app.add_subcommand("status", "State, current window, budget use and last results of bt-edge serve");
+  status->add_option("--address", admin_address, "admin host:port of bt-edge (default: edge.admin_listen)");
+  status->add_flag("--json", json, "print JSON instead of a table");
+
+  bool now = false;
+  auto* retrain = app.add_subcommand("retrain", "Open a retraining window on a running bt-edge");
+  retrain->add_flag("--now", now, "open it now (required: scheduled windows come from retrain.schedule)")->required();
+  retrain->add_option("--address", admin_address, "admin host:port of bt-edge (default: edge.admin_listen)");
+
   CLI11_PARSE(app, argc, argv);
   auto config = LoadConfigAndLogging(flags);
   if (!config.ok()) return Report(config.status());
+  if (status->parsed()) return Report(PrintEdgeStatus(*config, admin_address, json));
+  if (retrain->parsed()) return Report(RequestRetrainNow(*config, admin_address));
+  if (serve->parsed()) {
+    CancelToken cancel;
+    CancelOnSignals(&cancel);
+    torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+    auto daemon = EdgeDaemon::Create(*config);
+    if (!daemon.ok()) return Report(daemon.status());
+    return Report((*daemon)->Run(&cancel));
+  }
   if (evaluate->parsed()) return Report(RunEvaluateCommand(model_path, dataset_dir, json));
   if (manifest->parsed()) return Report(CloudManifest(*config, address, json));
   if (drift_report->parsed()) return Report(RunDriftReport(drift));

@@ -134,6 +134,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
         TrainStep(*model, optimizer, train, o.batch);
       }
       result.iterations = it;
+      if (o.on_iteration) o.on_iteration(it);
       if (meter.peak_bytes() - baseline > static_cast<int64_t>(o.memory_budget)) {
         return absl::ResourceExhaustedError(absl::StrCat(
             "retraining stopped at iteration ", it, ": measured peak ", FormatBytes(meter.peak_bytes() - baseline),

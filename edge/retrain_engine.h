@@ -40,6 +40,7 @@ struct RetrainOptions {
   // uses the same objective on the held-out slice, since there is no accuracy to measure.
   bool label_free = false;
   double pseudo_label_weight = 0.3;
+  std::function<void(int64_t iteration)> on_iteration;  // progress, called after every step
 };
 
 struct RetrainResult {

@@ -49,6 +49,30 @@ absl::StatusOr<std::unique_ptr<ScenarioFeeder>> ScenarioFeeder::Create(const Sce
   return std::unique_ptr<ScenarioFeeder>(new ScenarioFeeder(std::move(data), buffer, rate));
 }
 
+absl::StatusOr<FeedResult> ScenarioFeeder::FeedDomain(size_t index, const CancelToken* cancel) {
+  if (index >= data_.windows.size()) return absl::OutOfRangeError("the scenario has no more domains");
+  FeedResult result;
+  const auto start = std::chrono::steady_clock::now();
+  const DomainWindow& window = data_.windows[index];
+  auto labeled = window.labeled.accessor<bool, 1>();
+  auto labels = window.stream.labels.accessor<int64_t, 1>();
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (int64_t i = 0; i < window.stream.size(); ++i) {
+    if (cancel != nullptr && cancel->cancelled()) {
+      result.cancelled = true;
+      break;
+    }
+    const int32_t label = labeled[i] ? static_cast<int32_t>(labels[i]) : -1;
+    RETURN_IF_ERROR(buffer_->Append(ToSample(window.stream.images[i], label, now_ms, "scenario:" + window.domain)));
+    ++result.samples;
+    result.labeled += label >= 0;
+  }
+  RETURN_IF_ERROR(buffer_->Sync());
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
 absl::StatusOr<FeedResult> ScenarioFeeder::Run(const CancelToken* cancel) {
   FeedResult result;
   int64_t total = 0;

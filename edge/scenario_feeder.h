@@ -32,6 +32,10 @@ class ScenarioFeeder {
   static absl::StatusOr<std::unique_ptr<ScenarioFeeder>> Create(const Scenario& scenario, const ImageDataset& source,
                                                                 SampleBuffer* buffer, double rate);
   absl::StatusOr<FeedResult> Run(const CancelToken* cancel);
+  // Feeds only the domain entry `index` (in scenario order), as fast as possible: the per-window simulator mode.
+  absl::StatusOr<FeedResult> FeedDomain(size_t index, const CancelToken* cancel);
+  size_t num_domains() const { return data_.windows.size(); }
+  const std::string& domain_name(size_t index) const { return data_.windows[index].domain; }
 
  private:
   ScenarioFeeder(ScenarioData data, SampleBuffer* buffer, double rate)

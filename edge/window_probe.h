@@ -13,7 +13,7 @@
 #include "common/probe_report.h"
 #include "common/status.h"
 #include "edge/curve_probe.h"
-#include "edge/feature_stats.h"
+#include "common/feature_stats.h"
 
 namespace bt {
 

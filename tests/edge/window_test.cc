@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/trainer.h"
-#include "edge/feature_stats.h"
+#include "common/feature_stats.h"
 #include "edge/predictor.h"
 #include "edge/retrain_engine.h"
 #include "edge/window_probe.h"

@@ -1,4 +1,4 @@
-#include "edge/feature_stats.h"
+#include "common/feature_stats.h"
 
 #include <sys/stat.h>
 
