@@ -178,9 +178,12 @@ struct EdgeDaemon::Impl {
       auto stats = SourceStats::FromJson(response.source_stats(), "source statistics from bt-cloud");
       if (stats.ok()) source = std::make_unique<SourceStats>(*stats);
     }
+    const uint64_t before_flush = serving_version;
     RETURN_IF_ERROR(FlushOutbox());
-    // Adopt the branch head unless a local update is still waiting to be accepted.
-    if (!have_model || (serving_version != response.version() && OutboxSize() == 0)) {
+    // What we just delivered is the branch head now.
+    const uint64_t head_version = serving_version != before_flush ? serving_version : response.version();
+    // Adopt the branch head (a rollback, or a first start) unless a local update still waits to be accepted.
+    if (!have_model || (serving_version != head_version && OutboxSize() == 0)) {
       Blocks head;
       std::vector<std::string> digests;
       for (const auto& b : response.manifest().blocks()) {
@@ -200,8 +203,9 @@ struct EdgeDaemon::Impl {
       connected = true;
       state = "idle";
     }
+    cv.notify_all();  // a window may be waiting for the connection
     spdlog::info("registered with bt-cloud at {} as '{}' (branch version {}, serving {})", config.edge.cloud,
-                 config.edge.id, response.version(), serving_version);
+                 config.edge.id, head_version, serving_version);
     return absl::OkStatus();
   }
 
