@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libabsl-dev nlohmann-json3-dev libsqlite3-dev libeigen3-dev libssl-dev
-  dataset-fashion-mnist gnuplot-nox libpng-dev
+  dataset-fashion-mnist gnuplot-nox libpng-dev openssl python3
 )
 
 missing=()

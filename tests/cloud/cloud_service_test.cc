@@ -318,6 +318,46 @@ TEST_F(CloudServiceTest, BusyPortIsAClearError) {
   EXPECT_FALSE(public_admin.ok());
 }
 
+TEST_F(CloudServiceTest, TlsAndMutualTlsAreConfigurationSwitches) {
+  const std::string certs = (dir_ / "certs").string();
+  ASSERT_EQ(std::system(("'" BT_SOURCE_DIR "/scripts/make-test-ca.sh' '" + certs + "' > /dev/null").c_str()), 0)
+      << "openssl is needed for this test";
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  // A second server on the same state, with mutual TLS.
+  CloudContext context;
+  auto model = ModelStore::Open((dir_ / "m.safetensors").string(), "tiny");
+  auto blocks = BlockStore::Open((dir_ / "blocks").string());
+  LawStore laws((dir_ / "edges").string());
+  context.model = model->get();
+  context.blocks = blocks->get();
+  context.registry = &cloud.registry();
+  context.laws = &laws;
+  ServerSecurity security{certs + "/cloud.pem", certs + "/cloud.key", certs + "/ca.pem"};
+  auto server = CloudServer::Start("127.0.0.1:0", "", &context, security);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = "localhost:" + std::to_string((*server)->port());
+  auto registration = Registration("edge-a");
+  ClientSecurity mutual{certs + "/ca.pem", certs + "/edge.pem", certs + "/edge.key", ""};
+  auto ok = CloudClient(*MakeCloudChannel(address, mutual), "edge-a", token).Register(registration);
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  ClientSecurity no_client_cert{certs + "/ca.pem", "", "", ""};
+  CloudClient anonymous(*MakeCloudChannel(address, no_client_cert), "edge-a", token);
+  anonymous.set_deadline(std::chrono::seconds(3));
+  EXPECT_FALSE(anonymous.Register(registration).ok()) << "mutual TLS must refuse a client without a certificate";
+  CloudClient plaintext(*MakeCloudChannel(address, {}), "edge-a", token);
+  plaintext.set_deadline(std::chrono::seconds(3));
+  EXPECT_FALSE(plaintext.Register(registration).ok());
+  // Server-certificate TLS alone (no client_ca) accepts a client without a certificate.
+  auto tls_only = CloudServer::Start("127.0.0.1:0", "", &context,
+                                     ServerSecurity{certs + "/cloud.pem", certs + "/cloud.key", ""});
+  ASSERT_TRUE(tls_only.ok()) << tls_only.status();
+  auto tls_ok = CloudClient(*MakeCloudChannel("localhost:" + std::to_string((*tls_only)->port()), no_client_cert),
+                            "edge-a", token)
+                    .Register(registration);
+  EXPECT_TRUE(tls_ok.ok()) << tls_ok.status();
+}
+
 TEST(Address, LoopbackOnlyPlaintext) {
   EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:50051"));
   EXPECT_TRUE(IsLoopbackAddress("localhost:1"));
