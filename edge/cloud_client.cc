@@ -113,6 +113,8 @@ absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::str
   std::string current;
   FILE* file = nullptr;
   uint64_t total_wanted = 0, received = 0;
+  // Each block is hashed as it arrives (a resumed block first hashes the bytes already on disk).
+  std::unique_ptr<Sha256> hasher;
   auto finish_block = [&](const std::string& digest) -> absl::Status {
     if (file != nullptr) {
       std::fflush(file);
@@ -120,8 +122,9 @@ absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::str
       std::fclose(file);
       file = nullptr;
     }
-    ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(store.PartialPathFor(digest)));
-    if (Sha256Hex(bytes) != digest) {
+    const std::string got = hasher->FinishHex();
+    hasher.reset();
+    if (got != digest) {
       std::filesystem::remove(store.PartialPathFor(digest), ec);
       return absl::DataLossError(absl::StrCat("block ", digest.substr(0, 16),
                                               "… arrived corrupted (digest mismatch); it will be pulled again"));
@@ -144,6 +147,16 @@ absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::str
       if (file != nullptr) std::fclose(file);
       current = chunk.digest();
       total_wanted += chunk.total_bytes() - chunk.offset();
+      hasher = std::make_unique<Sha256>();
+      if (chunk.offset() > 0) {
+        auto prefix = ReadFileToString(store.PartialPathFor(current));
+        if (!prefix.ok() || prefix->size() != chunk.offset()) {
+          failure = absl::DataLossError(absl::StrCat(store.PartialPathFor(current), ": partial block changed"));
+          context.TryCancel();
+          break;
+        }
+        hasher->Update(prefix->data(), prefix->size());
+      }
       file = std::fopen(store.PartialPathFor(current).c_str(), "ab");
       if (file == nullptr) {
         failure = absl::InternalError(absl::StrCat(store.PartialPathFor(current), ": cannot open"));
@@ -156,6 +169,7 @@ absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::str
       context.TryCancel();
       break;
     }
+    hasher->Update(chunk.data().data(), chunk.data().size());
     it->second += chunk.data().size();
     received += chunk.data().size();
     stats.bytes += chunk.data().size();
