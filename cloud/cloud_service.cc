@@ -423,6 +423,8 @@ grpc::ServerUnaryReactor* CloudService::Heartbeat(grpc::CallbackServerContext* c
     RETURN_IF_ERROR(ctx_->registry->Heartbeat(edge, request->state(), request->window_id(), request->progress(),
                                               request->unsent_updates(), request->serving_version(), Now(ctx_)));
     response->set_server_time(Now(ctx_));
+    ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
+    response->set_branch_version(head.version);
     return absl::OkStatus();
   };
   return Done(context, run());

@@ -69,11 +69,12 @@ absl::StatusOr<v1::RegisterResponse> CloudClient::Register(const v1::RegisterReq
   return response;
 }
 
-absl::Status CloudClient::Heartbeat(const v1::HeartbeatRequest& request) {
+absl::StatusOr<v1::HeartbeatResponse> CloudClient::Heartbeat(const v1::HeartbeatRequest& request) {
   grpc::ClientContext context;
   Prepare(&context);
   v1::HeartbeatResponse response;
-  return FromGrpcStatus(stub_->Heartbeat(&context, request, &response), "bt-cloud");
+  RETURN_IF_ERROR(FromGrpcStatus(stub_->Heartbeat(&context, request, &response), "bt-cloud"));
+  return response;
 }
 
 absl::StatusOr<v1::PlanResponse> CloudClient::ReportProbes(const v1::ReportProbesRequest& request) {

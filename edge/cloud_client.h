@@ -56,7 +56,7 @@ class CloudClient {
   CloudClient(std::shared_ptr<grpc::Channel> channel, std::string edge_id, std::string token);
 
   absl::StatusOr<blocktrainer::v1::RegisterResponse> Register(const blocktrainer::v1::RegisterRequest& request);
-  absl::Status Heartbeat(const blocktrainer::v1::HeartbeatRequest& request);
+  absl::StatusOr<blocktrainer::v1::HeartbeatResponse> Heartbeat(const blocktrainer::v1::HeartbeatRequest& request);
   absl::StatusOr<blocktrainer::v1::PlanResponse> ReportProbes(const blocktrainer::v1::ReportProbesRequest& request);
   // Pulls every digest the store does not hold yet (resuming partial files), verifying each. `progress` gets
   // (bytes so far, bytes wanted).

@@ -28,6 +28,7 @@
 #include "common/units.h"
 #include "common/wire.h"
 #include "edge/cloud_client.h"
+#include "edge/spool.h"
 #include "edge/retrain_engine.h"
 #include "edge/sample_buffer.h"
 #include "edge/scenario_feeder.h"
@@ -298,10 +299,19 @@ struct EdgeDaemon::Impl {
       h.set_unsent_updates(static_cast<uint32_t>(OutboxSize()));
       h.set_serving_version(serving_version);
     }
-    absl::Status s = client->Heartbeat(h);
+    auto response = client->Heartbeat(h);
     std::lock_guard<std::mutex> lock(mu);
-    if (!s.ok() && connected) spdlog::warn("heartbeat failed: {}; reconnecting with backoff", std::string(s.message()));
-    connected = s.ok();
+    if (!response.ok() && connected) {
+      spdlog::warn("heartbeat failed: {}; reconnecting with backoff", std::string(response.status().message()));
+    }
+    connected = response.ok();
+    // The branch moved without us (a rollback): re-register, which adopts the head, unless a window or an unsent
+    // update is in flight (their push decides).
+    if (response.ok() && response->branch_version() != serving_version && window_id.empty() && OutboxSize() == 0) {
+      spdlog::info("the branch head is version {} (serving {}): adopting it", response->branch_version(),
+                   serving_version);
+      connected = false;
+    }
   }
 
   // ---- windows --------------------------------------------------------------------------------------------------
@@ -436,7 +446,12 @@ struct EdgeDaemon::Impl {
     ProbeReportToProto(report, request.mutable_probes());
     const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     request.set_train_seconds(TrainSecondsLeft(budget, spent));
-    ASSIGN_OR_RETURN(v1::PlanResponse plan, client->ReportProbes(request));
+    auto planned_or = client->ReportProbes(request);
+    if (absl::IsFailedPrecondition(planned_or.status())) {
+      std::lock_guard<std::mutex> lock(mu);
+      connected = false;  // the branch moved (a rollback): re-register and adopt it before the next window
+    }
+    ASSIGN_OR_RETURN(v1::PlanResponse plan, std::move(planned_or));
     std::vector<std::string> planned, digests;
     std::vector<BlockChoice> choices;
     for (const auto& b : plan.blocks()) {
@@ -648,6 +663,27 @@ absl::Status EdgeDaemon::Run(const CancelToken* cancel) {
       if (!fed.ok()) spdlog::error("simulator: {}", std::string(fed.status().message()));
     });
   }
+  // A camera's spool directory, polled into the buffer.
+  std::thread spool_thread;
+  if (!d.config.spool.dir.empty()) {
+    SpoolOptions options;
+    options.dir = d.config.spool.dir;
+    auto spool = Spool::Create(options, d.buffer.get());
+    if (!spool.ok()) return Annotate(spool.status(), "spool.dir");
+    spool_thread = std::thread([&d, cancel, spool = std::move(*spool)] {
+      while (!cancel->cancelled()) {
+        auto scan = spool->ScanOnce();
+        if (!scan.ok()) {
+          spdlog::error("spool {}: {}", d.config.spool.dir, std::string(scan.status().message()));
+        } else if (scan->accepted + scan->rejected > 0) {
+          spdlog::info("spool: {} accepted, {} rejected (buffer: {} samples)", scan->accepted, scan->rejected,
+                       d.buffer->size());
+        }
+        std::unique_lock<std::mutex> lock(d.mu);
+        d.cv.wait_for(lock, d.config.spool.poll_interval, [&] { return cancel->cancelled(); });
+      }
+    });
+  }
   // Connection and heartbeats, with backoff while the cloud is away.
   std::thread link([&] {
     std::chrono::milliseconds backoff(500);
@@ -734,6 +770,7 @@ absl::Status EdgeDaemon::Run(const CancelToken* cancel) {
   d.cv.notify_all();
   link.join();
   if (feeder_thread.joinable()) feeder_thread.join();
+  if (spool_thread.joinable()) spool_thread.join();
   spdlog::info("stopped");
   return absl::OkStatus();
 }

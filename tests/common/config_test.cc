@@ -94,6 +94,33 @@ TEST(EdgeConfig, ParsesSizesAndRejectsBadOnes) {
   EXPECT_NE(bad_id.status().message().find("edge.id"), std::string::npos) << bad_id.status();
 }
 
+TEST(EdgeConfig, ParsesTheScheduleAndNamesBadEntries) {
+  auto ok = ParseEdgeConfig(
+      "retrain:\n  schedule: [\"daily 02:00-02:30\", \"sat,sun 23:30-00:30\"]\n  time_zone: \"+02:00\"\n",
+      "edge.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_EQ(ok->retrain.schedule.size(), 2u);
+  auto weekend = ParseWindowSpec(ok->retrain.schedule[1]);
+  ASSERT_TRUE(weekend.ok());
+  EXPECT_EQ(weekend->days, (1 << 0) | (1 << 6));
+  EXPECT_EQ(weekend->start_minute, 23 * 60 + 30);
+  EXPECT_EQ(weekend->end_minute, 30);
+  EXPECT_EQ(*ParseTimeZoneOffset("+02:00"), 120);
+  EXPECT_EQ(*ParseTimeZoneOffset("-05:30"), -330);
+  EXPECT_EQ(*ParseTimeZoneOffset("UTC"), 0);
+
+  auto bad = ParseEdgeConfig("retrain:\n  schedule:\n    - \"daily 02:00-02:30\"\n    - \"someday 01:00-02:00\"\n",
+                             "edge.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("retrain.schedule[1]"), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("someday"), std::string::npos) << bad.status();
+  EXPECT_FALSE(ParseEdgeConfig("retrain:\n  schedule: [\"daily 25:00-26:00\"]\n", "e").ok());
+  auto zone = ParseEdgeConfig("retrain:\n  time_zone: Mars/Olympus\n", "edge.yaml");
+  ASSERT_FALSE(zone.ok());
+  EXPECT_NE(zone.status().message().find("retrain.time_zone"), std::string::npos) << zone.status();
+  EXPECT_FALSE(ParseEdgeConfig("simulator:\n  advance: sometimes\n", "e").ok());
+}
+
 TEST(Config, MissingFileIsAClearError) {
   auto config = LoadCloudConfig("/nonexistent/cloud.yaml");
   ASSERT_FALSE(config.ok());

@@ -3,7 +3,7 @@
 # window on a tiny model, then the test checks that the cloud holds a new version for the edge whose blocks equal
 # the edge's retrained ones, that the edge's held-out accuracy did not fall, that both status commands show the
 # window, that an update finished while the cloud is away waits in the outbox and is delivered when it is back,
-# and that both daemons stop cleanly on SIGTERM.
+# that a rollback on the cloud reaches the edge, and that both daemons stop cleanly on SIGTERM.
 #
 # Usage: tests/integration/daemons_test.sh BUILD_DIR   (needs /usr/share/datasets/fashion-mnist and python3)
 set -euo pipefail
@@ -103,6 +103,19 @@ wait_for 60 'd["unsent_updates"]==0 and d["serving_version"]==2 and d["cloud_con
   || fail "window 2 was not delivered after the cloud came back"
 "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" versions --edge edge-e2e --json | json 'len(d)==3' | grep -qx True \
   || fail "the cloud does not hold version 2"
+
+echo "== rollback to version 1: the edge adopts the blocks of version 1 as the new head"
+"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" rollback --edge edge-e2e --to 1 > /dev/null || fail "rollback"
+wait_for 30 'd["serving_version"]==3 and d["cloud_connected"]' || fail "the edge did not adopt the rollback"
+"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" versions --edge edge-e2e --json > "$WORK/versions.json"
+$PY - "$WORK/versions.json" "$WORK/edge/serving.json" <<'PY' || fail "after the rollback the edge does not serve version 1's blocks"
+import json, sys
+versions = json.load(open(sys.argv[1]))
+serving = json.load(open(sys.argv[2]))
+assert versions[3]["blocks"] == versions[1]["blocks"] and "rollback" in versions[3]["note"], versions[3]
+assert {n: d for n, d in serving["blocks"]} == versions[1]["blocks"]
+print("rolled back: the edge serves version 3 = the blocks of version 1")
+PY
 
 echo "== clean shutdown"
 kill -TERM "$EDGE_PID"; wait "$EDGE_PID" || fail "bt-edge did not exit cleanly"; EDGE_PID=""
