@@ -766,6 +766,7 @@ absl::Status EdgeDaemon::Run(const CancelToken* cancel) {
       }
     }
     spdlog::info("window {} closed", id);
+    d.Heartbeat();  // tell the cloud at once, not at the next interval
   }
   d.cv.notify_all();
   link.join();
