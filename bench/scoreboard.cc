@@ -27,7 +27,8 @@
 namespace bt {
 
 const std::vector<std::string>& KnownMethods() {
-  static const std::vector<std::string> methods = {"none", "blocktrainer", "last-k", "random", "full"};
+  static const std::vector<std::string> methods = {"none", "blocktrainer", "fixed-compressed", "last-k", "random",
+                                                   "full"};
   return methods;
 }
 
@@ -59,7 +60,9 @@ std::string PlanText(const Plan& plan) {
   for (const BlockDecision& d : plan.blocks) {
     if (d.option != "frozen") parts.push_back(absl::StrCat(d.block, ":", d.option));
   }
-  return parts.empty() ? "all frozen" : absl::StrJoin(parts, " ");
+  std::string text = parts.empty() ? "all frozen" : absl::StrJoin(parts, " ");
+  if (plan.micro_batch > 0) absl::StrAppend(&text, " (chunks of ", plan.micro_batch, ")");
+  return text;
 }
 
 size_t OptionIndex(const BlockProfile& block, const std::string& name) {
@@ -97,6 +100,29 @@ absl::StatusOr<Plan> LastK(const PlanRequest& request, int64_t q) {
     best = plan;
   }
   return best;
+}
+
+// Today's practice: every block in one compressed form, all trainable — encoder layers as train@s proxies at the
+// smallest sparsity s that fits the budget (the stem and head have no proxy form and train fully). Infeasible when
+// even the most compressed model does not fit.
+absl::StatusOr<Plan> FixedCompressed(const PlanRequest& request, int64_t q) {
+  std::vector<std::string> sparsities;
+  for (const BlockOption& o : request.blocks[1].options) {
+    if (o.name.rfind("train@", 0) == 0) sparsities.push_back(o.name);
+  }
+  std::sort(sparsities.begin(), sparsities.end());  // "train@0.25" < "train@0.50" < ...: least compressed first
+  Plan last;
+  for (const std::string& form : sparsities) {
+    std::vector<size_t> options;
+    for (const BlockProfile& b : request.blocks) {
+      const size_t proxy = OptionIndex(b, form);
+      options.push_back(proxy != 0 ? proxy : OptionIndex(b, "train"));
+    }
+    ASSIGN_OR_RETURN(last, EvaluatePlan(request, options, q));
+    if (last.feasible) return last;
+  }
+  last.note = "even the most compressed model does not fit the memory budget";
+  return last;
 }
 
 // A random plan whose predicted memory is within [0.8, 1] × `target` bytes (the blocktrainer plan's), drawn
@@ -281,22 +307,60 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
         plan = wp.plan;
         blocktrainer_memory = plan.memory_bytes;
       } else {
-        double seconds_per_iteration = 0;
-        if (m.name == "full") {
-          ASSIGN_OR_RETURN(plan, EvaluatePlan(request, AllTrain(report.costs), grid.front()));
-        } else if (m.name == "last-k") {
-          ASSIGN_OR_RETURN(plan, LastK(request, grid.front()));
-        } else if (m.name == "random") {
-          const uint64_t target = blocktrainer_memory > 0 ? blocktrainer_memory : budget_bytes;
-          ASSIGN_OR_RETURN(plan, RandomOfSameCost(request, target, grid.front(), rng));
+        // Baselines get the planner's memory knob too: the batch in accumulated chunks. Each takes the largest
+        // chunk with which its own choice is best (full: the whole batch; it has no budget).
+        auto with_divisor = [&](int64_t divisor) {
+          PlanRequest scaled = RequestForMicroBatch(report, divisor);
+          scaled.law = request.law;
+          scaled.memory_budget = request.memory_budget;
+          scaled.window_seconds = request.window_seconds;
+          scaled.iteration_grid = grid;
+          return scaled;
+        };
+        const std::vector<int64_t> divisors = m.name == "full" ? std::vector<int64_t>{1}
+                                                                : std::vector<int64_t>{1, 2, 4, 8};
+        int64_t chosen = 1;
+        auto trained_blocks = [](const Plan& p) {
+          int n = 0;
+          for (const BlockDecision& d : p.blocks) n += d.option != "frozen";
+          return n;
+        };
+        for (int64_t divisor : divisors) {
+          if (divisor > budget.batch) continue;
+          PlanRequest scaled = with_divisor(divisor);
+          Plan candidate;
+          if (m.name == "full") {
+            ASSIGN_OR_RETURN(candidate, EvaluatePlan(scaled, AllTrain(report.costs), grid.front()));
+          } else if (m.name == "fixed-compressed") {
+            ASSIGN_OR_RETURN(candidate, FixedCompressed(scaled, grid.front()));
+          } else if (m.name == "last-k") {
+            ASSIGN_OR_RETURN(candidate, LastK(scaled, grid.front()));
+          } else if (m.name == "random") {
+            const uint64_t target = blocktrainer_memory > 0 ? blocktrainer_memory : budget_bytes;
+            ASSIGN_OR_RETURN(candidate, RandomOfSameCost(scaled, target, grid.front(), rng));
+          }
+          // fixed-compressed: the least compressed model that fits; last-k: the most blocks; random: the first fit.
+          bool better = plan.blocks.empty() || (candidate.feasible && !plan.feasible);
+          if (!better && candidate.feasible && plan.feasible) {
+            if (m.name == "last-k") better = trained_blocks(candidate) > trained_blocks(plan);
+            if (m.name == "fixed-compressed") better = candidate.blocks[1].option < plan.blocks[1].option;
+          }
+          if (better) {
+            plan = candidate;
+            chosen = divisor;
+          }
         }
-        seconds_per_iteration = plan.seconds_per_iteration;
         std::vector<size_t> options;
         for (const BlockDecision& d : plan.blocks) options.push_back(d.option_index);
-        if (!options.empty()) {
-          ASSIGN_OR_RETURN(plan, EvaluatePlan(request, options,
-                                              IterationsThatFit(grid, seconds_per_iteration, request.window_seconds)));
+        if (!options.empty() && plan.feasible) {
+          const std::string note = plan.note;
+          PlanRequest scaled = with_divisor(chosen);
+          ASSIGN_OR_RETURN(plan, EvaluatePlan(scaled, options,
+                                              IterationsThatFit(grid, plan.seconds_per_iteration,
+                                                                request.window_seconds)));
+          plan.note = note;
         }
+        plan.micro_batch = chosen == 1 ? 0 : budget.batch / chosen;
       }
       r.plan = PlanText(plan);
       r.predicted_memory_bytes = plan.memory_bytes;
@@ -315,6 +379,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
           1000 * (std::chrono::duration<double>(budget.window).count() - r.probe_seconds)));
       retrain.max_iterations = plan.iterations;
       retrain.batch = budget.batch;
+      retrain.micro_batch = plan.micro_batch;
       retrain.seed = o.seed + w;
       retrain.label_free = label_free;
       auto result = RetrainWindow(*m.model, config, choices, label_free ? samples.all : samples.labeled, retrain, cancel);

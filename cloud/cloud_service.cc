@@ -478,6 +478,7 @@ grpc::ServerUnaryReactor* CloudService::ReportProbes(grpc::CallbackServerContext
     response->set_predicted_memory_bytes(wp.plan.memory_bytes);
     response->set_predicted_train_seconds(wp.plan.train_seconds);
     response->set_feasible(wp.plan.feasible);
+    response->set_micro_batch(wp.plan.micro_batch);
     response->set_note(absl::StrCat(wp.law_fitted ? absl::StrFormat("law fitted on %d probe points (rmse %.3f)",
                                                                       report->points.size(), wp.law_rmse)
                                                   : std::string("no retraining curves: the edge's previous law"),

@@ -627,6 +627,10 @@ std::string Plan::ToTable() const {
   absl::StrAppendFormat(&out, "time        %d iterations × %.2f ms = %.1f s of a %.1f s window\n", iterations,
                         1000 * seconds_per_iteration, train_seconds, window_seconds);
   absl::StrAppendFormat(&out, "predicted   %.2f%% accuracy after retraining\n", 100 * predicted_accuracy);
+  if (micro_batch > 0) {
+    absl::StrAppendFormat(&out, "batches     accumulated in chunks of %d samples (activations of one chunk alive)\n",
+                          micro_batch);
+  }
   if (!note.empty()) absl::StrAppend(&out, "note        ", note, "\n");
   return out;
 }
@@ -636,6 +640,7 @@ std::string Plan::ToJson() const {
   j["feasible"] = feasible;
   j["first_trainable"] = first_trainable;
   j["iterations"] = iterations;
+  j["micro_batch"] = micro_batch;
   j["predicted_accuracy"] = predicted_accuracy;
   j["memory_bytes"] = memory_bytes;
   j["memory_budget"] = memory_budget;

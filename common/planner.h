@@ -88,6 +88,7 @@ struct Plan {
   double window_seconds = 0;
   uint64_t min_memory_all_frozen = 0;   // smallest budget any plan needs
   uint64_t min_memory_to_train = 0;     // smallest budget for a plan that trains something
+  int64_t micro_batch = 0;              // gradient-accumulation chunk the costs assume (0 = the whole batch)
   std::string note;                     // why the plan is what it is, when it is a corner case
 
   std::string ToTable() const;

@@ -1,6 +1,7 @@
 #include "common/window_plan.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace bt {
 
@@ -14,6 +15,32 @@ LawParams GenericPrior(size_t blocks, double acc0) {
   law.alpha = 1.0;
   law.rho = 0.6;  // how block gains combined on the fogged camera (bt-bench-law)
   return law;
+}
+
+PlanRequest RequestForMicroBatch(const ProbeReport& report, int64_t divisor) {
+  PlanRequest r;
+  r.blocks = report.costs;
+  r.fixed_bytes = report.fixed_bytes;
+  if (divisor <= 1) return r;
+  const double f = 1.0 / static_cast<double>(divisor);
+  const double slow = 1.0 + 0.15 * std::log2(static_cast<double>(divisor));
+  auto scale = [f](uint64_t bytes) { return static_cast<uint64_t>(std::ceil(static_cast<double>(bytes) * f)); };
+  for (BlockProfile& b : r.blocks) {
+    b.prefix_transient_bytes = scale(b.prefix_transient_bytes);
+    b.prefix_seconds *= slow;
+    for (BlockOption& o : b.options) {
+      const uint64_t activations = std::min(o.activation_bytes, o.memory_bytes);
+      o.memory_bytes = o.memory_bytes - activations + scale(activations);
+      o.activation_bytes = scale(activations);
+      o.transient_bytes = scale(o.transient_bytes);
+      o.seconds *= slow;
+    }
+  }
+  // The fixed part holds the largest block working memory (scaled with the chunk) besides the input batch.
+  const uint64_t transient = MaxTransientBytes(report.costs);
+  const uint64_t rest = report.fixed_bytes > transient ? report.fixed_bytes - transient : 0;
+  r.fixed_bytes = rest + scale(transient);
+  return r;
 }
 
 absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawParams* prior,
@@ -33,14 +60,25 @@ absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawPa
     out.law_rmse = fit.rmse;
     out.law_fitted = true;
   }
-  PlanRequest plan_request;
-  plan_request.blocks = report.costs;
-  plan_request.law = out.law;
-  plan_request.memory_budget = request.memory_budget;
-  plan_request.fixed_bytes = report.fixed_bytes;
-  plan_request.window_seconds = request.train_seconds;
-  plan_request.iteration_grid = request.iteration_grid;
-  ASSIGN_OR_RETURN(out.plan, SolvePlan(plan_request));
+  bool have = false;
+  const int64_t batch = std::max<int64_t>(1, report.batch);
+  for (int64_t divisor : request.micro_batch_divisors) {
+    if (divisor < 1 || divisor > batch) continue;
+    PlanRequest plan_request = RequestForMicroBatch(report, divisor);
+    plan_request.law = out.law;
+    plan_request.memory_budget = request.memory_budget;
+    plan_request.window_seconds = request.train_seconds;
+    plan_request.iteration_grid = request.iteration_grid;
+    ASSIGN_OR_RETURN(Plan plan, SolvePlan(plan_request));
+    plan.micro_batch = divisor == 1 ? 0 : batch / divisor;
+    const bool better = !have || (plan.feasible && !out.plan.feasible) ||
+                        (plan.feasible == out.plan.feasible && plan.predicted_accuracy > out.plan.predicted_accuracy + 1e-9);
+    if (better) {
+      out.plan = std::move(plan);
+      have = true;
+    }
+  }
+  if (!have) return absl::InvalidArgumentError("no micro-batch divisor fits the probe batch");
   return out;
 }
 

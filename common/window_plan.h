@@ -18,6 +18,9 @@ struct WindowPlanRequest {
   uint64_t memory_budget = 0;
   double train_seconds = 0;                       // window time left for training iterations
   std::vector<int64_t> iteration_grid = {25, 50, 100, 150, 200, 300, 400};
+  // Gradient-accumulation chunks the planner may choose, as divisors of the probe batch (1 = the whole batch):
+  // activations shrink with the chunk, time per iteration grows a little. The update is the same.
+  std::vector<int64_t> micro_batch_divisors = {1, 2, 4, 8};
 };
 
 struct WindowPlan {
@@ -30,7 +33,13 @@ struct WindowPlan {
 // A law for an edge nobody has probed yet: equal block weights, gains overlapping as on the fogged camera.
 LawParams GenericPrior(size_t blocks, double acc0);
 
-// `prior`: the edge's previous law, or null for a new edge.
+// The planner's request for `report`'s costs run in chunks of batch / `divisor` samples: saved activations and working
+// memory scale with the chunk; time per iteration is the probed time × (1 + 0.15·log2(divisor)) for the less
+// efficient small chunks (the deadline is enforced by the engine either way).
+PlanRequest RequestForMicroBatch(const ProbeReport& report, int64_t divisor);
+
+// `prior`: the edge's previous law, or null for a new edge. Tries every micro-batch divisor and keeps the plan
+// with the best predicted accuracy (the largest chunk on ties); Plan::micro_batch carries the choice.
 absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawParams* prior,
                                           const WindowPlanRequest& request);
 

@@ -16,12 +16,18 @@ double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t b
   return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;
 }
 
-void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch) {
+void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch,
+               int64_t micro_batch) {
   torch::Tensor index = torch::randint(0, train.size(), {std::min(batch, train.size())}, torch::kInt64);
+  const int64_t n = index.size(0);
+  const int64_t chunk = micro_batch > 0 ? std::min(micro_batch, n) : n;
   optimizer.zero_grad();
-  torch::Tensor loss = torch::nn::functional::cross_entropy(
-      model.Forward(NormalizeImages(train.images.index_select(0, index))), train.labels.index_select(0, index));
-  loss.backward();
+  for (int64_t b = 0; b < n; b += chunk) {
+    torch::Tensor part = index.slice(0, b, std::min(b + chunk, n));
+    torch::Tensor loss = torch::nn::functional::cross_entropy(
+        model.Forward(NormalizeImages(train.images.index_select(0, part))), train.labels.index_select(0, part));
+    (loss * (static_cast<double>(part.size(0)) / static_cast<double>(n))).backward();
+  }
   optimizer.step();
 }
 

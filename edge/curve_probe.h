@@ -42,8 +42,11 @@ struct CurveProbeResult {
 // window's memory budget, so windows pass their training batch).
 double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t batch = 500);
 
-// One optimiser step on a random batch of `train` (cross-entropy). Shared by probes and retraining windows.
-void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch);
+// One optimiser step on a random batch of `train` (cross-entropy). Shared by probes and retraining windows. With
+// `micro_batch` (0 = the whole batch) the batch runs in chunks whose gradients accumulate: the same update (the
+// ViT has no batch statistics), with the activations of one chunk alive at a time.
+void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch,
+               int64_t micro_batch = 0);
 
 // Retrains `choices` from `base` with AdamW at a constant rate and measures accuracy on `eval` at each checkpoint.
 // Returns the per-block trainable shares and (iterations, accuracy) pairs.

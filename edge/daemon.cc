@@ -461,7 +461,8 @@ struct EdgeDaemon::Impl {
       digests.push_back(b.digest());
       if (b.option() != "frozen") planned.push_back(b.name() + ":" + b.option());
     }
-    const std::string plan_text = planned.empty() ? "all frozen" : absl::StrJoin(planned, " ");
+    std::string plan_text = planned.empty() ? "all frozen" : absl::StrJoin(planned, " ");
+    if (plan.micro_batch() > 0) absl::StrAppend(&plan_text, " (chunks of ", plan.micro_batch(), ")");
     UpdateResult(id, [&](v1::WindowResult* r) {
       r->set_plan(plan_text);
       r->set_predicted_accuracy(plan.predicted_accuracy());
@@ -489,6 +490,7 @@ struct EdgeDaemon::Impl {
         1000 * std::max(0.0, left - budget.reserve_share * std::chrono::duration<double>(length).count())));
     retrain.max_iterations = std::max<int64_t>(1, plan.iterations());
     retrain.batch = budget.batch;
+    retrain.micro_batch = plan.micro_batch();
     retrain.label_free = label_free;
     retrain.on_iteration = [&](int64_t it) {
       std::lock_guard<std::mutex> lock(mu);

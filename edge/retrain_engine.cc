@@ -54,15 +54,22 @@ torch::Tensor ClusterPseudoLabels(ComposedModel& model, const torch::Tensor& ima
   return labels;
 }
 
+// With micro-batches the diversity term is computed per chunk (an approximation of the whole batch's).
 void LabelFreeStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const torch::Tensor& images,
-                   const torch::Tensor& pseudo_labels, int64_t batch, double pseudo_label_weight) {
+                   const torch::Tensor& pseudo_labels, int64_t batch, int64_t micro_batch,
+                   double pseudo_label_weight) {
   torch::Tensor index = torch::randint(0, images.size(0), {std::min(batch, images.size(0))}, torch::kInt64);
+  const int64_t n = index.size(0);
+  const int64_t chunk = micro_batch > 0 ? std::min(micro_batch, n) : n;
   optimizer.zero_grad();
-  torch::Tensor logits = model.Forward(NormalizeImages(images.index_select(0, index)));
-  torch::Tensor loss = InformationMaximisationLoss(logits) +
-                       pseudo_label_weight *
-                           torch::nn::functional::cross_entropy(logits, pseudo_labels.index_select(0, index));
-  loss.backward();
+  for (int64_t b = 0; b < n; b += chunk) {
+    torch::Tensor part = index.slice(0, b, std::min(b + chunk, n));
+    torch::Tensor logits = model.Forward(NormalizeImages(images.index_select(0, part)));
+    torch::Tensor loss = InformationMaximisationLoss(logits) +
+                         pseudo_label_weight *
+                             torch::nn::functional::cross_entropy(logits, pseudo_labels.index_select(0, part));
+    (loss * (static_cast<double>(part.size(0)) / static_cast<double>(n))).backward();
+  }
   optimizer.step();
 }
 
@@ -105,13 +112,15 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
                                                      : "the plan trains no block");
     }
     // Higher is better: held-out accuracy, or (label-free) the negated information-maximisation loss.
+    const int64_t eval_batch = o.micro_batch > 0 ? o.micro_batch : o.batch;  // its working memory counts too
     auto score = [&] {
-      return o.label_free ? -HeldOutObjective(*model, held_out.images, o.batch) : HeldOutAccuracy(*model, held_out, o.batch);
+      return o.label_free ? -HeldOutObjective(*model, held_out.images, eval_batch)
+                          : HeldOutAccuracy(*model, held_out, eval_batch);
     };
     const double score_before = score();  // before training it is the deployed model
     double best_score = score_before;
     torch::Tensor pseudo_labels;
-    if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, o.batch);
+    if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
     std::vector<torch::Tensor> best = model->SnapshotTrainable();
     torch::optim::AdamW optimizer(model->TrainableParameters(),
                                   torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
@@ -129,9 +138,10 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
         break;
       }
       if (o.label_free) {
-        LabelFreeStep(*model, optimizer, train.images, pseudo_labels, o.batch, o.pseudo_label_weight);
+        LabelFreeStep(*model, optimizer, train.images, pseudo_labels, o.batch, o.micro_batch,
+                      o.pseudo_label_weight);
       } else {
-        TrainStep(*model, optimizer, train, o.batch);
+        TrainStep(*model, optimizer, train, o.batch, o.micro_batch);
       }
       result.iterations = it;
       if (o.on_iteration) o.on_iteration(it);
@@ -143,7 +153,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
       if (it % o.eval_every == 0 || it == o.max_iterations) {
         const auto eval_start = clock();
         const double current = score();
-        if (o.label_free && it < o.max_iterations) pseudo_labels = ClusterPseudoLabels(*model, train.images, o.batch);
+        if (o.label_free && it < o.max_iterations) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
         eval_cost = clock() - eval_start;
         if (current > best_score) {
           best_score = current;

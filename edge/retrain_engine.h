@@ -28,6 +28,7 @@ struct RetrainOptions {
   std::chrono::milliseconds time_budget{60'000};     // for training and its evaluations
   int64_t max_iterations = 200;                      // the plan's iteration count
   int64_t batch = 64;
+  int64_t micro_batch = 0;                           // gradient accumulation chunk (0 = the whole batch)
   double learning_rate = 5e-4;                       // AdamW, constant within a window
   double weight_decay = 0.01;
   int64_t eval_every = 25;                           // iterations between held-out evaluations (keep-best)

@@ -5,6 +5,8 @@
 #include "common/trainer.h"
 #include "common/feature_stats.h"
 #include "edge/predictor.h"
+#include "common/memory_meter.h"
+#include "common/window_plan.h"
 #include "edge/retrain_engine.h"
 #include "edge/window_probe.h"
 #include "edge/window_runner.h"
@@ -195,6 +197,65 @@ TEST(BatchingPredictor, AnswersEveryRequestLikeTheModelAndRejectsBadInputAlone) 
     expected_other = other_model->Forward(NormalizeImages(data.images.slice(0, 0, 1))).argmax(1);
   }
   EXPECT_EQ((*predictor)->Submit(data.images[0]).get().label, expected_other[0].item<int64_t>());
+}
+
+}  // namespace
+}  // namespace bt
+
+namespace bt {
+namespace {
+
+TEST(MicroBatch, AccumulatedChunksGiveTheSameGradientWithLessMemory) {
+  auto base = *CreateVitModel(Tiny(), 1);
+  const ImageDataset data = ToyData(64, 1);
+  MemoryMeter& meter = MemoryMeter::Install();
+  std::vector<std::vector<torch::Tensor>> grads;
+  std::vector<int64_t> peaks;
+  for (int64_t micro : {int64_t{0}, int64_t{16}}) {
+    auto model = *ComposedModel::Create(*base, Tiny(), std::vector<BlockChoice>(4, {BlockChoice::Kind::kTrain, 0}));
+    torch::optim::AdamW optimizer(model->TrainableParameters(), torch::optim::AdamWOptions(1e-3));
+    torch::manual_seed(5);
+    const int64_t before = meter.current_bytes();
+    meter.ResetPeak();
+    TrainStep(*model, optimizer, data, 64, micro);
+    peaks.push_back(meter.peak_bytes() - before);
+    std::vector<torch::Tensor> g;
+    for (const torch::Tensor& p : model->TrainableParameters()) g.push_back(p.grad().clone());
+    grads.push_back(g);
+  }
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (size_t i = 0; i < grads[0].size(); ++i) {
+    EXPECT_TRUE(torch::allclose(grads[0][i], grads[1][i], 1e-4, 1e-6)) << "parameter " << i;
+  }
+  EXPECT_LT(peaks[1], peaks[0]) << "chunks of 16 keep fewer activations alive than the batch of 64";
+}
+
+TEST(MicroBatch, ThePlannerScalesActivationsAndMayChooseChunks) {
+  ProbeReport report;
+  BlockProfile b;
+  b.name = "layer";
+  b.parameters = 100;
+  b.prefix_bytes = 1000;
+  b.options.push_back({"frozen", false, 0, 9000, 0.01, 4000, 8000});
+  b.options.push_back({"train", true, 1, 13000, 0.02, 4000, 8000});
+  report.costs = {b};
+  report.fixed_bytes = 4000 + 500;  // largest working memory + input batch
+  report.batch = 64;
+  PlanRequest quarter = RequestForMicroBatch(report, 4);
+  EXPECT_EQ(quarter.blocks[0].options[1].activation_bytes, 2000u);
+  EXPECT_EQ(quarter.blocks[0].options[1].memory_bytes, 13000u - 8000u + 2000u);
+  EXPECT_EQ(quarter.fixed_bytes, 500u + 1000u);
+  EXPECT_GT(quarter.blocks[0].options[1].seconds, 0.02);
+  // A budget the whole batch does not fit but chunks of 16 do: the plan trains, in chunks.
+  WindowPlanRequest request;
+  request.memory_budget = 10000;
+  request.train_seconds = 100;
+  auto planned = PlanFromProbes(report, nullptr, request);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_TRUE(planned->plan.feasible);
+  EXPECT_EQ(planned->plan.blocks[0].option, "train");
+  EXPECT_GT(planned->plan.micro_batch, 0);
+  EXPECT_LE(planned->plan.memory_bytes, request.memory_budget);
 }
 
 }  // namespace
