@@ -312,7 +312,8 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
         auto with_divisor = [&](int64_t divisor) {
           PlanRequest scaled = RequestForMicroBatch(report, divisor);
           scaled.law = request.law;
-          scaled.memory_budget = request.memory_budget;
+          // The same 10% headroom for scaled (chunked) costs as the planner keeps.
+          scaled.memory_budget = divisor == 1 ? request.memory_budget : request.memory_budget / 10 * 9;
           scaled.window_seconds = request.window_seconds;
           scaled.iteration_grid = grid;
           return scaled;

@@ -66,11 +66,14 @@ absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawPa
     if (divisor < 1 || divisor > batch) continue;
     PlanRequest plan_request = RequestForMicroBatch(report, divisor);
     plan_request.law = out.law;
-    plan_request.memory_budget = request.memory_budget;
+    // Chunked costs are scaled, not measured: keep 10% of the budget as headroom for what does not shrink with
+    // the chunk (allocator granularity, per-chunk temporaries). The engine enforces the real budget regardless.
+    plan_request.memory_budget = divisor == 1 ? request.memory_budget : request.memory_budget / 10 * 9;
     plan_request.window_seconds = request.train_seconds;
     plan_request.iteration_grid = request.iteration_grid;
     ASSIGN_OR_RETURN(Plan plan, SolvePlan(plan_request));
     plan.micro_batch = divisor == 1 ? 0 : batch / divisor;
+    plan.memory_budget = request.memory_budget;
     const bool better = !have || (plan.feasible && !out.plan.feasible) ||
                         (plan.feasible == out.plan.feasible && plan.predicted_accuracy > out.plan.predicted_accuracy + 1e-9);
     if (better) {

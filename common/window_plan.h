@@ -35,7 +35,8 @@ LawParams GenericPrior(size_t blocks, double acc0);
 
 // The planner's request for `report`'s costs run in chunks of batch / `divisor` samples: saved activations and working
 // memory scale with the chunk; time per iteration is the probed time × (1 + 0.15·log2(divisor)) for the less
-// efficient small chunks (the deadline is enforced by the engine either way).
+// efficient small chunks (the deadline is enforced by the engine either way). Chunked plans are solved against 90%
+// of the budget: scaled costs miss what does not shrink with the chunk.
 PlanRequest RequestForMicroBatch(const ProbeReport& report, int64_t divisor);
 
 // `prior`: the edge's previous law, or null for a new edge. Tries every micro-batch divisor and keeps the plan
