@@ -67,6 +67,24 @@ Blocks BlocksFromJson(const nlohmann::json& j) {
 
 class EdgeAdminService;
 
+// One window's result as JSON: a line of results.jsonl and an entry of `bt-edge status --json`.
+nlohmann::ordered_json WindowResultJson(const v1::WindowResult& r) {
+  return {{"window_id", r.window_id()},
+          {"domain", r.domain_hint()},
+          {"outcome", r.outcome()},
+          {"accuracy_before", r.accuracy_before()},
+          {"accuracy_after", r.accuracy_after()},
+          {"predicted_accuracy", r.predicted_accuracy()},
+          {"peak_memory_bytes", r.peak_memory_bytes()},
+          {"predicted_memory_bytes", r.predicted_memory_bytes()},
+          {"train_seconds", r.train_seconds()},
+          {"iterations", r.iterations()},
+          {"bytes_down", r.bytes_down()},
+          {"bytes_up", r.bytes_up()},
+          {"plan", r.plan()},
+          {"version", r.version()}};
+}
+
 }  // namespace
 
 struct EdgeDaemon::Impl {
@@ -750,20 +768,7 @@ absl::Status EdgeDaemon::Run(const CancelToken* cancel) {
       d.window_id.clear();
       d.progress = 0;
       if (!d.recent.empty()) {
-        nlohmann::ordered_json line = {{"window_id", d.recent.front().window_id()},
-                                       {"domain", d.recent.front().domain_hint()},
-                                       {"outcome", d.recent.front().outcome()},
-                                       {"accuracy_before", d.recent.front().accuracy_before()},
-                                       {"accuracy_after", d.recent.front().accuracy_after()},
-                                       {"predicted_accuracy", d.recent.front().predicted_accuracy()},
-                                       {"peak_memory_bytes", d.recent.front().peak_memory_bytes()},
-                                       {"predicted_memory_bytes", d.recent.front().predicted_memory_bytes()},
-                                       {"train_seconds", d.recent.front().train_seconds()},
-                                       {"iterations", d.recent.front().iterations()},
-                                       {"bytes_down", d.recent.front().bytes_down()},
-                                       {"bytes_up", d.recent.front().bytes_up()},
-                                       {"plan", d.recent.front().plan()},
-                                       {"version", d.recent.front().version()}};
+        const nlohmann::ordered_json line = WindowResultJson(d.recent.front());
         std::ofstream(d.state_dir + "/results.jsonl", std::ios::app) << line.dump() << "\n";
       }
     }
@@ -849,20 +854,7 @@ absl::Status PrintEdgeStatus(const EdgeConfig& config, const std::string& addres
                                   {"next_window", s.next_window()},
                                   {"recent", nlohmann::ordered_json::array()}};
     for (const auto& r : s.recent()) {
-      out["recent"].push_back({{"window_id", r.window_id()},
-                               {"domain", r.domain_hint()},
-                               {"outcome", r.outcome()},
-                               {"accuracy_before", r.accuracy_before()},
-                               {"accuracy_after", r.accuracy_after()},
-                               {"predicted_accuracy", r.predicted_accuracy()},
-                               {"peak_memory_bytes", r.peak_memory_bytes()},
-                               {"predicted_memory_bytes", r.predicted_memory_bytes()},
-                               {"train_seconds", r.train_seconds()},
-                               {"iterations", r.iterations()},
-                               {"bytes_down", r.bytes_down()},
-                               {"bytes_up", r.bytes_up()},
-                               {"plan", r.plan()},
-                               {"version", r.version()}});
+      out["recent"].push_back(WindowResultJson(r));
     }
     std::printf("%s\n", out.dump(2).c_str());
     return absl::OkStatus();
