@@ -27,8 +27,8 @@
 namespace bt {
 
 const std::vector<std::string>& KnownMethods() {
-  static const std::vector<std::string> methods = {"none", "blocktrainer", "fixed-compressed", "last-k", "random",
-                                                   "full"};
+  static const std::vector<std::string> methods = {"none",   "blocktrainer", "fixed-compressed", "fixed-compressed-lora",
+                                                   "last-k", "random",       "full"};
   return methods;
 }
 
@@ -104,13 +104,17 @@ absl::StatusOr<Plan> LastK(const PlanRequest& request, int64_t q) {
 
 // Today's practice: every block in one compressed form, all trainable — encoder layers as train@s proxies at the
 // smallest sparsity s that fits the budget (the stem and head have no proxy form and train fully). Infeasible when
-// even the most compressed model does not fit.
-absl::StatusOr<Plan> FixedCompressed(const PlanRequest& request, int64_t q) {
+// even the most compressed model does not fit. With `lora`, the encoder layers' (compressed) weights stay frozen
+// and LoRA adapters on them train instead (forms lora, lora@s; the probes must have measured them).
+absl::StatusOr<Plan> FixedCompressed(const PlanRequest& request, int64_t q, bool lora) {
   std::vector<std::string> sparsities;
   for (const BlockOption& o : request.blocks[1].options) {
-    if (o.name.rfind("train@", 0) == 0) sparsities.push_back(o.name);
+    if (lora ? (o.name == "lora" || o.name.rfind("lora@", 0) == 0) : o.name.rfind("train@", 0) == 0) {
+      sparsities.push_back(o.name);
+    }
   }
-  std::sort(sparsities.begin(), sparsities.end());  // "train@0.25" < "train@0.50" < ...: least compressed first
+  if (sparsities.empty()) return absl::InternalError("the cost probes measured no compressed forms");
+  std::sort(sparsities.begin(), sparsities.end());  // "lora" < "lora@0.25" < "lora@0.50" < ...: least compressed first
   Plan last;
   for (const std::string& form : sparsities) {
     std::vector<size_t> options;
@@ -273,6 +277,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       probe_options.batch = budget.batch;
       probe_options.curves.seed = o.seed + w;
       if (m.name != "blocktrainer") probe_options.min_labeled = std::numeric_limits<int64_t>::max();
+      if (m.name == "fixed-compressed-lora") probe_options.costs.lora_sparsities = {0, 0.25, 0.5, 0.75};
       const auto probe_start = std::chrono::steady_clock::now();
       ASSIGN_OR_RETURN(ProbeReport report,
                        ProbeWindow(*m.model, config, samples.labeled, samples.all.images, &source, probe_options));
@@ -332,8 +337,8 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
           Plan candidate;
           if (m.name == "full") {
             ASSIGN_OR_RETURN(candidate, EvaluatePlan(scaled, AllTrain(report.costs), grid.front()));
-          } else if (m.name == "fixed-compressed") {
-            ASSIGN_OR_RETURN(candidate, FixedCompressed(scaled, grid.front()));
+          } else if (m.name == "fixed-compressed" || m.name == "fixed-compressed-lora") {
+            ASSIGN_OR_RETURN(candidate, FixedCompressed(scaled, grid.front(), m.name == "fixed-compressed-lora"));
           } else if (m.name == "last-k") {
             ASSIGN_OR_RETURN(candidate, LastK(scaled, grid.front()));
           } else if (m.name == "random") {
@@ -344,7 +349,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
           bool better = plan.blocks.empty() || (candidate.feasible && !plan.feasible);
           if (!better && candidate.feasible && plan.feasible) {
             if (m.name == "last-k") better = trained_blocks(candidate) > trained_blocks(plan);
-            if (m.name == "fixed-compressed") better = candidate.blocks[1].option < plan.blocks[1].option;
+            if (m.name.rfind("fixed-compressed", 0) == 0) better = candidate.blocks[1].option < plan.blocks[1].option;
           }
           if (better) {
             plan = candidate;

@@ -29,6 +29,10 @@ absl::StatusOr<BlockChoice> ChoiceFromName(const std::string& name) {
   if (name.rfind("train@", 0) == 0 && absl::SimpleAtod(name.substr(6), &s) && s > 0 && s < 1) {
     return BlockChoice{BlockChoice::Kind::kProxy, s};
   }
+  if (name == "lora") return BlockChoice{BlockChoice::Kind::kLora, 0};
+  if (name.rfind("lora@", 0) == 0 && absl::SimpleAtod(name.substr(5), &s) && s > 0 && s < 1) {
+    return BlockChoice{BlockChoice::Kind::kLora, s};
+  }
   return absl::InvalidArgumentError(absl::StrCat("unknown block option '", name, "'"));
 }
 
@@ -77,6 +81,7 @@ absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& mode
       std::vector<BlockChoice> choices = {{BlockChoice::Kind::kFrozen, 0}, {BlockChoice::Kind::kTrain, 0}};
       if (k >= 1 && k <= static_cast<size_t>(config.num_layers)) {
         for (double s : options.sparsities) choices.push_back({BlockChoice::Kind::kProxy, s});
+        for (double s : options.lora_sparsities) choices.push_back({BlockChoice::Kind::kLora, s});
       }
       for (const BlockChoice& choice : choices) {
         // A one-block composed model: this block in the given form, fed its real input.
@@ -86,7 +91,8 @@ absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& mode
         std::vector<torch::Tensor> trainable = composed->TrainableParameters();
         int64_t trainable_count = 0;
         for (const torch::Tensor& t : trainable) trainable_count += t.numel();
-        const uint64_t weight_bytes = choice.kind == BlockChoice::Kind::kProxy ? Bytes(trainable) : profile.prefix_bytes;
+        const bool reshaped = choice.kind == BlockChoice::Kind::kProxy || choice.kind == BlockChoice::Kind::kLora;
+        const uint64_t weight_bytes = reshaped ? Bytes(composed->BlockTensors(k)) : profile.prefix_bytes;
 
         BlockOption option;
         option.name = choice.Name();

@@ -17,12 +17,13 @@ namespace bt {
 
 struct CostProbeOptions {
   std::vector<double> sparsities = {0.25, 0.5, 0.75};  // proxies probed for encoder layers
+  std::vector<double> lora_sparsities;                  // LoRA forms probed for encoder layers (0: the whole layer)
   int repeats = 3;                                      // timing repetitions (median)
   double optimizer_state_factor = 3;                    // gradient + two AdamW moments per trainable parameter
 };
 
 // Probes every block of `model` (architecture `config`) on a batch of normalised `inputs`. Installs the
-// MemoryMeter. The returned options carry BlockChoice names ("frozen", "train", "train@0.50").
+// MemoryMeter. The returned options carry BlockChoice names ("frozen", "train", "train@0.50", "lora@0.50").
 absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& model, const VitConfig& config,
                                                           const torch::Tensor& inputs, const CostProbeOptions& options);
 

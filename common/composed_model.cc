@@ -11,6 +11,7 @@ std::string BlockChoice::Name() const {
     case Kind::kFrozen: return "frozen";
     case Kind::kTrain: return "train";
     case Kind::kProxy: return absl::StrFormat("train@%.2f", sparsity);
+    case Kind::kLora: return sparsity > 0 ? absl::StrFormat("lora@%.2f", sparsity) : std::string("lora");
   }
   return "?";
 }
@@ -37,10 +38,11 @@ absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const Block
       if (choice.kind != BlockChoice::Kind::kFrozen && out->first_trainable_ < 0) {
         out->first_trainable_ = static_cast<int64_t>(k);
       }
-      if (choice.kind == BlockChoice::Kind::kProxy) {
+      if (choice.kind == BlockChoice::Kind::kProxy || choice.kind == BlockChoice::Kind::kLora) {
         const int64_t layer = static_cast<int64_t>(k) - 1;
         if (layer < 0 || layer >= config.num_layers) {
-          return absl::InvalidArgumentError(absl::StrCat("block '", name, "' has no proxy form (encoder layers only)"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("block '", name, "' has no ", choice.Name(), " form (encoder layers only)"));
         }
         ASSIGN_OR_RETURN(ProxySpec spec, SelectProxyByMagnitude(weights, layer, config, choice.sparsity));
         ASSIGN_OR_RETURN(TensorMap proxy_weights, ExtractProxy(weights, layer, config, spec));
@@ -49,6 +51,10 @@ absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const Block
         torch::NoGradGuard no_grad;
         const std::string prefix = LayerPrefix(layer);
         for (auto& item : proxy->named_parameters()) item.value().copy_(proxy_weights.at(prefix + item.key()));
+        if (choice.kind == BlockChoice::Kind::kLora) {
+          for (auto& t : proxy->parameters()) t.requires_grad_(false);
+          proxy->AttachLora(options.lora_rank, options.lora_alpha);
+        }
         // The proxy replaces the block: release the full layer's weights in the copy.
         for (const ParamSpec& p : base.layout()[k].params) out->model_->parameters().at(p.name).set_data(torch::empty({0}));
         out->proxies_[k] = proxy;
@@ -106,12 +112,10 @@ absl::StatusOr<std::map<std::string, TensorMap>> ComposedModel::TrainedBlocks(co
       const std::string& name = base.layout()[k].name;
       if (choices_[k].kind == BlockChoice::Kind::kTrain) {
         ASSIGN_OR_RETURN(out[name], model_->GetBlock(name));
-      } else if (choices_[k].kind == BlockChoice::Kind::kProxy) {
+      } else if (proxies_[k]) {
         const int64_t layer = static_cast<int64_t>(k) - 1;
         TensorMap proxy;
-        for (const auto& item : proxies_[k]->named_parameters()) {
-          proxy[LayerPrefix(layer) + item.key()] = item.value().detach().clone();
-        }
+        for (const auto& [key, value] : proxies_[k]->MergedParameters()) proxy[LayerPrefix(layer) + key] = value;
         ASSIGN_OR_RETURN(TensorMap full, base.GetBlock(name));
         ASSIGN_OR_RETURN(out[name], WriteBackProxy(full, proxy, layer, config, specs_[k]));
       }
@@ -128,10 +132,24 @@ torch::Tensor ComposedModel::ForwardBlockForProbe(const torch::Tensor& input, si
 
 std::vector<torch::Tensor> ComposedModel::TrainableParameters() const {
   std::vector<torch::Tensor> out = model_->TrainableParameters();
-  for (const EncoderBlock& proxy : proxies_) {
-    if (!proxy) continue;
-    for (const torch::Tensor& t : proxy->parameters()) out.push_back(t);
+  for (size_t k = 0; k < proxies_.size(); ++k) {
+    if (!proxies_[k]) continue;
+    const std::vector<torch::Tensor> params = choices_[k].kind == BlockChoice::Kind::kLora
+                                                  ? proxies_[k]->LoraParameters()
+                                                  : proxies_[k]->parameters();
+    out.insert(out.end(), params.begin(), params.end());
   }
+  return out;
+}
+
+std::vector<torch::Tensor> ComposedModel::BlockTensors(size_t k) const {
+  if (!proxies_[k]) {
+    std::vector<torch::Tensor> out;
+    for (const ParamSpec& p : model_->layout()[k].params) out.push_back(model_->parameters().at(p.name));
+    return out;
+  }
+  std::vector<torch::Tensor> out = proxies_[k]->parameters();
+  for (const torch::Tensor& t : proxies_[k]->LoraParameters()) out.push_back(t);
   return out;
 }
 

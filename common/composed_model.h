@@ -1,5 +1,5 @@
-// A model as the edge composes it for one window: per block either frozen, fully trainable, or replaced by a
-// trainable proxy (train@s); every block before the first trainable one runs under no-grad, so it keeps no
+// A model as the edge composes it for one window: per block either frozen, fully trainable, replaced by a
+// trainable proxy (train@s), or frozen — whole or as a proxy — with trainable LoRA adapters (lora, lora@s); every block before the first trainable one runs under no-grad, so it keeps no
 // activations. Owns copies of the weights it uses (a proxy replaces its block's weights), so its memory is what
 // the plan costs. Not thread-safe.
 #pragma once
@@ -19,9 +19,9 @@
 namespace bt {
 
 struct BlockChoice {
-  enum class Kind { kFrozen, kTrain, kProxy };
+  enum class Kind { kFrozen, kTrain, kProxy, kLora };
   Kind kind = Kind::kFrozen;
-  double sparsity = 0;  // kProxy only
+  double sparsity = 0;  // kProxy: in (0, 1); kLora: in [0, 1) (0: the whole layer)
   std::string Name() const;
 };
 
@@ -30,6 +30,9 @@ struct ComposeOptions {
   // channel) and dequantise them block by block during the forward pass. Only those blocks: they run under
   // no-grad, so no backward pass needs their F32 weights afterwards.
   bool int8_prefix = false;
+  // kLora blocks: adapter rank and alpha (the adapter's output is scaled by alpha / rank).
+  int64_t lora_rank = 4;
+  double lora_alpha = 8;
 };
 
 class ComposedModel {
@@ -43,12 +46,15 @@ class ComposedModel {
   torch::Tensor Forward(const torch::Tensor& images, torch::Tensor* features = nullptr);
   // Block `k` alone on its input, in its composed form (for cost probes).
   torch::Tensor ForwardBlockForProbe(const torch::Tensor& input, size_t k);
+  // What block `k` holds in its composed form: its (proxy's) weights and any adapters.
+  std::vector<torch::Tensor> BlockTensors(size_t k) const;
   std::vector<torch::Tensor> TrainableParameters() const;
   // Copies of the trainable parameters, and putting such copies back (keep-best checkpoints).
   std::vector<torch::Tensor> SnapshotTrainable() const;
   void RestoreTrainable(const std::vector<torch::Tensor>& snapshot);
   // The trained blocks as full blocks, keyed by block name: trainable blocks as they are, proxies written back
-  // into the kept rows/columns of `base`'s weights of that block (`base` is the model this one was created from).
+  // into the kept rows/columns of `base`'s weights of that block (`base` is the model this one was created from),
+  // LoRA blocks with their adapters merged into the weights (and written back the same way when on a proxy).
   absl::StatusOr<std::map<std::string, TensorMap>> TrainedBlocks(const BlockModel& base, const VitConfig& config) const;
   int64_t first_trainable() const { return first_trainable_; }
   const std::vector<ProxySpec>& proxy_specs() const { return specs_; }
@@ -62,8 +68,8 @@ class ComposedModel {
   };
   std::unique_ptr<BlockModel> model_;           // full blocks (copies)
   std::vector<std::vector<QuantizedTensor>> quantized_;  // per block; empty unless stored as int8
-  std::vector<EncoderBlock> proxies_;           // per block; null unless kProxy
-  std::vector<ProxySpec> specs_;                // per block; empty unless kProxy
+  std::vector<EncoderBlock> proxies_;           // per block; null unless kProxy or kLora (the adapted layer)
+  std::vector<ProxySpec> specs_;                // per block; empty unless kProxy or kLora
   std::vector<BlockChoice> choices_;
   int64_t first_trainable_ = -1;
   int64_t num_layers_ = 0;

@@ -1,10 +1,23 @@
 #include "common/vit.h"
 
 #include <cmath>
+#include <map>
 
 #include "common/block_model.h"
 
 namespace bt {
+
+LoraAdapter LoraAdapter::Create(int64_t in, int64_t out, int64_t rank, double alpha) {
+  LoraAdapter adapter;
+  // A like a Kaiming-uniform init (bound 1/sqrt(in)), B zero: the product starts at zero.
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+  adapter.a = (torch::rand({rank, in}) * 2 - 1) * bound;
+  adapter.b = torch::zeros({out, rank});
+  adapter.a.requires_grad_(true);
+  adapter.b.requires_grad_(true);
+  adapter.scale = alpha / static_cast<double>(rank);
+  return adapter;
+}
 
 SelfAttentionImpl::SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads, int64_t head_dim)
     : num_heads_(num_heads), head_dim_(head_dim > 0 ? head_dim : hidden_dim / num_heads) {
@@ -20,13 +33,14 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads, int6
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t n = x.size(0), s = x.size(1), d = head_dim_, inner = num_heads_ * head_dim_;
   // (N, S, 3·inner) -> 3 × (N, heads, S, d)
-  auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias)
-                 .view({n, s, 3, num_heads_, d})
+  torch::Tensor projected = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias);
+  if (lora_in_proj) projected = projected + lora_in_proj->Apply(x);
+  auto qkv = projected.view({n, s, 3, num_heads_, d})
                  .permute({2, 0, 3, 1, 4});
   torch::Tensor q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(d)));
   torch::Tensor attention = torch::softmax(torch::matmul(q, qkv[1].transpose(-2, -1)), -1);
   torch::Tensor out = torch::matmul(attention, qkv[2]).transpose(1, 2).reshape({n, s, inner});
-  return out_proj(out);
+  return lora_out_proj ? out_proj(out) + lora_out_proj->Apply(out) : out_proj(out);
 }
 
 MlpImpl::MlpImpl(int64_t hidden_dim, int64_t mlp_dim) {
@@ -41,7 +55,10 @@ MlpImpl::MlpImpl(int64_t hidden_dim, int64_t mlp_dim) {
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   // Dropout is 0 in every configuration we build, so the two dropout layers (mlp.2, mlp.4) hold no state.
-  return fc2(torch::gelu(fc1(x)));
+  torch::Tensor h = fc1(x);
+  if (lora_fc1) h = h + lora_fc1->Apply(x);
+  h = torch::gelu(h);
+  return lora_fc2 ? fc2(h) + lora_fc2->Apply(h) : fc2(h);
 }
 
 EncoderBlockImpl::EncoderBlockImpl(int64_t hidden_dim, int64_t num_heads, int64_t mlp_dim, int64_t head_dim) {
@@ -54,6 +71,43 @@ EncoderBlockImpl::EncoderBlockImpl(int64_t hidden_dim, int64_t num_heads, int64_
 torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = x + self_attention(ln_1(x));
   return y + mlp(ln_2(y));
+}
+
+void EncoderBlockImpl::AttachLora(int64_t rank, double alpha) {
+  auto make = [&](const torch::Tensor& weight) { return LoraAdapter::Create(weight.size(1), weight.size(0), rank, alpha); };
+  self_attention->lora_in_proj = make(self_attention->in_proj_weight);
+  self_attention->lora_out_proj = make(self_attention->out_proj->weight);
+  mlp->lora_fc1 = make(mlp->fc1->weight);
+  mlp->lora_fc2 = make(mlp->fc2->weight);
+}
+
+std::vector<torch::Tensor> EncoderBlockImpl::LoraParameters() const {
+  std::vector<torch::Tensor> out;
+  for (const auto* adapter : {&self_attention->lora_in_proj, &self_attention->lora_out_proj, &mlp->lora_fc1,
+                              &mlp->lora_fc2}) {
+    if (*adapter) {
+      out.push_back((*adapter)->a);
+      out.push_back((*adapter)->b);
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> EncoderBlockImpl::MergedParameters() const {
+  torch::NoGradGuard no_grad;
+  const std::map<std::string, const std::optional<LoraAdapter>*> adapters = {
+      {"self_attention.in_proj_weight", &self_attention->lora_in_proj},
+      {"self_attention.out_proj.weight", &self_attention->lora_out_proj},
+      {"mlp.0.weight", &mlp->lora_fc1},
+      {"mlp.3.weight", &mlp->lora_fc2}};
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : named_parameters()) {
+    torch::Tensor value = item.value().detach().clone();
+    auto it = adapters.find(item.key());
+    if (it != adapters.end() && *it->second) value += (*it->second)->Delta();
+    out.emplace_back(item.key(), value);
+  }
+  return out;
 }
 
 VitImpl::VitImpl(const VitConfig& config) : config_(config) {

@@ -6,12 +6,29 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "common/model_config.h"
 
 namespace bt {
 
 // `self_attention`: nn.MultiheadAttention(batch_first=True) parameters: in_proj_weight, in_proj_bias, out_proj.
 // `head_dim` defaults to hidden_dim / num_heads; a compressed proxy keeps fewer heads of the original width.
+// A low-rank adapter (LoRA) beside a frozen linear map W: y = x·Wᵀ + b + scale·(x·Aᵀ)·Bᵀ with A (rank × in) and
+// B (out × rank). B starts at zero, so an adapted layer starts out computing exactly what it did; merging adds
+// scale·B·A to W. Adapters are not registered as module parameters: the block's parameter names and shapes stay
+// those of the checkpoint.
+struct LoraAdapter {
+  torch::Tensor a, b;
+  double scale = 1;
+  static LoraAdapter Create(int64_t in, int64_t out, int64_t rank, double alpha);  // draws A from the global RNG
+  torch::Tensor Apply(const torch::Tensor& x) const { return torch::nn::functional::linear(torch::nn::functional::linear(x, a), b) * scale; }
+  torch::Tensor Delta() const { return torch::matmul(b, a) * scale; }  // (out × in), added to W on merge
+};
+
 class SelfAttentionImpl : public torch::nn::Module {
  public:
   SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads, int64_t head_dim = 0);
@@ -19,6 +36,7 @@ class SelfAttentionImpl : public torch::nn::Module {
 
   torch::Tensor in_proj_weight, in_proj_bias;
   torch::nn::Linear out_proj{nullptr};
+  std::optional<LoraAdapter> lora_in_proj, lora_out_proj;  // set by EncoderBlockImpl::AttachLora
 
  private:
   int64_t num_heads_;
@@ -32,6 +50,7 @@ class MlpImpl : public torch::nn::Module {
   MlpImpl(int64_t hidden_dim, int64_t mlp_dim);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  std::optional<LoraAdapter> lora_fc1, lora_fc2;  // set by EncoderBlockImpl::AttachLora
 };
 TORCH_MODULE(Mlp);
 
@@ -40,6 +59,13 @@ class EncoderBlockImpl : public torch::nn::Module {
  public:
   EncoderBlockImpl(int64_t hidden_dim, int64_t num_heads, int64_t mlp_dim, int64_t head_dim = 0);
   torch::Tensor forward(const torch::Tensor& x);
+  // Adds LoRA adapters of `rank` (scale alpha / rank) to the four weight matrices (q/k/v in-projection, out-projection,
+  // both MLP layers); the block's own parameters are left as they are (the caller freezes them).
+  void AttachLora(int64_t rank, double alpha);
+  std::vector<torch::Tensor> LoraParameters() const;  // A and B of every adapter; empty without adapters
+  // The block's weights with the adapters merged in, keyed by parameter name relative to the block
+  // ("self_attention.in_proj_weight", ...): exactly what forward computes without adapters.
+  std::vector<std::pair<std::string, torch::Tensor>> MergedParameters() const;
   torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
   SelfAttention self_attention{nullptr};
   Mlp mlp{nullptr};

@@ -78,6 +78,73 @@ TEST(ComposedModel, ProxiesOnlyForEncoderLayers) {
   EXPECT_EQ((*composed)->Forward(torch::randn({2, 1, 28, 28})).sizes().vec(), (std::vector<int64_t>{2, 10}));
 }
 
+// A LoRA block starts out as the original layer, trains only its adapters, and its exported block (adapters merged,
+// written back into the kept rows/columns when on a proxy) computes exactly what the composed model computed.
+TEST(ComposedModel, LoraTrainsOnlyAdaptersAndMergesExactly) {
+  const VitConfig c = Tiny();
+  auto base = Randomised(c);
+  for (double sparsity : {0.0, 0.5}) {
+    SCOPED_TRACE(sparsity);
+    std::vector<BlockChoice> choices(base->num_blocks());
+    choices[1] = {BlockChoice::Kind::kLora, sparsity};
+    choices[3] = {BlockChoice::Kind::kTrain, 0};  // the head
+    auto composed = ComposedModel::Create(*base, c, choices);
+    ASSERT_TRUE(composed.ok()) << composed.status();
+    torch::Tensor x = torch::randn({4, 1, 28, 28});
+    if (sparsity == 0) {
+      torch::NoGradGuard no_grad;
+      EXPECT_TRUE(torch::allclose((*composed)->Forward(x), base->Forward(x), 1e-5, 1e-6));
+    }
+    // Four adapters (A and B each) plus the head block's final norm and linear layer (weight and bias each); the
+    // layer's own weights are frozen.
+    auto params = (*composed)->TrainableParameters();
+    ASSERT_EQ(params.size(), 12u);
+    const TensorMap layer_before = *base->GetBlock("encoder_layer_0");
+    int64_t adapter_values = 0, head_values = 0, layer_values = 0;
+    for (const torch::Tensor& t : params) adapter_values += t.numel();
+    const TensorMap head_block = *base->GetBlock(base->layout()[3].name);
+    for (const auto& [name, t] : head_block) head_values += t.numel();
+    for (const auto& [name, t] : layer_before) layer_values += t.numel();
+    adapter_values -= head_values;
+    EXPECT_GT(adapter_values, 0);
+    EXPECT_LT(adapter_values, layer_values / 2);
+    torch::optim::AdamW adam(params, torch::optim::AdamWOptions(1e-2));
+    for (int step = 0; step < 3; ++step) {
+      adam.zero_grad();
+      (*composed)->Forward(x).pow(2).mean().backward();
+      adam.step();
+    }
+    auto trained = (*composed)->TrainedBlocks(*base, c);
+    ASSERT_TRUE(trained.ok()) << trained.status();
+    ASSERT_EQ(trained->size(), 2u);
+    auto merged = Randomised(c);
+    for (const auto& [name, tensors] : *trained) ASSERT_TRUE(merged->SetBlock(name, tensors).ok());
+    torch::NoGradGuard no_grad;
+    torch::Tensor composed_logits = (*composed)->Forward(x);
+    if (sparsity == 0) {
+      EXPECT_TRUE(torch::allclose(composed_logits, merged->Forward(x), 1e-4, 1e-5));
+    } else {
+      // The proxy's kept heads/units moved; the layer's other rows are bit-identical to the base.
+      const TensorMap& after = trained->at("encoder_layer_0");
+      const std::string w = LayerPrefix(0) + "mlp.0.weight";
+      const auto& kept = (*composed)->proxy_specs()[1].mlp_units;
+      int64_t unchanged_rows = 0;
+      for (int64_t row = 0; row < c.mlp_dim; ++row) {
+        if (torch::equal(after.at(w)[row], layer_before.at(w)[row])) ++unchanged_rows;
+      }
+      EXPECT_EQ(unchanged_rows, c.mlp_dim - static_cast<int64_t>(kept.size()));
+      EXPECT_FALSE(torch::equal(after.at(w), layer_before.at(w)));
+    }
+  }
+  std::vector<BlockChoice> stem(base->num_blocks());
+  stem[0] = {BlockChoice::Kind::kLora, 0};
+  EXPECT_FALSE(ComposedModel::Create(*base, c, stem).ok());  // the stem has no LoRA form
+  EXPECT_EQ(ChoiceFromName("lora")->kind, BlockChoice::Kind::kLora);
+  EXPECT_EQ(ChoiceFromName("lora@0.50")->sparsity, 0.5);
+  EXPECT_EQ((BlockChoice{BlockChoice::Kind::kLora, 0.25}).Name(), "lora@0.25");
+  EXPECT_FALSE(ChoiceFromName("lora@1").ok());
+}
+
 TEST(CostProbe, ProfilesEveryBlockAndPredictsARealPeak) {
   const VitConfig c = Tiny();
   auto base = *CreateVitModel(c, 2);
@@ -95,6 +162,18 @@ TEST(CostProbe, ProfilesEveryBlockAndPredictsARealPeak) {
   EXPECT_LT((*profiles)[1].options[2].share, 1.0);
   EXPECT_EQ(ChoiceFromName("train@0.50")->sparsity, 0.5);
   EXPECT_FALSE(ChoiceFromName("train@2").ok());
+
+  // LoRA forms, when asked for: cheaper to train than the layer itself (no optimiser state for its weights).
+  options.lora_sparsities = {0, 0.5};
+  auto with_lora = ProbeBlockCosts(*base, c, inputs, options);
+  ASSERT_TRUE(with_lora.ok()) << with_lora.status();
+  ASSERT_EQ((*with_lora)[1].options.size(), 5u);  // frozen, train, train@0.50, lora, lora@0.50
+  const BlockOption& lora = (*with_lora)[1].options[3];
+  EXPECT_EQ(lora.name, "lora");
+  EXPECT_TRUE(lora.trainable);
+  EXPECT_LT(lora.share, 0.5);
+  EXPECT_LT(lora.memory_bytes, (*with_lora)[1].options[1].memory_bytes);
+  EXPECT_EQ((*with_lora)[0].options.size(), 2u);  // the stem has no LoRA form
 
   // Train the plan "layer 1 onward trainable" and compare its measured peak with the prediction.
   MemoryMeter& meter = MemoryMeter::Install();
