@@ -7,6 +7,7 @@
 //   bt-cloud status     edges of a running bt-cloud (over its admin address)
 //   bt-cloud versions   an edge's branch; rollback: move it back
 //   bt-cloud add-edge   create an edge's bearer token
+//   bt-cloud export     an edge's version as one checkpoint
 //   bt-cloud plan       dry-run block plan under a memory budget and a window (or for an edge)
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +16,7 @@
 #include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <cstdio>
 #include <string>
 
@@ -23,6 +25,7 @@
 #include "cloud/block_store.h"
 #include "cloud/cloud_service.h"
 #include "cloud/law_store.h"
+#include "cloud/export_command.h"
 #include "cloud/registry.h"
 #include "cloud/model_store.h"
 #include "cloud/plan_command.h"
@@ -339,6 +342,14 @@ int main(int argc, char** argv) {
   add_edge->add_option("--edge", edge, "edge id")->required();
   add_edge->add_option("--token-out", token_out, "write the token to this file (mode 0600) instead of stdout");
 
+  std::string export_out;
+  std::optional<uint64_t> export_version;
+  auto* export_cmd = app.add_subcommand("export", "Write an edge's version of the model as one safetensors checkpoint");
+  export_cmd->add_option("--edge", edge, "edge id")->required();
+  export_cmd->add_option("--version", export_version, "version of the edge's branch (default: its head)");
+  export_cmd->add_option("-o,--out", export_out, "checkpoint to write (atomically)")->required();
+  export_cmd->add_flag("--json", json, "print JSON instead of text");
+
   PlanCommandOptions plan_options;
   auto* plan = app.add_subcommand("plan", "Dry-run plan: which blocks to retrain, how, and for how long, under a budget");
   plan->add_option("-m,--model", plan_options.model_path, "checkpoint (default: the configured model)");
@@ -367,6 +378,25 @@ int main(int argc, char** argv) {
   if (rollback->parsed()) return Report(Rollback(flags, address, edge, to_version));
   if (add_edge->parsed()) return Report(AddEdge(flags, edge, token_out));
   if (manifest->parsed()) return Report(Manifest(flags, model_path, json));
+  if (export_cmd->parsed()) {
+    auto config = LoadConfigAndLogging(flags);
+    if (!config.ok()) return Report(config.status());
+    auto exported = ExportVersion(*config, edge, export_version, export_out);
+    if (!exported.ok()) return Report(exported.status());
+    if (json) {
+      const nlohmann::ordered_json out = {{"edge", edge},
+                                          {"version", exported->version},
+                                          {"blocks", exported->blocks},
+                                          {"bytes", exported->bytes},
+                                          {"path", export_out}};
+      std::printf("%s\n", out.dump().c_str());
+    } else {
+      std::printf("edge %s version %llu: %zu blocks, %s written to %s\n", edge.c_str(),
+                  static_cast<unsigned long long>(exported->version), exported->blocks,
+                  FormatBytes(exported->bytes).c_str(), export_out.c_str());
+    }
+    return 0;
+  }
   if (plan->parsed()) {
     auto config = LoadConfigAndLogging(flags);
     if (!config.ok()) return Report(config.status());

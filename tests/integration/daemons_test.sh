@@ -88,6 +88,20 @@ assert head["blocks"] == edge_blocks, (head["blocks"], edge_blocks)
 assert versions[0]["blocks"] != edge_blocks
 print("cloud version 1 == edge blocks; changed:", head["changed_blocks"])
 PY
+# The edge's version as one checkpoint: its blocks are exactly version 1's, and it loads and evaluates.
+"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" export --edge edge-e2e --out "$WORK/v1.safetensors" > /dev/null \
+  || fail "bt-cloud export"
+"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" manifest -m "$WORK/v1.safetensors" --json > "$WORK/v1-manifest.json"
+$PY - "$WORK/versions.json" "$WORK/v1-manifest.json" <<'PY' || fail "the exported checkpoint is not version 1"
+import json, sys
+head = json.load(open(sys.argv[1]))[-1]
+exported = {b["name"]: b["digest"] for b in json.load(open(sys.argv[2]))["blocks"]}
+assert exported == head["blocks"], (exported, head["blocks"])
+print("exported checkpoint == cloud version 1")
+PY
+"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" evaluate -m "$WORK/v1.safetensors" --json > /dev/null || fail "evaluate the export"
+if "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" export --edge edge-e2e --version 9 --out "$WORK/v9.safetensors" 2>/dev/null \
+  || [ -e "$WORK/v9.safetensors" ]; then fail "exporting a missing version succeeded or left a file"; fi
 "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" status --json | json 'd["edges"][0]["version"]==1 and d["edges"][0]["last_accuracy_after"]>0' \
   | grep -qx True || fail "bt-cloud status does not show the window"
 
