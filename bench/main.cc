@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--labeled-fraction", o.labeled_fraction,
                  "override every domain's labeled fraction (0 = no labels: the label-free mode)");
+  app.add_flag("--via-daemons", o.via_daemons,
+               "also run blocktrainer through bt-cloud and bt-edge (child processes on loopback; state and logs under "
+               "OUT/daemons) and compare with the in-process run");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (auto s = InitLogging(log_level); !s.ok()) {

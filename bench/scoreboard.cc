@@ -1,4 +1,5 @@
 #include "bench/scoreboard.h"
+#include "bench/via_daemons.h"
 
 #include <spdlog/spdlog.h>
 
@@ -45,6 +46,10 @@ struct WindowRecord {
   std::string plan = "-";
   std::string note;
   bool label_free = false;
+  double wall_seconds = 0;  // the whole window: probes, planning, (pulls,) training, evaluation
+  // Through the daemons only.
+  double edge_accuracy_after = -1;  // the edge's own held-out slice
+  uint64_t version = 0;             // the cloud's version after the window
 };
 
 struct MethodState {
@@ -188,6 +193,51 @@ double MeanAfter(const MethodState& m) {
   return m.windows.empty() ? 0 : sum / static_cast<double>(m.windows.size());
 }
 
+// Per-window comparison of blocktrainer in-process and through the daemons, with the tolerance the two must meet:
+// the same plan, and accuracy after each window within kWindowTolerance (the mean within kMeanTolerance). They
+// cannot be identical: probe timings differ from run to run (and so may costs and iteration counts), the edge's
+// buffer stores samples as 8-bit images, and the daemon's window is wall-clock bound.
+constexpr double kWindowTolerance = 0.03, kMeanTolerance = 0.02;
+
+std::string DaemonComparison(const std::vector<MethodState>& methods) {
+  const MethodState* in_process = nullptr;
+  const MethodState* daemons = nullptr;
+  for (const MethodState& m : methods) {
+    if (m.name == "blocktrainer") in_process = &m;
+    if (m.name == "blocktrainer-daemons") daemons = &m;
+  }
+  if (in_process == nullptr || daemons == nullptr) return "";
+  std::string md = absl::StrFormat(
+      "\n## blocktrainer in-process vs through the daemons\n\nTolerance: the same plan, accuracy after each window "
+      "within %.0f points, the mean within %.0f points. Daemons: the cloud's version after the window, exported and "
+      "evaluated on the same held-out set; bytes are what went over gRPC; wall: from asking for the window to its "
+      "result.\n\n| window | domain | after in-process | after daemons | difference | same plan | iterations | "
+      "down | up | train s | wall s in-process / daemons |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+      "| --- |\n",
+      100 * kWindowTolerance, 100 * kMeanTolerance);
+  bool within = true;
+  int same_plans = 0;
+  const size_t n = std::min(in_process->windows.size(), daemons->windows.size());
+  for (size_t w = 0; w < n; ++w) {
+    const WindowRecord& a = in_process->windows[w];
+    const WindowRecord& b = daemons->windows[w];
+    const double diff = b.accuracy_after - a.accuracy_after;
+    const bool same_plan = a.plan == b.plan;
+    same_plans += same_plan;
+    within &= std::abs(diff) <= kWindowTolerance && same_plan;
+    md += absl::StrFormat("| %d | %s | %.1f%% | %.1f%% | %+.1f pt | %s | %d / %d | %s | %s | %.1f / %.1f | %.1f / %.1f |\n",
+                          w + 1, b.domain, 100 * a.accuracy_after, 100 * b.accuracy_after, 100 * diff,
+                          same_plan ? "yes" : "no: " + b.plan, a.iterations, b.iterations, FormatBytes(b.bytes_down),
+                          FormatBytes(b.bytes_up), a.train_seconds, b.train_seconds, a.wall_seconds, b.wall_seconds);
+  }
+  const double mean_diff = MeanAfter(*daemons) - MeanAfter(*in_process);
+  within &= std::abs(mean_diff) <= kMeanTolerance;
+  md += absl::StrFormat("\nMean accuracy: in-process %.2f%%, daemons %.2f%% (%+.2f pt); %d of %zu plans the same; %s.\n",
+                        100 * MeanAfter(*in_process), 100 * MeanAfter(*daemons), 100 * mean_diff, same_plans, n,
+                        within ? "within tolerance" : "NOT within tolerance");
+  return md;
+}
+
 }  // namespace
 
 absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel) {
@@ -198,6 +248,9 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     }
   }
   if (o.methods.empty()) return absl::InvalidArgumentError("--methods: no method given");
+  if (o.via_daemons && std::find(o.methods.begin(), o.methods.end(), "blocktrainer") == o.methods.end()) {
+    return absl::InvalidArgumentError("--via-daemons compares with the in-process run: add blocktrainer to --methods");
+  }
   auto window = ParseDuration(o.window);
   if (!window.ok()) return Annotate(window.status(), "--window");
   double budget_fraction = 0;
@@ -264,6 +317,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       WindowRecord r;
       r.domain = dw.domain;
       r.label_free = label_free;
+      const auto window_start = std::chrono::steady_clock::now();
       ASSIGN_OR_RETURN(EvalResult before, Evaluate(m.model.get(), eval));
       r.accuracy_before = r.accuracy_after = r.predicted_accuracy = before.accuracy();
       if (m.name == "none") {
@@ -407,6 +461,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       }
       ASSIGN_OR_RETURN(EvalResult after, Evaluate(m.model.get(), eval));
       r.accuracy_after = after.accuracy();
+      r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
       spdlog::info("{:>13}: {:.1f}% -> {:.1f}% (predicted {:.1f}%), {}, {} it, peak {} (pred. {})", m.name,
                    100 * r.accuracy_before, 100 * r.accuracy_after, 100 * r.predicted_accuracy, r.plan, r.iterations,
                    FormatBytes(static_cast<uint64_t>(r.peak_memory_bytes)), FormatBytes(r.predicted_memory_bytes));
@@ -421,6 +476,46 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     for (MethodState& m : methods) {
       if (m.name == name && m.model) ordered.push_back(std::move(m));
     }
+  }
+
+  // The same scenario, seed, budget and window through bt-cloud and bt-edge.
+  if (o.via_daemons) {
+    DaemonRunOptions d;
+    d.scenario_path = o.scenario_path;
+    d.model_path = o.model_path;
+    d.dataset_dir = o.dataset_dir;
+    d.work_dir = (o.out_dir.empty() ? std::string("var/bench") : o.out_dir) + "/daemons";
+    d.memory_budget = budget_bytes;
+    d.window = budget.window;
+    d.seed = o.seed;
+    d.windows = windows;
+    auto evaluate = [&](size_t w, BlockModel& model) -> absl::StatusOr<double> {
+      ASSIGN_OR_RETURN(EvalResult result, Evaluate(&model, data.eval[data.windows[w].domain_index]));
+      return result.accuracy();
+    };
+    ASSIGN_OR_RETURN(std::vector<DaemonWindowResult> daemon_windows, RunThroughDaemons(d, evaluate, cancel));
+    MethodState daemons;
+    daemons.name = "blocktrainer-daemons";
+    for (const DaemonWindowResult& dw : daemon_windows) {
+      WindowRecord r;
+      r.domain = dw.domain;
+      r.accuracy_before = dw.accuracy_before;
+      r.accuracy_after = dw.accuracy_after;
+      r.predicted_accuracy = dw.predicted_accuracy;
+      r.peak_memory_bytes = dw.peak_memory_bytes;
+      r.predicted_memory_bytes = dw.predicted_memory_bytes;
+      r.train_seconds = dw.train_seconds;
+      r.iterations = dw.iterations;
+      r.bytes_down = dw.bytes_down;
+      r.bytes_up = dw.bytes_up;
+      r.plan = dw.plan;
+      r.note = dw.outcome;
+      r.wall_seconds = dw.window_seconds;
+      r.edge_accuracy_after = dw.edge_accuracy_after;
+      r.version = dw.version;
+      daemons.windows.push_back(r);
+    }
+    ordered.push_back(std::move(daemons));
   }
   nlohmann::ordered_json out;
   out["scenario"] = scenario.name;
@@ -457,7 +552,12 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
                                {"bytes_up", r.bytes_up},
                                {"plan", r.plan},
                                {"label_free", r.label_free},
+                               {"wall_seconds", r.wall_seconds},
                                {"note", r.note}});
+      if (r.edge_accuracy_after >= 0) {
+        jm["windows"].back()["edge_accuracy_after"] = r.edge_accuracy_after;
+        jm["windows"].back()["version"] = r.version;
+      }
     }
     out["methods"].push_back(jm);
     md += absl::StrFormat("| %s | %.2f%% | %s |\n", m.name, 100 * MeanAfter(m),
@@ -476,6 +576,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
                             r.iterations, FormatBytes(r.bytes_up), r.plan);
     }
   }
+  if (o.via_daemons) md += DaemonComparison(ordered);
   md += "\nbefore/after: accuracy on the domain's held-out samples; predicted: the law's prediction on the probe "
         "slice; peak memory: measured by the counting allocator during retraining; up: bytes of retrained blocks.\n";
   std::printf("%s", md.c_str());

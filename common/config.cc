@@ -300,6 +300,7 @@ absl::Status ParseEdge(const YAML::Node& root, const std::string& source, EdgeCo
   RETURN_IF_ERROR(retrain.Double("probe_share", &r.probe_share, 0.01, 0.5));
   RETURN_IF_ERROR(retrain.Int("batch", &r.batch, 1, 1 << 16));
   RETURN_IF_ERROR(retrain.Int("samples", &r.samples, 10, int64_t{1} << 32));
+  RETURN_IF_ERROR(retrain.Int("seed", &r.seed, 0, int64_t{1} << 40));
   RETURN_IF_ERROR(retrain.String("time_zone", &r.time_zone));
   RETURN_IF_ERROR(retrain.StringList("schedule", &r.schedule,
                                      [](const std::string& v) { return ParseWindowSpec(v).status(); }));

@@ -85,6 +85,7 @@ struct RetrainConfig {
   double probe_share = 0.10;                  // share of the window for probes
   int64_t batch = 64;
   int64_t samples = 1400;                     // most recent buffered samples a window trains on
+  int64_t seed = 1;                           // probes and training batches: window n of a run uses seed + n
   std::string time_zone = "UTC";              // for schedule times: UTC, local, or a fixed offset like +02:00
   std::vector<std::string> schedule;          // e.g. "daily 02:00-02:30", "mon,wed,fri 13:00-13:10"
 };

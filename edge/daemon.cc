@@ -120,6 +120,7 @@ struct EdgeDaemon::Impl {
   std::deque<v1::WindowResult> recent;
   std::string next_window;
   size_t next_domain = 0;
+  uint64_t windows_started = 0;  // since the daemon started: window n uses retrain.seed + n
   std::map<std::string, int64_t> scheduled_done;  // window occurrence key → done
 
   std::unique_ptr<grpc::Server> admin_server;
@@ -436,6 +437,8 @@ struct EdgeDaemon::Impl {
     probe_options.window = length;
     probe_options.probe_share = budget.probe_share;
     probe_options.batch = budget.batch;
+    const uint64_t seed = static_cast<uint64_t>(config.retrain.seed) + windows_started++;
+    probe_options.curves.seed = seed;
     std::unique_ptr<BlockModel> working;
     VitConfig cfg;
     {
@@ -509,6 +512,7 @@ struct EdgeDaemon::Impl {
     retrain.max_iterations = std::max<int64_t>(1, plan.iterations());
     retrain.batch = budget.batch;
     retrain.micro_batch = plan.micro_batch();
+    retrain.seed = seed;
     retrain.label_free = label_free;
     retrain.on_iteration = [&](int64_t it) {
       std::lock_guard<std::mutex> lock(mu);
@@ -832,13 +836,18 @@ std::unique_ptr<v1::EdgeAdmin::Stub> AdminStub(const EdgeConfig& config, const s
 }
 }  // namespace
 
-absl::Status PrintEdgeStatus(const EdgeConfig& config, const std::string& address, bool json) {
+absl::StatusOr<v1::EdgeStatus> QueryEdgeStatus(const EdgeConfig& config, const std::string& address) {
   auto stub = AdminStub(config, address);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::EdgeStatus s;
   RETURN_IF_ERROR(FromGrpcStatus(stub->GetEdgeStatus(&context, v1::GetEdgeStatusRequest(), &s),
                                  absl::StrCat("bt-edge admin at ", address.empty() ? config.edge.admin_listen : address)));
+  return s;
+}
+
+absl::Status PrintEdgeStatus(const EdgeConfig& config, const std::string& address, bool json) {
+  ASSIGN_OR_RETURN(const v1::EdgeStatus s, QueryEdgeStatus(config, address));
   if (json) {
     nlohmann::ordered_json out = {{"edge_id", s.edge_id()},
                                   {"state", s.state()},
@@ -883,14 +892,19 @@ absl::Status PrintEdgeStatus(const EdgeConfig& config, const std::string& addres
   return absl::OkStatus();
 }
 
-absl::Status RequestRetrainNow(const EdgeConfig& config, const std::string& address) {
+absl::StatusOr<std::string> StartWindowNow(const EdgeConfig& config, const std::string& address) {
   auto stub = AdminStub(config, address);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::RetrainNowResponse response;
   RETURN_IF_ERROR(FromGrpcStatus(stub->RetrainNow(&context, v1::RetrainNowRequest(), &response), "bt-edge admin"));
   if (!response.started()) return absl::FailedPreconditionError(response.message());
-  std::printf("%s\n", response.message().c_str());
+  return response.message();
+}
+
+absl::Status RequestRetrainNow(const EdgeConfig& config, const std::string& address) {
+  ASSIGN_OR_RETURN(std::string message, StartWindowNow(config, address));
+  std::printf("%s\n", message.c_str());
   return absl::OkStatus();
 }
 

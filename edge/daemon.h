@@ -45,7 +45,10 @@ class EdgeDaemon {
   std::unique_ptr<Impl> impl_;
 };
 
-// CLI helpers: query a running daemon over its admin address.
+// CLI helpers: query a running daemon over its admin address (empty: edge.admin_listen).
+absl::StatusOr<blocktrainer::v1::EdgeStatus> QueryEdgeStatus(const EdgeConfig& config, const std::string& address);
+// Asks for a window now; returns the daemon's message, FAILED_PRECONDITION when one is already running or queued.
+absl::StatusOr<std::string> StartWindowNow(const EdgeConfig& config, const std::string& address);
 absl::Status PrintEdgeStatus(const EdgeConfig& config, const std::string& address, bool json);
 absl::Status RequestRetrainNow(const EdgeConfig& config, const std::string& address);
 
