@@ -92,6 +92,16 @@ TEST(EdgeConfig, ParsesSizesAndRejectsBadOnes) {
   auto bad_id = ParseEdgeConfig("edge:\n  id: \"cam 7/x\"\n", "edge.yaml");
   ASSERT_FALSE(bad_id.ok());
   EXPECT_NE(bad_id.status().message().find("edge.id"), std::string::npos) << bad_id.status();
+
+  // A plain byte count (what bt-bench --via-daemons writes) and the seed.
+  auto bytes = ParseEdgeConfig("edge:\n  memory_budget: 9887436\nretrain:\n  seed: 7\n", "edge.yaml");
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(bytes->edge.memory_budget, 9887436u);
+  EXPECT_EQ(bytes->retrain.seed, 7);
+  EXPECT_EQ(ParseEdgeConfig("", "edge.yaml")->retrain.seed, 1);
+  auto bad_seed = ParseEdgeConfig("retrain:\n  seed: -3\n", "edge.yaml");
+  ASSERT_FALSE(bad_seed.ok());
+  EXPECT_NE(bad_seed.status().message().find("retrain.seed"), std::string::npos) << bad_seed.status();
 }
 
 TEST(EdgeConfig, ParsesTheScheduleAndNamesBadEntries) {
