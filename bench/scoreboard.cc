@@ -21,6 +21,7 @@
 #include "common/units.h"
 #include "common/window_plan.h"
 #include "common/feature_stats.h"
+#include "edge/scenario_feeder.h"
 #include "edge/window_probe.h"
 #include "edge/window_runner.h"
 #include "nlohmann/json.hpp"
@@ -307,7 +308,9 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
   for (size_t w = 0; w < windows && !(cancel && cancel->cancelled()); ++w) {
     const DomainWindow& dw = data.windows[w];
     const ImageDataset& eval = data.eval[dw.domain_index];
-    const WindowSamples samples = SplitWindowSamples(dw.stream, dw.labeled);
+    // Exactly what an edge's buffer gives back (8-bit images; bt-bench --via-daemons feeds the same stream).
+    const ImageDataset stream = ThroughBuffer(dw.stream, dw.labeled);
+    const WindowSamples samples = SplitWindowSamples(stream, stream.labels.ge(0));
     const bool label_free = samples.labeled.size() < 50;
     uint64_t blocktrainer_memory = 0;
     spdlog::info("window {}/{}: {} ({} samples, {} labeled{})", w + 1, windows, dw.domain, samples.all.size(),

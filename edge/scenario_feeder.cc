@@ -41,6 +41,18 @@ ImageDataset FromSamples(const std::vector<Sample>& samples) {
   return {images.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0).contiguous(), labels};
 }
 
+ImageDataset ThroughBuffer(const ImageDataset& stream, const torch::Tensor& labeled_mask) {
+  std::vector<Sample> samples;
+  samples.reserve(static_cast<size_t>(stream.size()));
+  const torch::Tensor labels = stream.labels.to(torch::kInt64).contiguous();
+  const torch::Tensor labeled = labeled_mask.to(torch::kBool).contiguous();
+  for (int64_t i = 0; i < stream.size(); ++i) {
+    const int32_t label = labeled[i].item<bool>() ? static_cast<int32_t>(labels[i].item<int64_t>()) : -1;
+    samples.push_back(ToSample(stream.images[i], label, 0, ""));
+  }
+  return FromSamples(samples);
+}
+
 absl::StatusOr<std::unique_ptr<ScenarioFeeder>> ScenarioFeeder::Create(const Scenario& scenario,
                                                                        const ImageDataset& source,
                                                                        SampleBuffer* buffer, double rate) {

@@ -49,5 +49,8 @@ class ScenarioFeeder {
 Sample ToSample(const torch::Tensor& image, int32_t label, int64_t timestamp_ms, const std::string& source);
 // Converts buffer samples back to a batch (N, C, H, W) in [0, 1] plus labels (-1 for unlabeled).
 ImageDataset FromSamples(const std::vector<Sample>& samples);
+// What an edge reads back from its buffer after the simulator fed it `stream` (`labeled_mask`: bool (N)): the
+// images through 8 bits, the labels of unlabeled samples -1. bt-bench trains every method on exactly this.
+ImageDataset ThroughBuffer(const ImageDataset& stream, const torch::Tensor& labeled_mask);
 
 }  // namespace bt

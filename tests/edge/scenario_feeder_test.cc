@@ -85,6 +85,15 @@ TEST(ScenarioFeeder, StreamsEverySampleWithTheConfiguredLabelShare) {
   EXPECT_LT(labeled_b, 35);
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(samples[i].labeled());
 
+  // What bt-bench trains on for a window is exactly what the edge reads back from its buffer.
+  auto data = MaterializeScenario(Small(), TraceableSource(1000));
+  ASSERT_TRUE(data.ok());
+  const std::vector<Sample> b_samples(samples.begin() + 100, samples.begin() + 180);
+  const ImageDataset from_buffer = FromSamples(b_samples);
+  const ImageDataset simulated = ThroughBuffer(data->windows[1].stream, data->windows[1].labeled);
+  EXPECT_TRUE(simulated.images.equal(from_buffer.images));
+  EXPECT_TRUE(simulated.labels.equal(from_buffer.labels));
+
   CancelToken cancel;
   cancel.Cancel();
   auto cancelled = (*feeder)->Run(&cancel);
