@@ -111,7 +111,7 @@ absl::StatusOr<Plan> LastK(const PlanRequest& request, int64_t q) {
 // Today's practice: every block in one compressed form, all trainable — encoder layers as train@s proxies at the
 // smallest sparsity s that fits the budget (the stem and head have no proxy form and train fully). Infeasible when
 // even the most compressed model does not fit. With `lora`, the encoder layers' (compressed) weights stay frozen
-// and LoRA adapters on them train instead (forms lora, lora@s; the probes must have measured them).
+// and LoRA adapters on them train instead (forms lora@s; the probes must have measured them).
 absl::StatusOr<Plan> FixedCompressed(const PlanRequest& request, int64_t q, bool lora) {
   std::vector<std::string> sparsities;
   for (const BlockOption& o : request.blocks[1].options) {
@@ -120,7 +120,7 @@ absl::StatusOr<Plan> FixedCompressed(const PlanRequest& request, int64_t q, bool
     }
   }
   if (sparsities.empty()) return absl::InternalError("the cost probes measured no compressed forms");
-  std::sort(sparsities.begin(), sparsities.end());  // "lora" < "lora@0.25" < "lora@0.50" < ...: least compressed first
+  std::sort(sparsities.begin(), sparsities.end());  // "lora@0.25" < "lora@0.50" < ...: least compressed first
   Plan last;
   for (const std::string& form : sparsities) {
     std::vector<size_t> options;
@@ -334,7 +334,8 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       probe_options.batch = budget.batch;
       probe_options.curves.seed = o.seed + w;
       if (m.name != "blocktrainer") probe_options.min_labeled = std::numeric_limits<int64_t>::max();
-      if (m.name == "fixed-compressed-lora") probe_options.costs.lora_sparsities = {0, 0.25, 0.5, 0.75};
+      // The same compressed forms as fixed-compressed, with LoRA adapters on them (DESIGN: "the same plus LoRA").
+      if (m.name == "fixed-compressed-lora") probe_options.costs.lora_sparsities = probe_options.costs.sparsities;
       const auto probe_start = std::chrono::steady_clock::now();
       ASSIGN_OR_RETURN(ProbeReport report,
                        ProbeWindow(*m.model, config, samples.labeled, samples.all.images, &source, probe_options));
