@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 #include "common/memory_meter.h"
 #include "edge/curve_probe.h"
@@ -113,11 +115,25 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
     }
     // Higher is better: held-out accuracy, or (label-free) the negated information-maximisation loss.
     const int64_t eval_batch = o.micro_batch > 0 ? o.micro_batch : o.batch;  // its working memory counts too
-    auto score = [&] {
-      return o.label_free ? -HeldOutObjective(*model, held_out.images, eval_batch)
-                          : HeldOutAccuracy(*model, held_out, eval_batch);
+    auto score_of = [&](ComposedModel& m) {
+      return o.label_free ? -HeldOutObjective(m, held_out.images, eval_batch) : HeldOutAccuracy(m, held_out, eval_batch);
     };
-    const double score_before = score();  // before training it is the deployed model
+    auto score = [&] { return score_of(*model); };
+    // Proxies (train@s, lora@s) and adapters make the composed model differ from what is deployed before training
+    // and from what would be deployed after (full blocks with the proxies written back): the decision to deploy
+    // must compare those two, not the composed model's own scores.
+    const bool reshaped = std::any_of(plan.begin(), plan.end(), [](const BlockChoice& c) {
+      return c.kind == BlockChoice::Kind::kProxy || c.kind == BlockChoice::Kind::kLora;
+    });
+    auto score_full = [&](const BlockModel& full) -> absl::StatusOr<double> {
+      ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(full, config, std::vector<BlockChoice>(plan.size())));
+      return score_of(*frozen);
+    };
+    const double score_before = score();  // the composed model before training (keep-best's baseline)
+    double deployed_score = score_before;
+    if (reshaped) {
+      ASSIGN_OR_RETURN(deployed_score, score_full(deployed));
+    }
     double best_score = score_before;
     torch::Tensor pseudo_labels;
     if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
@@ -164,16 +180,39 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
     }
     result.train_seconds = std::chrono::duration<double>(clock() - start).count();
     result.peak_bytes = meter.peak_bytes() - baseline;
-    if (o.label_free) {
-      result.objective_before = -score_before;
-      result.objective_after = -best_score;
-    } else {
-      result.accuracy_before = score_before;
-      result.accuracy_after = best_score;
+    // Keep-best, and never worse than what is deployed: what would be deployed (for reshaped plans, the full blocks
+    // with the best checkpoint written back) must beat the deployed model on the held-out slice.
+    double after = best_score;
+    bool better = result.best_iteration > 0 && best_score > score_before;
+    if (better) model->RestoreTrainable(best);
+    if (better && reshaped) {
+      ASSIGN_OR_RETURN(auto trained, model->TrainedBlocks(deployed, config));
+      ASSIGN_OR_RETURN(auto candidate, CreateVitModel(config, 0));
+      for (const BlockSpec& block : deployed.layout()) {
+        auto it = trained.find(block.name);
+        if (it != trained.end()) {
+          RETURN_IF_ERROR(candidate->SetBlock(block.name, it->second));
+        } else {
+          ASSIGN_OR_RETURN(TensorMap weights, deployed.GetBlock(block.name));
+          RETURN_IF_ERROR(candidate->SetBlock(block.name, weights));
+        }
+      }
+      ASSIGN_OR_RETURN(after, score_full(*candidate));
+      better = after > deployed_score;
+      if (!better) {
+        spdlog::info("retrain: the proxies written back into full blocks score {:.4f} on the held-out slice (the "
+                     "composed model {:.4f}), not above the deployed model's {:.4f}",
+                     after, best_score, deployed_score);
+      }
     }
-    // Keep-best, and never worse than what is deployed.
-    if (result.best_iteration > 0 && best_score > score_before) {
-      model->RestoreTrainable(best);
+    if (o.label_free) {
+      result.objective_before = -deployed_score;
+      result.objective_after = -after;
+    } else {
+      result.accuracy_before = deployed_score;
+      result.accuracy_after = after;
+    }
+    if (better) {
       result.deployed = true;
       result.model = std::move(model);
     }

@@ -47,7 +47,7 @@ struct RetrainOptions {
 struct RetrainResult {
   bool deployed = false;          // the retrained model beat the deployed one on the held-out slice
   double accuracy_before = 0;     // deployed model on the held-out slice (labeled mode)
-  double accuracy_after = 0;      // best checkpoint on the held-out slice (labeled mode)
+  double accuracy_after = 0;      // best checkpoint as it would be deployed (proxies written back) on the slice
   double objective_before = 0;    // label-free mode: information-maximisation loss of the deployed model
   double objective_after = 0;     // label-free mode: the same for the best checkpoint (lower is better)
   int64_t iterations = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/trainer.h"
+#include "edge/curve_probe.h"
 #include "tests/testing/test_models.h"
 #include "tests/testing/toy_data.h"
 
@@ -95,6 +96,34 @@ TEST(RetrainEngine, NeverHandsBackAWorseModel) {
   EXPECT_FALSE(result->deployed);
   EXPECT_EQ(result->model, nullptr);
   EXPECT_GE(result->accuracy_before, 0.95);
+}
+
+// With a proxy in the plan, the composed model is neither the deployed model (before) nor what gets deployed
+// (after: the proxy written back into the full layer). Before/after and the decision are about those two.
+TEST(RetrainEngine, JudgesProxyPlansByTheWrittenBackBlocks) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  RetrainOptions options;
+  options.max_iterations = 60;
+  options.batch = 32;
+  options.learning_rate = 3e-3;
+  options.eval_every = 10;
+  const ImageDataset data = ToyData(300, 3);
+  const std::vector<BlockChoice> plan = {{}, {}, {BlockChoice::Kind::kProxy, 0.5}, {BlockChoice::Kind::kTrain, 0}};
+  auto result = RetrainWindow(*deployed, Tiny(), plan, data, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const int64_t holdout = static_cast<int64_t>(static_cast<double>(data.size()) * options.holdout_fraction);
+  const ImageDataset held_out = data.Slice(data.size() - holdout, data.size());
+  auto accuracy_of = [&](const BlockModel& full) {
+    auto frozen = *ComposedModel::Create(full, Tiny(), std::vector<BlockChoice>(4));
+    return HeldOutAccuracy(*frozen, held_out, 500);
+  };
+  EXPECT_DOUBLE_EQ(result->accuracy_before, accuracy_of(*deployed));
+  ASSERT_TRUE(result->deployed);
+  auto trained = *result->model->TrainedBlocks(*deployed, Tiny());
+  auto after = *CreateVitModel(Tiny(), 1);
+  for (const auto& [name, tensors] : trained) ASSERT_TRUE(after->SetBlock(name, tensors).ok());
+  EXPECT_DOUBLE_EQ(result->accuracy_after, accuracy_of(*after));
+  EXPECT_GT(result->accuracy_after, result->accuracy_before);
 }
 
 TEST(RetrainEngine, RejectsPlansThatTrainNothingOrDataTooSmall) {
