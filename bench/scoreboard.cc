@@ -195,9 +195,9 @@ double MeanAfter(const MethodState& m) {
 }
 
 // Per-window comparison of blocktrainer in-process and through the daemons, with the tolerance the two must meet:
-// the same plan, and accuracy after each window within kWindowTolerance (the mean within kMeanTolerance). They
-// cannot be identical: probe timings differ from run to run (and so may costs and iteration counts), the edge's
-// buffer stores samples as 8-bit images, and the daemon's window is wall-clock bound.
+// the same plan, and accuracy after each window within kWindowTolerance (the mean within kMeanTolerance). Both see
+// the same 8-bit samples and seeds, but need not be identical: probe timings differ from run to run (and with them
+// measured costs, curve counts and iteration counts), and the daemon's window is wall-clock bound.
 constexpr double kWindowTolerance = 0.03, kMeanTolerance = 0.02;
 
 std::string DaemonComparison(const std::vector<MethodState>& methods) {
