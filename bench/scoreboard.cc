@@ -1,4 +1,5 @@
 #include "bench/scoreboard.h"
+#include "bench/baselines.h"
 #include "bench/via_daemons.h"
 
 #include <spdlog/spdlog.h>
@@ -23,6 +24,7 @@
 #include "common/feature_stats.h"
 #include "edge/scenario_feeder.h"
 #include "edge/window_probe.h"
+#include "edge/plan_source.h"
 #include "edge/window_runner.h"
 #include "nlohmann/json.hpp"
 
@@ -56,110 +58,9 @@ struct WindowRecord {
 struct MethodState {
   std::string name;
   std::unique_ptr<BlockModel> model;
-  bool has_law = false;
-  LawParams law;  // blocktrainer: the edge's previous fit (the cloud keeps it per edge)
+  std::unique_ptr<PlanSource> source;  // null for "none"; blocktrainer: the planner in-process (its law carries over)
   std::vector<WindowRecord> windows;
 };
-
-std::string PlanText(const Plan& plan) {
-  std::vector<std::string> parts;
-  for (const BlockDecision& d : plan.blocks) {
-    if (d.option != "frozen") parts.push_back(absl::StrCat(d.block, ":", d.option));
-  }
-  std::string text = parts.empty() ? "all frozen" : absl::StrJoin(parts, " ");
-  if (plan.micro_batch > 0) absl::StrAppend(&text, " (chunks of ", plan.micro_batch, ")");
-  return text;
-}
-
-size_t OptionIndex(const BlockProfile& block, const std::string& name) {
-  for (size_t i = 0; i < block.options.size(); ++i) {
-    if (block.options[i].name == name) return i;
-  }
-  return 0;
-}
-
-// The largest q on the grid whose predicted time fits the window (at least the smallest grid value).
-int64_t IterationsThatFit(const std::vector<int64_t>& grid, double seconds_per_iteration, double train_seconds) {
-  int64_t best = grid.front();
-  for (int64_t q : grid) {
-    if (static_cast<double>(q) * seconds_per_iteration <= train_seconds) best = std::max(best, q);
-  }
-  return best;
-}
-
-// The baselines choose blocks their own way; each returns option indices per block.
-std::vector<size_t> AllTrain(const std::vector<BlockProfile>& costs) {
-  std::vector<size_t> options;
-  for (const BlockProfile& b : costs) options.push_back(OptionIndex(b, "train"));
-  return options;
-}
-
-// Last k blocks fully trainable, the largest k that fits the budget.
-absl::StatusOr<Plan> LastK(const PlanRequest& request, int64_t q) {
-  const size_t n = request.blocks.size();
-  Plan best;
-  for (size_t k = 1; k <= n; ++k) {
-    std::vector<size_t> options(n, 0);
-    for (size_t i = n - k; i < n; ++i) options[i] = OptionIndex(request.blocks[i], "train");
-    ASSIGN_OR_RETURN(Plan plan, EvaluatePlan(request, options, q));
-    if (!plan.feasible) break;
-    best = plan;
-  }
-  return best;
-}
-
-// Today's practice: every block in one compressed form, all trainable — encoder layers as train@s proxies at the
-// smallest sparsity s that fits the budget (the stem and head have no proxy form and train fully). Infeasible when
-// even the most compressed model does not fit. With `lora`, the encoder layers' (compressed) weights stay frozen
-// and LoRA adapters on them train instead (forms lora@s; the probes must have measured them).
-absl::StatusOr<Plan> FixedCompressed(const PlanRequest& request, int64_t q, bool lora) {
-  std::vector<std::string> sparsities;
-  for (const BlockOption& o : request.blocks[1].options) {
-    if (lora ? (o.name == "lora" || o.name.rfind("lora@", 0) == 0) : o.name.rfind("train@", 0) == 0) {
-      sparsities.push_back(o.name);
-    }
-  }
-  if (sparsities.empty()) return absl::InternalError("the cost probes measured no compressed forms");
-  std::sort(sparsities.begin(), sparsities.end());  // "lora@0.25" < "lora@0.50" < ...: least compressed first
-  Plan last;
-  for (const std::string& form : sparsities) {
-    std::vector<size_t> options;
-    for (const BlockProfile& b : request.blocks) {
-      const size_t proxy = OptionIndex(b, form);
-      options.push_back(proxy != 0 ? proxy : OptionIndex(b, "train"));
-    }
-    ASSIGN_OR_RETURN(last, EvaluatePlan(request, options, q));
-    if (last.feasible) return last;
-  }
-  last.note = "even the most compressed model does not fit the memory budget";
-  return last;
-}
-
-// A random plan whose predicted memory is within [0.8, 1] × `target` bytes (the blocktrainer plan's), drawn
-// uniformly among such plans by rejection; falls back to the closest one seen.
-absl::StatusOr<Plan> RandomOfSameCost(const PlanRequest& request, uint64_t target, int64_t q, std::mt19937& rng) {
-  const size_t n = request.blocks.size();
-  Plan closest;
-  double closest_gap = 1e300;
-  for (int attempt = 0; attempt < 20000; ++attempt) {
-    std::vector<size_t> options(n);
-    bool any = false;
-    for (size_t i = 0; i < n; ++i) {
-      options[i] = std::uniform_int_distribution<size_t>(0, request.blocks[i].options.size() - 1)(rng);
-      any |= options[i] != 0;
-    }
-    if (!any) continue;
-    ASSIGN_OR_RETURN(Plan plan, EvaluatePlan(request, options, q));
-    if (!plan.feasible) continue;
-    const double ratio = static_cast<double>(plan.memory_bytes) / static_cast<double>(std::max<uint64_t>(1, target));
-    if (ratio >= 0.8 && ratio <= 1.0) return plan;
-    if (std::abs(ratio - 0.9) < closest_gap) {
-      closest_gap = std::abs(ratio - 0.9);
-      closest = plan;
-    }
-  }
-  return closest;
-}
 
 // Renders accuracy per window per method with gnuplot (gnuplot-nox); the data and script stay next to the PNG.
 absl::Status Plot(const std::string& dir, const std::vector<MethodState>& methods, const std::string& title) {
@@ -285,11 +186,19 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
   const size_t windows = o.max_windows > 0 ? std::min<size_t>(data.windows.size(), static_cast<size_t>(o.max_windows))
                                            : data.windows.size();
 
+  const std::vector<int64_t> grid = IterationGrid(o.max_iterations);
+  uint64_t blocktrainer_memory = 0;  // its plan's predicted peak in the current window: what `random` matches
   std::vector<MethodState> methods;
   for (const std::string& name : o.methods) {
     MethodState m;
     m.name = name;
     ASSIGN_OR_RETURN(m.model, LoadModel(o.model_path));
+    if (name == "blocktrainer") {
+      m.source = std::make_unique<LocalPlanner>(grid);
+    } else if (name != "none") {
+      ASSIGN_OR_RETURN(BaselinePlanSource::Kind kind, BaselineKind(name));
+      m.source = std::make_unique<BaselinePlanSource>(kind, grid, o.seed, &blocktrainer_memory);
+    }
     methods.push_back(std::move(m));
   }
   // blocktrainer runs first in each window: `random` matches the cost of its plan.
@@ -298,12 +207,22 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
 
   WindowBudget budget;
   budget.window = *window;
-  std::vector<int64_t> grid;
-  for (int64_t q : {25, 50, 100, 150, 200, 300, 400, 600, 800}) {
-    if (q <= o.max_iterations) grid.push_back(q);
-  }
-  std::mt19937 rng(static_cast<uint32_t>(o.seed));
   MemoryMeter::Install();
+  if (budget_bytes == 0) {
+    // A percentage of full fine-tuning's predicted peak, on the foundation model's costs for the first window.
+    const ImageDataset first = ThroughBuffer(data.windows.front().stream, data.windows.front().labeled);
+    WindowProbeOptions costs_only;
+    costs_only.window = budget.window;
+    costs_only.batch = budget.batch;
+    costs_only.min_labeled = std::numeric_limits<int64_t>::max();
+    ASSIGN_OR_RETURN(ProbeReport report, ProbeWindow(*foundation, config, ImageDataset{}, first.images, nullptr,
+                                                     costs_only));
+    ASSIGN_OR_RETURN(uint64_t full_bytes, FullFineTuningBytes(report));
+    budget_bytes = static_cast<uint64_t>(budget_fraction * static_cast<double>(full_bytes));
+    spdlog::info("memory budget: {} = {} of full fine-tuning's predicted peak {}", FormatBytes(budget_bytes),
+                 o.memory_budget, FormatBytes(full_bytes));
+  }
+  budget.memory_budget = budget_bytes;
 
   for (size_t w = 0; w < windows && !(cancel && cancel->cancelled()); ++w) {
     const DomainWindow& dw = data.windows[w];
@@ -311,8 +230,8 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     // Exactly what an edge's buffer gives back (8-bit images; bt-bench --via-daemons feeds the same stream).
     const ImageDataset stream = ThroughBuffer(dw.stream, dw.labeled);
     const WindowSamples samples = SplitWindowSamples(stream, stream.labels.ge(0));
-    const bool label_free = samples.labeled.size() < 50;
-    uint64_t blocktrainer_memory = 0;
+    const bool label_free = samples.labeled.size() < kMinLabeledSamples;
+    blocktrainer_memory = 0;
     spdlog::info("window {}/{}: {} ({} samples, {} labeled{})", w + 1, windows, dw.domain, samples.all.size(),
                  samples.labeled.size(), label_free ? ", label-free mode" : "");
     for (MethodState& m : methods) {
@@ -323,143 +242,46 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       const auto window_start = std::chrono::steady_clock::now();
       ASSIGN_OR_RETURN(EvalResult before, Evaluate(m.model.get(), eval));
       r.accuracy_before = r.accuracy_after = r.predicted_accuracy = before.accuracy();
-      if (m.name == "none") {
+      if (m.source == nullptr) {  // none
         m.windows.push_back(r);
         continue;
       }
-      // Every method pays the cost probes (it needs them to know what fits); only blocktrainer probes curves.
-      WindowProbeOptions probe_options;
-      probe_options.window = budget.window;
-      probe_options.probe_share = budget.probe_share;
-      probe_options.batch = budget.batch;
-      probe_options.curves.seed = o.seed + w;
-      if (m.name != "blocktrainer") probe_options.min_labeled = std::numeric_limits<int64_t>::max();
-      // The same compressed forms as fixed-compressed, with LoRA adapters on them (DESIGN: "the same plus LoRA").
-      if (m.name == "fixed-compressed-lora") probe_options.costs.lora_sparsities = probe_options.costs.sparsities;
-      const auto probe_start = std::chrono::steady_clock::now();
-      ASSIGN_OR_RETURN(ProbeReport report,
-                       ProbeWindow(*m.model, config, samples.labeled, samples.all.images, &source, probe_options));
-      r.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
-      PlanRequest request;
-      request.blocks = report.costs;
-      request.fixed_bytes = report.fixed_bytes;
-      request.iteration_grid = grid;
-      request.window_seconds = TrainSecondsLeft(budget, r.probe_seconds);
-      if (budget_bytes == 0) {
-        // A percentage of full fine-tuning's predicted peak on the first window's costs.
-        request.memory_budget = ~uint64_t{0} >> 1;
-        request.law = GenericPrior(report.costs.size(), 0.5);
-        ASSIGN_OR_RETURN(Plan full, EvaluatePlan(request, AllTrain(report.costs), grid.front()));
-        budget_bytes = static_cast<uint64_t>(budget_fraction * static_cast<double>(full.memory_bytes));
-        spdlog::info("memory budget: {} = {} of full fine-tuning's predicted peak {}", FormatBytes(budget_bytes),
-                     o.memory_budget, FormatBytes(full.memory_bytes));
-      }
-      request.memory_budget = m.name == "full" ? ~uint64_t{0} >> 1 : budget_bytes;  // full: no budget (reference)
-      request.law = m.has_law ? m.law : GenericPrior(report.costs.size(), report.acc0);
-      request.law.acc0 = report.acc0;
-
-      Plan plan;
-      if (m.name == "blocktrainer") {
-        WindowPlanRequest plan_request;
-        plan_request.memory_budget = request.memory_budget;
-        plan_request.train_seconds = request.window_seconds;
-        plan_request.iteration_grid = grid;
-        ASSIGN_OR_RETURN(WindowPlan wp, PlanFromProbes(report, m.has_law ? &m.law : nullptr, plan_request));
-        m.law = wp.law;
-        m.has_law = true;
-        plan = wp.plan;
-        blocktrainer_memory = plan.memory_bytes;
-      } else {
-        // Baselines get the planner's memory knob too: the batch in accumulated chunks. Each takes the largest
-        // chunk with which its own choice is best (full: the whole batch; it has no budget).
-        auto with_divisor = [&](int64_t divisor) {
-          PlanRequest scaled = RequestForMicroBatch(report, divisor);
-          scaled.law = request.law;
-          // The same 10% headroom for scaled (chunked) costs as the planner keeps.
-          scaled.memory_budget = divisor == 1 ? request.memory_budget : request.memory_budget / 10 * 9;
-          scaled.window_seconds = request.window_seconds;
-          scaled.iteration_grid = grid;
-          return scaled;
-        };
-        const std::vector<int64_t> divisors = m.name == "full" ? std::vector<int64_t>{1}
-                                                                : std::vector<int64_t>{1, 2, 4, 8};
-        int64_t chosen = 1;
-        auto trained_blocks = [](const Plan& p) {
-          int n = 0;
-          for (const BlockDecision& d : p.blocks) n += d.option != "frozen";
-          return n;
-        };
-        for (int64_t divisor : divisors) {
-          if (divisor > budget.batch) continue;
-          PlanRequest scaled = with_divisor(divisor);
-          Plan candidate;
-          if (m.name == "full") {
-            ASSIGN_OR_RETURN(candidate, EvaluatePlan(scaled, AllTrain(report.costs), grid.front()));
-          } else if (m.name == "fixed-compressed" || m.name == "fixed-compressed-lora") {
-            ASSIGN_OR_RETURN(candidate, FixedCompressed(scaled, grid.front(), m.name == "fixed-compressed-lora"));
-          } else if (m.name == "last-k") {
-            ASSIGN_OR_RETURN(candidate, LastK(scaled, grid.front()));
-          } else if (m.name == "random") {
-            const uint64_t target = blocktrainer_memory > 0 ? blocktrainer_memory : budget_bytes;
-            ASSIGN_OR_RETURN(candidate, RandomOfSameCost(scaled, target, grid.front(), rng));
-          }
-          // fixed-compressed: the least compressed model that fits; last-k: the most blocks; random: the first fit.
-          bool better = plan.blocks.empty() || (candidate.feasible && !plan.feasible);
-          if (!better && candidate.feasible && plan.feasible) {
-            if (m.name == "last-k") better = trained_blocks(candidate) > trained_blocks(plan);
-            if (m.name.rfind("fixed-compressed", 0) == 0) better = candidate.blocks[1].option < plan.blocks[1].option;
-          }
-          if (better) {
-            plan = candidate;
-            chosen = divisor;
-          }
-        }
-        std::vector<size_t> options;
-        for (const BlockDecision& d : plan.blocks) options.push_back(d.option_index);
-        if (!options.empty() && plan.feasible) {
-          const std::string note = plan.note;
-          PlanRequest scaled = with_divisor(chosen);
-          ASSIGN_OR_RETURN(plan, EvaluatePlan(scaled, options,
-                                              IterationsThatFit(grid, plan.seconds_per_iteration,
-                                                                request.window_seconds)));
-          plan.note = note;
-        }
-        plan.micro_batch = chosen == 1 ? 0 : budget.batch / chosen;
-      }
-      r.plan = PlanText(plan);
-      r.predicted_memory_bytes = plan.memory_bytes;
-      r.predicted_train_seconds = plan.train_seconds;
-      r.predicted_accuracy = plan.predicted_accuracy;  // on the probe slice's scale (acc0 from probes)
-      if (!plan.feasible || plan.first_trainable < 0) {
-        r.note = plan.note.empty() ? "nothing trainable fits the budget" : plan.note;
-        m.windows.push_back(r);
-        continue;
-      }
-      ASSIGN_OR_RETURN(std::vector<BlockChoice> choices, ChoicesFromPlan(plan));
-      RetrainOptions retrain;
-      retrain.memory_budget = request.memory_budget;
-      retrain.predicted_peak_bytes = plan.memory_bytes;
-      retrain.time_budget = std::chrono::milliseconds(static_cast<int64_t>(
-          1000 * (std::chrono::duration<double>(budget.window).count() - r.probe_seconds)));
-      retrain.max_iterations = plan.iterations;
-      retrain.batch = budget.batch;
-      retrain.micro_batch = plan.micro_batch;
-      retrain.seed = o.seed + w;
-      retrain.label_free = label_free;
-      auto result = RetrainWindow(*m.model, config, choices, label_free ? samples.all : samples.labeled, retrain, cancel);
-      if (!result.ok()) {
-        r.note = std::string(result.status().message());
+      // The daemon's window, with this method's plan source.
+      WindowInput input;
+      input.id = absl::StrCat(m.name, "-", w + 1);
+      ASSIGN_OR_RETURN(input.model, CopyModel(*m.model));
+      input.samples = &samples;
+      input.source = &source;
+      input.budget = budget;
+      if (m.name == "full") input.budget.memory_budget = ~uint64_t{0} >> 1;  // full: no budget (a reference)
+      input.seed = o.seed + w;
+      input.opened = window_start;
+      auto outcome = RunWindow(std::move(input), *m.source, cancel);
+      if (!outcome.ok()) {
+        r.note = std::string(outcome.status().message());
         spdlog::warn("{}: window {}: {}", m.name, w + 1, r.note);
         m.windows.push_back(r);
         continue;
       }
-      r.iterations = result->iterations;
-      r.train_seconds = result->train_seconds;
-      r.peak_memory_bytes = result->peak_bytes;
-      r.note = result->stop_reason;
-      if (result->deployed) {
-        ASSIGN_OR_RETURN(auto trained, result->model->TrainedBlocks(*m.model, config));
-        ASSIGN_OR_RETURN(r.bytes_up, ApplyTrainedBlocks(*m.model, trained));
+      const Plan& plan = outcome->planned.plan;
+      if (m.name == "blocktrainer") blocktrainer_memory = plan.memory_bytes;
+      r.probe_seconds = outcome->probe_seconds;
+      r.plan = outcome->plan_text;
+      r.predicted_memory_bytes = plan.memory_bytes;
+      r.predicted_train_seconds = plan.train_seconds;
+      r.predicted_accuracy = plan.predicted_accuracy;  // on the probe slice's scale (acc0 from probes)
+      if (!outcome->retrained) {
+        r.note = outcome->outcome;
+        m.windows.push_back(r);
+        continue;
+      }
+      r.iterations = outcome->iterations;
+      r.train_seconds = outcome->train_seconds;
+      r.peak_memory_bytes = outcome->peak_bytes;
+      r.note = outcome->stop_reason;
+      if (outcome->deployed) {
+        r.bytes_up = outcome->trained_bytes;
+        m.model = std::move(outcome->model);
       } else {
         r.note += ", deployed model kept";
       }

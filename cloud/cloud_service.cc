@@ -471,29 +471,16 @@ grpc::ServerUnaryReactor* CloudService::ReportProbes(grpc::CallbackServerContext
     plan.plan_json = wp.plan.ToJson();
     plan.predicted_accuracy = wp.plan.predicted_accuracy;
     plan.created = Now(ctx_);
+    PlanToProto(wp.plan, response);
     response->set_plan_id(plan.plan_id);
     response->set_base_version(head.version);
-    response->set_iterations(wp.plan.iterations);
-    response->set_predicted_accuracy(wp.plan.predicted_accuracy);
-    response->set_predicted_memory_bytes(wp.plan.memory_bytes);
-    response->set_predicted_train_seconds(wp.plan.train_seconds);
-    response->set_feasible(wp.plan.feasible);
-    response->set_micro_batch(wp.plan.micro_batch);
     response->set_note(absl::StrCat(wp.law_fitted ? absl::StrFormat("law fitted on %d probe points (rmse %.3f)",
                                                                       report->points.size(), wp.law_rmse)
                                                   : std::string("no retraining curves: the edge's previous law"),
                                     wp.plan.note.empty() ? "" : "; ", wp.plan.note));
     for (size_t k = 0; k < wp.plan.blocks.size(); ++k) {
-      const BlockDecision& d = wp.plan.blocks[k];
-      v1::PlannedBlock* b = response->add_blocks();
-      b->set_name(d.block);
-      b->set_option(d.option);
-      b->set_in_backward_path(d.in_backward_path);
-      b->set_predicted_gain(d.gain);
-      b->set_memory_bytes(d.memory_bytes);
-      b->set_seconds(d.seconds);
-      b->set_digest(head.blocks[k].second);
-      if (d.option != "frozen") plan.trainable_blocks.push_back(d.block);
+      response->mutable_blocks(static_cast<int>(k))->set_digest(head.blocks[k].second);
+      if (wp.plan.blocks[k].option != "frozen") plan.trainable_blocks.push_back(wp.plan.blocks[k].block);
     }
     RETURN_IF_ERROR(ctx_->registry->SavePlan(plan));
     spdlog::info("edge '{}' window '{}': plan {} trains [{}] for {} iterations, predicted {:.1f}% (acc0 {:.1f}%)",

@@ -25,6 +25,7 @@
 #include "common/probe_report.h"
 #include "common/wire.h"
 #include "common/status.h"
+#include "common/window_plan.h"
 
 namespace bt {
 
@@ -36,7 +37,7 @@ struct CloudContext {
   const LawStore* laws = nullptr;
   std::string model_name;
   std::string source_stats_json;         // shipped to edges at registration (empty: none)
-  std::vector<int64_t> iteration_grid = {25, 50, 100, 150, 200, 300, 400};
+  std::vector<int64_t> iteration_grid = IterationGrid();
   uint64_t max_push_bytes = 4ull << 30;  // largest update accepted (all blocks of one push)
   std::function<int64_t()> now;          // Unix seconds; injectable for tests
 };

@@ -22,20 +22,6 @@ uint64_t Bytes(const std::vector<torch::Tensor>& tensors) {
 
 }  // namespace
 
-absl::StatusOr<BlockChoice> ChoiceFromName(const std::string& name) {
-  if (name == "frozen") return BlockChoice{BlockChoice::Kind::kFrozen, 0};
-  if (name == "train") return BlockChoice{BlockChoice::Kind::kTrain, 0};
-  double s = 0;
-  if (name.rfind("train@", 0) == 0 && absl::SimpleAtod(name.substr(6), &s) && s > 0 && s < 1) {
-    return BlockChoice{BlockChoice::Kind::kProxy, s};
-  }
-  if (name == "lora") return BlockChoice{BlockChoice::Kind::kLora, 0};
-  if (name.rfind("lora@", 0) == 0 && absl::SimpleAtod(name.substr(5), &s) && s > 0 && s < 1) {
-    return BlockChoice{BlockChoice::Kind::kLora, s};
-  }
-  return absl::InvalidArgumentError(absl::StrCat("unknown block option '", name, "'"));
-}
-
 absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& model, const VitConfig& config,
                                                           const torch::Tensor& inputs,
                                                           const CostProbeOptions& options) {

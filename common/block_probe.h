@@ -27,7 +27,4 @@ struct CostProbeOptions {
 absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& model, const VitConfig& config,
                                                           const torch::Tensor& inputs, const CostProbeOptions& options);
 
-// Parses an option name back into a BlockChoice.
-absl::StatusOr<BlockChoice> ChoiceFromName(const std::string& name);
-
 }  // namespace bt

@@ -6,16 +6,6 @@
 
 namespace bt {
 
-std::string BlockChoice::Name() const {
-  switch (kind) {
-    case Kind::kFrozen: return "frozen";
-    case Kind::kTrain: return "train";
-    case Kind::kProxy: return absl::StrFormat("train@%.2f", sparsity);
-    case Kind::kLora: return sparsity > 0 ? absl::StrFormat("lora@%.2f", sparsity) : std::string("lora");
-  }
-  return "?";
-}
-
 absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const BlockModel& base, const VitConfig& config,
                                                                      const std::vector<BlockChoice>& choices,
                                                                      const ComposeOptions& options) {

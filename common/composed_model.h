@@ -11,19 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "common/block_form.h"
 #include "common/block_model.h"
 #include "common/proxy.h"
 #include "common/status.h"
 #include "common/vit.h"
 
 namespace bt {
-
-struct BlockChoice {
-  enum class Kind { kFrozen, kTrain, kProxy, kLora };
-  Kind kind = Kind::kFrozen;
-  double sparsity = 0;  // kProxy: in (0, 1); kLora: in [0, 1) (0: the whole layer)
-  std::string Name() const;
-};
 
 struct ComposeOptions {
   // Store the weights of blocks before the first trainable block as int8 (symmetric, one scale per output

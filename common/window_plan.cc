@@ -3,7 +3,33 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 namespace bt {
+
+std::vector<int64_t> IterationGrid(int64_t max_iterations) {
+  std::vector<int64_t> grid;
+  for (int64_t q : {25, 50, 100, 150, 200, 300, 400, 600, 800}) {
+    if (q <= max_iterations || grid.empty()) grid.push_back(q);
+  }
+  return grid;
+}
+
+uint64_t BudgetForDivisor(uint64_t memory_budget, int64_t divisor) {
+  if (divisor <= 1) return memory_budget;
+  return memory_budget / 10 * kChunkedBudgetTenths;
+}
+
+std::string PlanText(const Plan& plan) {
+  std::vector<std::string> parts;
+  for (const BlockDecision& d : plan.blocks) {
+    if (d.option != "frozen") parts.push_back(absl::StrCat(d.block, ":", d.option));
+  }
+  std::string text = parts.empty() ? "all frozen" : absl::StrJoin(parts, " ");
+  if (plan.micro_batch > 0) absl::StrAppend(&text, " (chunks of ", plan.micro_batch, ")");
+  return text;
+}
 
 LawParams GenericPrior(size_t blocks, double acc0) {
   LawParams law;
@@ -43,6 +69,26 @@ PlanRequest RequestForMicroBatch(const ProbeReport& report, int64_t divisor) {
   return r;
 }
 
+absl::StatusOr<uint64_t> FullFineTuningBytes(const ProbeReport& report) {
+  PlanRequest request;
+  request.blocks = report.costs;
+  request.fixed_bytes = report.fixed_bytes;
+  request.memory_budget = ~uint64_t{0} >> 1;
+  request.law = GenericPrior(report.costs.size(), 0.5);
+  request.iteration_grid = {IterationGrid().front()};
+  std::vector<size_t> options;
+  for (const BlockProfile& b : report.costs) {
+    size_t train = 0;
+    for (size_t i = 0; i < b.options.size(); ++i) {
+      if (b.options[i].name == "train") train = i;
+    }
+    if (train == 0) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' has no 'train' cost"));
+    options.push_back(train);
+  }
+  ASSIGN_OR_RETURN(Plan full, EvaluatePlan(request, options, request.iteration_grid.front()));
+  return full.memory_bytes;
+}
+
 absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawParams* prior,
                                           const WindowPlanRequest& request) {
   const size_t blocks = report.costs.size();
@@ -66,9 +112,7 @@ absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawPa
     if (divisor < 1 || divisor > batch) continue;
     PlanRequest plan_request = RequestForMicroBatch(report, divisor);
     plan_request.law = out.law;
-    // Chunked costs are scaled, not measured: keep 10% of the budget as headroom for what does not shrink with
-    // the chunk (allocator granularity, per-chunk temporaries). The engine enforces the real budget regardless.
-    plan_request.memory_budget = divisor == 1 ? request.memory_budget : request.memory_budget / 10 * 9;
+    plan_request.memory_budget = BudgetForDivisor(request.memory_budget, divisor);
     plan_request.window_seconds = request.train_seconds;
     plan_request.iteration_grid = request.iteration_grid;
     ASSIGN_OR_RETURN(Plan plan, SolvePlan(plan_request));

@@ -1,5 +1,10 @@
 #include "common/wire.h"
 
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/block_form.h"
+
 namespace bt {
 
 namespace v1 = blocktrainer::v1;
@@ -72,6 +77,73 @@ absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
   r.budget_exhausted = m.budget_exhausted();
   r.seconds = m.seconds();
   return ProbeReport::FromJson(r.ToJson(), "probe report");
+}
+
+void PlanToProto(const Plan& plan, v1::PlanResponse* out) {
+  out->set_iterations(plan.iterations);
+  out->set_predicted_accuracy(plan.predicted_accuracy);
+  out->set_predicted_memory_bytes(plan.memory_bytes);
+  out->set_predicted_train_seconds(plan.train_seconds);
+  out->set_feasible(plan.feasible);
+  out->set_micro_batch(plan.micro_batch);
+  out->set_note(plan.note);
+  for (const BlockDecision& d : plan.blocks) {
+    v1::PlannedBlock* b = out->add_blocks();
+    b->set_name(d.block);
+    b->set_option(d.option);
+    b->set_in_backward_path(d.in_backward_path);
+    b->set_predicted_gain(d.gain);
+    b->set_memory_bytes(d.memory_bytes);
+    b->set_seconds(d.seconds);
+  }
+}
+
+absl::StatusOr<Plan> PlanFromProto(const v1::PlanResponse& m, const std::vector<std::string>& block_names,
+                                   int64_t batch) {
+  auto bad = [](const std::string& what) { return absl::InvalidArgumentError(absl::StrCat("plan: ", what)); };
+  if (static_cast<size_t>(m.blocks_size()) != block_names.size()) {
+    return bad(absl::StrCat("blocks: ", m.blocks_size(), " entries, the model has ", block_names.size()));
+  }
+  if (m.iterations() < 1 || m.iterations() > 1'000'000) {
+    return bad(absl::StrCat("iterations: ", m.iterations(), " is outside [1, 1000000]"));
+  }
+  if (m.micro_batch() < 0 || m.micro_batch() > batch) {
+    return bad(absl::StrCat("micro_batch: ", m.micro_batch(), " is outside [0, ", batch, "]"));
+  }
+  if (!std::isfinite(m.predicted_accuracy()) || !std::isfinite(m.predicted_train_seconds())) {
+    return bad("predicted_accuracy / predicted_train_seconds: not finite");
+  }
+  Plan plan;
+  plan.feasible = m.feasible();
+  plan.iterations = m.iterations();
+  plan.predicted_accuracy = m.predicted_accuracy();
+  plan.memory_bytes = m.predicted_memory_bytes();
+  plan.train_seconds = m.predicted_train_seconds();
+  plan.micro_batch = m.micro_batch();
+  plan.note = m.note();
+  for (int k = 0; k < m.blocks_size(); ++k) {
+    const v1::PlannedBlock& b = m.blocks(k);
+    if (b.name() != block_names[static_cast<size_t>(k)]) {
+      return bad(absl::StrCat("blocks[", k, "].name: '", b.name(), "', the model's block is '",
+                              block_names[static_cast<size_t>(k)], "'"));
+    }
+    if (!ChoiceFromName(b.option()).ok()) {
+      return bad(absl::StrCat("blocks[", k, "].option: unknown '", b.option(), "'"));
+    }
+    BlockDecision d;
+    d.block = b.name();
+    d.option = b.option();
+    d.in_backward_path = b.in_backward_path();
+    d.gain = std::isfinite(b.predicted_gain()) ? b.predicted_gain() : 0;
+    d.memory_bytes = b.memory_bytes();
+    d.seconds = std::isfinite(b.seconds()) ? b.seconds() : 0;
+    if (d.option != "frozen" && plan.first_trainable < 0) plan.first_trainable = k;
+    plan.blocks.push_back(std::move(d));
+  }
+  if (plan.iterations > 0 && plan.train_seconds > 0) {
+    plan.seconds_per_iteration = plan.train_seconds / static_cast<double>(plan.iterations);
+  }
+  return plan;
 }
 
 }  // namespace bt

@@ -419,110 +419,64 @@ struct EdgeDaemon::Impl {
       }
     }
     const std::vector<Sample> recent_samples = buffer->Recent(static_cast<size_t>(config.retrain.samples));
-    if (recent_samples.size() < 20) {
+    if (recent_samples.size() < kMinWindowSamples) {
       return absl::FailedPreconditionError(absl::StrCat("only ", recent_samples.size(), " samples in the buffer"));
     }
     ImageDataset stream = FromSamples(recent_samples);
-    WindowSamples samples = SplitWindowSamples(stream, stream.labels.ge(0));
-    const bool label_free = samples.labeled.size() < 50;
+    const WindowSamples samples = SplitWindowSamples(stream, stream.labels.ge(0));
 
-    // Probe.
-    SetState("probing", 0.0);
-    WindowBudget budget;
-    budget.memory_budget = config.edge.memory_budget;
-    budget.window = length;
-    budget.probe_share = config.retrain.probe_share;
-    budget.batch = config.retrain.batch;
-    WindowProbeOptions probe_options;
-    probe_options.window = length;
-    probe_options.probe_share = budget.probe_share;
-    probe_options.batch = budget.batch;
-    const uint64_t seed = static_cast<uint64_t>(config.retrain.seed) + windows_started++;
-    probe_options.curves.seed = seed;
-    std::unique_ptr<BlockModel> working;
-    VitConfig cfg;
+    WindowInput input;
+    input.id = id;
+    input.samples = &samples;
+    input.budget.memory_budget = config.edge.memory_budget;
+    input.budget.window = length;
+    input.budget.probe_share = config.retrain.probe_share;
+    input.budget.batch = config.retrain.batch;
+    input.seed = static_cast<uint64_t>(config.retrain.seed) + windows_started++;
+    input.opened = start;
     {
       std::lock_guard<std::mutex> lock(model_mu);
-      ASSIGN_OR_RETURN(working, CreateVitModel(vit, 0));
-      std::vector<TensorView> views;
-      std::vector<torch::Tensor> keep;
-      for (const auto& [name, t] : model->parameters()) {
-        keep.push_back(t.detach().contiguous());
-        ASSIGN_OR_RETURN(TensorView v, ViewOf(name, keep.back()));
-        views.push_back(v);
-      }
-      RETURN_IF_ERROR(LoadWeightsInto(views, working.get()));
-      cfg = vit;
+      ASSIGN_OR_RETURN(input.model, CopyModel(*model));
     }
+    input.source = source.get();
     const uint64_t base_version = serving_version;
+    input.base_version = base_version;
     const Blocks base_blocks = serving;
-    ASSIGN_OR_RETURN(ProbeReport report, ProbeWindow(*working, cfg, samples.labeled, samples.all.images,
-                                                     source.get(), probe_options));
-    // Plan (the cloud fits this edge's law and solves the selection).
-    SetState("planning", 0.1);
-    v1::ReportProbesRequest request;
-    request.set_edge_id(config.edge.id);
-    request.set_window_id(id);
-    request.set_base_version(base_version);
-    ProbeReportToProto(report, request.mutable_probes());
-    const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    request.set_train_seconds(TrainSecondsLeft(budget, spent));
-    auto planned_or = client->ReportProbes(request);
-    if (absl::IsFailedPrecondition(planned_or.status())) {
-      std::lock_guard<std::mutex> lock(mu);
-      connected = false;  // the branch moved (a rollback): re-register and adopt it before the next window
-    }
-    ASSIGN_OR_RETURN(v1::PlanResponse plan, std::move(planned_or));
-    std::vector<std::string> planned, digests;
-    std::vector<BlockChoice> choices;
-    for (const auto& b : plan.blocks()) {
-      auto choice = ChoiceFromName(b.option());
-      if (!choice.ok()) return Annotate(choice.status(), "plan from the cloud");
-      choices.push_back(*choice);
-      digests.push_back(b.digest());
-      if (b.option() != "frozen") planned.push_back(b.name() + ":" + b.option());
-    }
-    std::string plan_text = planned.empty() ? "all frozen" : absl::StrJoin(planned, " ");
-    if (plan.micro_batch() > 0) absl::StrAppend(&plan_text, " (chunks of ", plan.micro_batch(), ")");
-    UpdateResult(id, [&](v1::WindowResult* r) {
-      r->set_plan(plan_text);
-      r->set_predicted_accuracy(plan.predicted_accuracy());
-      r->set_predicted_memory_bytes(plan.predicted_memory_bytes());
-    });
-    spdlog::info("window {}: plan {} — {} for {} iterations, predicted {:.1f}%, {} ({})", id, plan.plan_id(),
-                 plan_text, plan.iterations(), 100 * plan.predicted_accuracy(),
-                 FormatBytes(plan.predicted_memory_bytes()), plan.note());
-    if (!plan.feasible() || planned.empty()) {
-      UpdateResult(id, [&](v1::WindowResult* r) { r->set_outcome("nothing to train: " + plan.note()); });
-      return absl::OkStatus();
-    }
-    // Pull what the edge does not hold (normally nothing: it holds its branch).
-    SetState("pulling", 0.12);
-    ASSIGN_OR_RETURN(TransferStats down, client->PullBlocks(digests, store));
-    UpdateResult(id, [&](v1::WindowResult* r) { r->set_bytes_down(down.bytes); });
 
-    // Retrain.
-    SetState("training", 0.15);
-    RetrainOptions retrain;
-    retrain.memory_budget = budget.memory_budget;
-    retrain.predicted_peak_bytes = plan.predicted_memory_bytes();
-    const double left = std::chrono::duration<double>(start + length - std::chrono::steady_clock::now()).count();
-    retrain.time_budget = std::chrono::milliseconds(static_cast<int64_t>(
-        1000 * std::max(0.0, left - budget.reserve_share * std::chrono::duration<double>(length).count())));
-    retrain.max_iterations = std::max<int64_t>(1, plan.iterations());
-    retrain.batch = budget.batch;
-    retrain.micro_batch = plan.micro_batch();
-    retrain.seed = seed;
-    retrain.label_free = label_free;
-    retrain.on_iteration = [&](int64_t it) {
-      std::lock_guard<std::mutex> lock(mu);
-      progress = 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(retrain.max_iterations);
+    // The cloud plans (it fits this edge's law and solves the selection) and serves the blocks.
+    RemotePlanSource::Transport transport;
+    transport.report_probes = [this](const v1::ReportProbesRequest& request) {
+      auto planned = client->ReportProbes(request);
+      if (absl::IsFailedPrecondition(planned.status())) {
+        std::lock_guard<std::mutex> lock(mu);
+        connected = false;  // the branch moved (a rollback): re-register and adopt it before the next window
+      }
+      return planned;
     };
-    ASSIGN_OR_RETURN(RetrainResult result, RetrainWindow(*working, cfg, choices,
-                                                         label_free ? samples.all : samples.labeled, retrain, cancel));
+    transport.pull_blocks = [this](const std::vector<std::string>& digests) -> absl::StatusOr<uint64_t> {
+      ASSIGN_OR_RETURN(TransferStats down, client->PullBlocks(digests, store));
+      return down.bytes;
+    };
+    RemotePlanSource cloud(config.edge.id, config.retrain.batch, std::move(transport));
+    WindowHooks hooks;
+    hooks.on_state = [this](const std::string& s, double p) { SetState(s, p); };
+    hooks.on_planned = [&](const WindowOutcome& o) {
+      const Plan& plan = o.planned.plan;
+      UpdateResult(id, [&](v1::WindowResult* r) {
+        r->set_plan(o.plan_text);
+        r->set_predicted_accuracy(plan.predicted_accuracy);
+        r->set_predicted_memory_bytes(plan.memory_bytes);
+      });
+      spdlog::info("window {}: plan {} — {} for {} iterations, predicted {:.1f}%, {} ({})", id, o.planned.plan_id,
+                   o.plan_text, plan.iterations, 100 * plan.predicted_accuracy, FormatBytes(plan.memory_bytes),
+                   plan.note);
+    };
+    ASSIGN_OR_RETURN(WindowOutcome result, bt::RunWindow(std::move(input), cloud, cancel, hooks));
     UpdateResult(id, [&](v1::WindowResult* r) {
+      r->set_bytes_down(result.bytes_down);
+      if (!result.retrained) return;
       r->set_accuracy_before(result.accuracy_before);
-      r->set_accuracy_after(result.deployed ? result.accuracy_after : result.accuracy_before);
+      r->set_accuracy_after(result.accuracy_after);
       r->set_peak_memory_bytes(result.peak_bytes);
       r->set_train_seconds(result.train_seconds);
       r->set_iterations(result.iterations);
@@ -532,16 +486,14 @@ struct EdgeDaemon::Impl {
       peak_bytes = std::max(peak_bytes, result.peak_bytes);
     }
     if (!result.deployed) {
-      UpdateResult(id, [&](v1::WindowResult* r) { r->set_outcome("kept the deployed model (" + result.stop_reason + ")"); });
+      UpdateResult(id, [&](v1::WindowResult* r) { r->set_outcome(result.outcome); });
       return absl::OkStatus();
     }
     // Deploy locally, then queue and push the update.
     SetState("pushing", 0.95);
-    ASSIGN_OR_RETURN(auto trained, result.model->TrainedBlocks(*working, cfg));
-    RETURN_IF_ERROR(ApplyTrainedBlocks(*working, trained).status());
     Blocks next = base_blocks;
     nlohmann::ordered_json entry = {{"window_id", id},
-                                    {"plan_id", plan.plan_id()},
+                                    {"plan_id", result.planned.plan_id},
                                     {"base_version", base_version},
                                     {"accuracy_before", result.accuracy_before},
                                     {"accuracy_after", result.accuracy_after},
@@ -550,8 +502,8 @@ struct EdgeDaemon::Impl {
                                     {"train_seconds", result.train_seconds},
                                     {"blocks", nlohmann::ordered_json::array()}};
     for (auto& [name, digest] : next) {
-      auto it = trained.find(name);
-      if (it == trained.end()) continue;
+      auto it = result.trained.find(name);
+      if (it == result.trained.end()) continue;
       std::vector<TensorView> views;
       std::vector<torch::Tensor> keep;
       for (const auto& [param, t] : it->second) {
@@ -570,8 +522,7 @@ struct EdgeDaemon::Impl {
                                         entry.dump(2) + "\n"));
     {
       std::lock_guard<std::mutex> lock(model_mu);
-      model = std::move(working);
-      model->SetTrainingMode(false);
+      model = std::move(result.model);
       serving = next;
     }
     RETURN_IF_ERROR(SaveServing());
