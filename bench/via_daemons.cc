@@ -1,5 +1,7 @@
 #include "bench/via_daemons.h"
 
+#include "edge/admin_service.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -204,7 +206,7 @@ absl::StatusOr<std::vector<DaemonWindowResult>> RunThroughDaemons(const DaemonRu
   // Connected: registered with the cloud and serving the foundation (version 0).
   for (auto deadline = Clock::now() + std::chrono::seconds(60);;) {
     RETURN_IF_ERROR(alive());
-    auto status = QueryEdgeStatus(edge_config, "");
+    auto status = QueryEdgeStatus(edge_config.edge.admin_listen);
     if (status.ok() && status->cloud_connected()) break;
     if (Clock::now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat("bt-edge did not connect to bt-cloud within 60 s; ", edge_log,
@@ -221,7 +223,7 @@ absl::StatusOr<std::vector<DaemonWindowResult>> RunThroughDaemons(const DaemonRu
     DaemonWindowResult r;
     ASSIGN_OR_RETURN(r.accuracy_before, evaluate(w, *current));
     const auto start = Clock::now();
-    ASSIGN_OR_RETURN(std::string message, StartWindowNow(edge_config, ""));
+    ASSIGN_OR_RETURN(std::string message, StartWindowNow(edge_config.edge.admin_listen));
     spdlog::info("via daemons: window {}/{}: {}", w + 1, o.windows, message);
     std::vector<nlohmann::json> results;
     const auto deadline = start + o.window + std::chrono::minutes(3);

@@ -73,6 +73,29 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view data)
   return FsyncDirectory(dir);
 }
 
+absl::Status AppendToFileDurably(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("cannot open", path);
+  const off_t before = ::lseek(fd, 0, SEEK_END);
+  size_t written = 0;
+  absl::Status status;
+  while (written < data.size()) {
+    ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status = ErrnoError("cannot append to", path);
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("cannot fsync", path);
+  if (!status.ok() && before >= 0 && ::ftruncate(fd, before) != 0) {
+    status = Annotate(status, "and cannot truncate the partial record away");
+  }
+  ::close(fd);
+  return status;
+}
+
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("cannot open", path);

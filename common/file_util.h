@@ -16,6 +16,10 @@ namespace bt {
 // Writes `data` to `path` atomically (temp file + fsync + rename + directory fsync).
 absl::Status WriteFileAtomically(const std::string& path, std::string_view data);
 
+// Appends `data` to `path` (created if missing) and fsyncs it; a failed write is truncated away, so the file never
+// ends in a partial record. For append-only logs such as results.jsonl (one writer at a time).
+absl::Status AppendToFileDurably(const std::string& path, std::string_view data);
+
 // `n` bytes from the kernel's random source (/dev/urandom), for tokens.
 absl::StatusOr<std::string> ReadRandomBytes(size_t n);
 

@@ -1,24 +1,27 @@
-// bt-edge serve: the edge daemon. It registers with the cloud (and re-registers with backoff whenever the cloud is
-// away), heartbeats, feeds its sample buffer (a simulated camera or a spool directory), opens retraining windows
-// from its YAML schedule or on request (`bt-edge retrain --now`), and runs each window:
+// bt-edge serve: the edge daemon. It wires its parts together and runs windows one at a time:
 //
-//   probe (≤ probe_share of the window) → report → plan from the cloud → pull missing blocks → retrain under the
-//   memory budget and the deadline → deploy locally (never worse on the held-out slice) → push to the cloud.
+//   CloudLink (edge/cloud_link.h)      registers with the cloud (backoff while it is away) and heartbeats
+//   SampleIntake (edge/sample_intake.h) the simulated camera (stream mode) and the spool directory, in the background
+//   WindowSchedule (edge/window_schedule.h) when a window opens: retrain.schedule, or `bt-edge retrain --now`
+//   RunWindow (edge/window_runner.h)   probe → plan (the cloud, RemotePlanSource) → pull → retrain, for each window
+//   ServingState (edge/serving_state.h) the model served and its version, serving.json
+//   Outbox (edge/outbox.h)             finished updates until the cloud accepts them
+//   StatusBoard (edge/status_board.h)  state, progress, recent results, results.jsonl
+//   EdgeAdminServer (edge/admin_service.h) `bt-edge status` and `bt-edge retrain --now` on edge.admin_listen
 //
 // State under edge.data_dir survives restarts: samples.buf (sample buffer), blocks/ (content-addressed block
-// files), serving.json (the version and blocks it serves), outbox/ (finished updates the cloud has not accepted
-// yet; sent when it is back), results.jsonl (one line per window). Every file is written atomically.
-// Serves EdgeAdmin (status, retrain now) on edge.admin_listen. Thread-safe public methods.
+// files), serving.json, simulator.json (the simulated camera's next domain), outbox/, results.jsonl (one line per
+// window, appended durably). Files other than the append-only results are written atomically.
+//
+// Threads: Run's caller runs the windows; the link, the intake and gRPC have their own (owned by those parts). Run
+// returns after `cancel` fires, with every part stopped in order (intake, link, admin); the destructor does the
+// same for a daemon that never ran. Status and RequestWindow are thread-safe.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
-#include "blocktrainer/v1/blocktrainer.grpc.pb.h"
+#include "blocktrainer/v1/blocktrainer.pb.h"
 #include "common/cancel.h"
 #include "common/config.h"
 #include "common/status.h"
@@ -30,7 +33,7 @@ class EdgeDaemon {
   static absl::StatusOr<std::unique_ptr<EdgeDaemon>> Create(const EdgeConfig& config);
   ~EdgeDaemon();
 
-  // Runs until `cancel` fires; windows in progress stop at their next iteration and leave nothing half-written.
+  // Runs until `cancel` fires; a window in progress stops at its next iteration and leaves nothing half-written.
   absl::Status Run(const CancelToken* cancel);
 
   blocktrainer::v1::EdgeStatus Status() const;
@@ -42,14 +45,8 @@ class EdgeDaemon {
 
  private:
   explicit EdgeDaemon(std::unique_ptr<Impl> impl);
+  void Shutdown();
   std::unique_ptr<Impl> impl_;
 };
-
-// CLI helpers: query a running daemon over its admin address (empty: edge.admin_listen).
-absl::StatusOr<blocktrainer::v1::EdgeStatus> QueryEdgeStatus(const EdgeConfig& config, const std::string& address);
-// Asks for a window now; returns the daemon's message, FAILED_PRECONDITION when one is already running or queued.
-absl::StatusOr<std::string> StartWindowNow(const EdgeConfig& config, const std::string& address);
-absl::Status PrintEdgeStatus(const EdgeConfig& config, const std::string& address, bool json);
-absl::Status RequestRetrainNow(const EdgeConfig& config, const std::string& address);
 
 }  // namespace bt

@@ -25,9 +25,11 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/units.h"
+#include "edge/cloud_client.h"
 #include "edge/daemon.h"
 #include "edge/data_commands.h"
 #include "edge/drift_report.h"
+#include "edge/status_command.h"
 #include "edge/probe_command.h"
 #include "common/cancel.h"
 
@@ -47,7 +49,9 @@ absl::StatusOr<EdgeConfig> LoadConfigAndLogging(const GlobalFlags& flags) {
 
 absl::Status CloudManifest(const EdgeConfig& config, const std::string& address_override, bool json) {
   const std::string address = address_override.empty() ? config.edge.cloud : address_override;
-  auto stub = blocktrainer::v1::Cloud::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  ClientSecurity security{config.tls.ca, config.tls.cert, config.tls.key, config.tls.server_name};
+  ASSIGN_OR_RETURN(auto channel, MakeCloudChannel(address, security));
+  auto stub = blocktrainer::v1::Cloud::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   blocktrainer::v1::Manifest manifest;
@@ -155,8 +159,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   auto config = LoadConfigAndLogging(flags);
   if (!config.ok()) return Report(config.status());
-  if (status->parsed()) return Report(PrintEdgeStatus(*config, admin_address, json));
-  if (retrain->parsed()) return Report(RequestRetrainNow(*config, admin_address));
+  const std::string admin = admin_address.empty() ? config->edge.admin_listen : admin_address;
+  if (status->parsed()) return Report(PrintEdgeStatus(admin, json));
+  if (retrain->parsed()) return Report(RequestRetrainNow(admin));
   if (serve->parsed()) {
     CancelToken cancel;
     CancelOnSignals(&cancel);

@@ -8,8 +8,6 @@
 # Environment: BT_DEMO_WINDOWS (default 5), BT_DEMO_WINDOW (default 90s), BT_DEMO_BUDGET (default 10MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-scripts/build.sh
 BIN="${BT_BUILD_DIR:-build}"
 PY=/usr/bin/python3
 WINDOWS="${BT_DEMO_WINDOWS:-5}"
@@ -19,9 +17,24 @@ MODEL=var/cloud/models/foundation.safetensors
 DEMO=var/demo
 start=$(date +%s)
 
+# Say up front what this run will do and roughly how long it takes (figures measured on the 2-core project machine).
+echo "BlockTrainer demo: $WINDOWS retraining windows of $WINDOW through bt-cloud and bt-edge on loopback."
+[ -x "$BIN/bt-cloud" ] || echo "  first run: installs missing Debian packages (a few minutes) and builds (about 4 minutes on 2 cores)"
+if [ -f "$MODEL" ]; then
+  echo "  the foundation model is cached ($MODEL): about 9 minutes in all"
+else
+  echo "  pretrains the foundation model once (about 7 minutes on an idle 2-core machine, up to 20 under load;"
+  echo "  progress every 10 s), then about 9 minutes for the rest"
+fi
+echo
+scripts/setup.sh
+scripts/build.sh
+
 echo
 echo "== 1. foundation model: pretrain on clean Fashion-MNIST (skipped when cached) =="
-"$BIN/bt-cloud" pretrain --config configs/cloud.yaml --log-level warn
+# Progress lines (steps, rate, ETA, loss) go to stderr every pretrain.progress_interval.
+"$BIN/bt-cloud" pretrain --config configs/cloud.yaml --log-level info 2>&1 | sed -u 's/^\[[^]]*\] \[info\] /  /'
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
 "$BIN/bt-cloud" evaluate --config configs/cloud.yaml --log-level warn
 
 echo
@@ -67,8 +80,17 @@ printf "%-3s %-12s %7s %7s %9s %10s %10s %9s %9s  %s\n" "#" "domain" "before" "a
   "pred. mem" "down" "up" "plan"
 for w in $(seq 1 "$WINDOWS"); do
   "$BIN/bt-edge" --config "$DEMO/edge.yaml" retrain --now --log-level warn > /dev/null
-  for _ in $(seq 1 600); do
+  last=""
+  for i in $(seq 1 600); do
     check "len(d['recent'])>=$w and d['recent'][0]['outcome']!='running' and d['state']=='idle'" && break
+    # A progress line on every change of stage and every 15 s: stage, share of the window, time left.
+    line=$(status_json | $PY -c "
+import json, sys
+d = json.load(sys.stdin)
+if d['window_id']: print('    window %d: %-9s %3.0f%%, about %ds left' % ($w, d['state'], 100 * d['progress'], d['eta_seconds']))
+" 2>/dev/null || true)
+    stage=${line%%,*}; stage=${stage% *}
+    if [ -n "$line" ] && { [ "$stage" != "$last" ] || [ $((i % 30)) -eq 0 ]; }; then echo "$line"; last=$stage; fi
     sleep 0.5
   done
   status_json | $PY -c "

@@ -1,0 +1,139 @@
+#include "edge/serving_state.h"
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "edge/window_runner.h"
+#include "nlohmann/json.hpp"
+
+namespace bt {
+
+namespace {
+
+nlohmann::ordered_json BlocksJson(const BlockDigests& blocks) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const auto& [name, digest] : blocks) j.push_back({name, digest});
+  return j;
+}
+
+}  // namespace
+
+absl::Status ServingState::Load() {
+  auto text = ReadFileToString(path_);
+  if (!text.ok()) return absl::OkStatus();  // first start
+  const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return absl::DataLossError(absl::StrCat(path_, ": not a JSON object"));
+  std::map<std::string, std::string> architecture;
+  BlockDigests blocks;
+  uint64_t version = 0;
+  try {
+    architecture = j.value("architecture", std::map<std::string, std::string>{});
+    for (const auto& e : j.at("blocks")) blocks.emplace_back(e.at(0).get<std::string>(), e.at(1).get<std::string>());
+    version = j.value("version", uint64_t{0});
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(absl::StrCat(path_, ": ", e.what()));
+  }
+  ASSIGN_OR_RETURN(auto model, Build(blocks, architecture));
+  absl::MutexLock lock(&mu_);
+  architecture_ = std::move(architecture);
+  model_ = std::move(model);
+  blocks_ = std::move(blocks);
+  version_ = version;
+  return absl::OkStatus();
+}
+
+bool ServingState::has_model() const {
+  absl::MutexLock lock(&mu_);
+  return model_ != nullptr;
+}
+
+uint64_t ServingState::version() const {
+  absl::MutexLock lock(&mu_);
+  return version_;
+}
+
+BlockDigests ServingState::blocks() const {
+  absl::MutexLock lock(&mu_);
+  return blocks_;
+}
+
+void ServingState::SetArchitecture(std::map<std::string, std::string> architecture) {
+  absl::MutexLock lock(&mu_);
+  architecture_ = std::move(architecture);
+}
+
+absl::StatusOr<std::unique_ptr<BlockModel>> ServingState::Build(
+    const BlockDigests& blocks, const std::map<std::string, std::string>& architecture) const {
+  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(architecture));
+  ASSIGN_OR_RETURN(auto model, CreateVitModel(config, 0));
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::vector<TensorView> views;
+  for (const auto& [name, digest] : blocks) {
+    ASSIGN_OR_RETURN(std::string bytes, store_->Read(digest));
+    if (Sha256Hex(bytes) != digest) return absl::DataLossError(absl::StrCat("block file ", digest, " is corrupted"));
+    ASSIGN_OR_RETURN(auto file, SafetensorsFile::FromBytes(std::move(bytes), "block " + name));
+    for (const TensorView& v : file->tensors()) views.push_back(v);
+    files.push_back(std::move(file));
+  }
+  RETURN_IF_ERROR(LoadWeightsInto(views, model.get()));
+  model->SetTrainingMode(false);
+  return model;
+}
+
+absl::Status ServingState::SaveLocked() const {
+  const nlohmann::ordered_json j = {{"version", version_}, {"blocks", BlocksJson(blocks_)}, {"architecture", architecture_}};
+  return WriteFileAtomically(path_, j.dump(2) + "\n");
+}
+
+absl::Status ServingState::Adopt(const BlockDigests& blocks, uint64_t version) {
+  std::map<std::string, std::string> architecture;
+  {
+    absl::MutexLock lock(&mu_);
+    architecture = architecture_;
+  }
+  ASSIGN_OR_RETURN(auto model, Build(blocks, architecture));
+  absl::MutexLock lock(&mu_);
+  std::swap(model_, model);
+  BlockDigests previous_blocks = std::exchange(blocks_, blocks);
+  const uint64_t previous_version = std::exchange(version_, version);
+  absl::Status saved = SaveLocked();
+  if (!saved.ok()) {  // keep memory and disk in agreement
+    std::swap(model_, model);
+    blocks_ = std::move(previous_blocks);
+    version_ = previous_version;
+  }
+  return saved;
+}
+
+absl::Status ServingState::Deploy(std::unique_ptr<BlockModel> model, const BlockDigests& blocks) {
+  if (model == nullptr) return absl::InvalidArgumentError("no model to deploy");
+  model->SetTrainingMode(false);
+  absl::MutexLock lock(&mu_);
+  BlockDigests previous = std::exchange(blocks_, blocks);
+  absl::Status saved = SaveLocked();
+  if (!saved.ok()) {
+    blocks_ = std::move(previous);
+    return saved;
+  }
+  model_ = std::move(model);
+  return absl::OkStatus();
+}
+
+absl::Status ServingState::SetVersion(uint64_t version) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t previous = std::exchange(version_, version);
+  absl::Status saved = SaveLocked();
+  if (!saved.ok()) version_ = previous;
+  return saved;
+}
+
+absl::StatusOr<ServingState::Snapshot> ServingState::CopyForWindow() const {
+  absl::MutexLock lock(&mu_);
+  if (model_ == nullptr) return absl::FailedPreconditionError("no model is served yet");
+  Snapshot s;
+  ASSIGN_OR_RETURN(s.model, CopyModel(*model_));
+  s.version = version_;
+  s.blocks = blocks_;
+  return s;
+}
+
+}  // namespace bt

@@ -1,0 +1,69 @@
+// What the edge serves: the model, the branch version it corresponds to, and the blocks (name → digest, forward
+// order) it is built from, persisted in <data_dir>/serving.json so that a restart serves the last deployed model.
+//
+// A window trains a copy (CopyForWindow) while this keeps serving; Deploy replaces the model and its blocks in one
+// step; the version moves when the cloud accepts the update (SetVersion) or the edge adopts its branch head
+// (Adopt). serving.json is written atomically after every change, before the change is visible.
+//
+// Thread-safe: every method may be called from any thread (the window thread, the cloud link, the admin service).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/block_model.h"
+#include "common/status.h"
+#include "edge/cloud_client.h"
+
+namespace bt {
+
+using BlockDigests = std::vector<std::pair<std::string, std::string>>;  // block name → digest, forward order
+
+class ServingState {
+ public:
+  ServingState(std::string path, const EdgeBlockStore* store) : path_(std::move(path)), store_(store) {}
+
+  // Reads serving.json if present (a first start has none) and builds the model from the block store.
+  absl::Status Load();
+
+  bool has_model() const;
+  uint64_t version() const;
+  BlockDigests blocks() const;
+
+  // The architecture the cloud announced (checkpoint metadata); used to build models from blocks.
+  void SetArchitecture(std::map<std::string, std::string> architecture);
+
+  // Serves `blocks` (all in the store, each verified against its digest) as `version`.
+  absl::Status Adopt(const BlockDigests& blocks, uint64_t version);
+  // Serves a window's result; the version stays until the cloud accepts the update.
+  absl::Status Deploy(std::unique_ptr<BlockModel> model, const BlockDigests& blocks);
+  absl::Status SetVersion(uint64_t version);
+
+  // A copy of the served model with the version and blocks it corresponds to, taken together.
+  struct Snapshot {
+    std::unique_ptr<BlockModel> model;
+    uint64_t version = 0;
+    BlockDigests blocks;
+  };
+  absl::StatusOr<Snapshot> CopyForWindow() const;
+
+ private:
+  absl::StatusOr<std::unique_ptr<BlockModel>> Build(const BlockDigests& blocks,
+                                                    const std::map<std::string, std::string>& architecture) const;
+  absl::Status SaveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  const EdgeBlockStore* store_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::string> architecture_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<BlockModel> model_ ABSL_GUARDED_BY(mu_);
+  BlockDigests blocks_ ABSL_GUARDED_BY(mu_);
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace bt
