@@ -1,4 +1,4 @@
-// The scoreboard's baselines as plan sources (edge/plan_source.h), so they run through the same window pipeline as
+// The scoreboard's baselines as plan sources (edge/window/plan_source.h), so they run through the same window pipeline as
 // blocktrainer and differ from it only in how blocks are chosen. None of them probes retraining curves; each gets
 // the planner's memory knob (the batch in accumulated chunks) and takes the largest chunk with which its own choice
 // is best, then the most iterations on the grid that fit the window.
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "edge/plan_source.h"
+#include "edge/window/plan_source.h"
 
 namespace bt {
 

@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_join.h"
 #include "bench/scoreboard.h"
-#include "common/cancel.h"
-#include "common/logging.h"
+#include "common/base/cancel.h"
+#include "common/base/logging.h"
 
 int main(int argc, char** argv) {
   using namespace bt;

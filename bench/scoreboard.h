@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "common/cancel.h"
-#include "common/status.h"
+#include "common/base/cancel.h"
+#include "common/base/status.h"
 
 namespace bt {
 

@@ -20,9 +20,9 @@
 #include <thread>
 
 #include "absl/strings/str_join.h"
-#include "common/config.h"
-#include "common/file_util.h"
-#include "common/units.h"
+#include "common/config/config.h"
+#include "common/base/file_util.h"
+#include "common/base/units.h"
 #include "edge/daemon.h"
 #include "nlohmann/json.hpp"
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "common/block_model.h"
-#include "common/cancel.h"
-#include "common/status.h"
+#include "common/model/block_model.h"
+#include "common/base/cancel.h"
+#include "common/base/status.h"
 
 namespace bt {
 

@@ -11,10 +11,13 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/file_util.h"
-#include "common/grpc_status.h"
-#include "common/sha256.h"
-#include "common/window_plan.h"
+#include "common/config/config.h"
+#include "common/base/file_util.h"
+#include "common/wire/grpc_status.h"
+#include "common/base/sha256.h"
+#include "cloud/planning.h"
+#include "cloud/update_merger.h"
+#include "common/plan/window_plan.h"
 #include "nlohmann/json.hpp"
 
 namespace bt {
@@ -25,20 +28,10 @@ namespace {
 
 constexpr size_t kMaxChunk = 1 << 20;
 
-int64_t Now(const CloudContext* ctx) { return ctx->now ? ctx->now() : static_cast<int64_t>(std::time(nullptr)); }
-
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
   auto* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
-}
-
-bool ValidEdgeId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
-  }
-  return true;
 }
 
 // The edge the call's bearer token belongs to; `claimed` (the request's edge_id) must be that edge.
@@ -100,38 +93,6 @@ absl::Status EnsureStored(const CloudContext* ctx, const std::string& digest) {
     }
   }
   return absl::NotFoundError(absl::StrCat("block ", digest.substr(0, 16), "… is not in the store"));
-}
-
-// Checks one received block: its bytes parse as safetensors holding exactly the block's tensors with the
-// manifest's names, dtypes and shapes, and every F32 value is finite.
-absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes) {
-  ASSIGN_OR_RETURN(auto file, SafetensorsFile::FromBytes(std::move(bytes), "block '" + expected.name + "'"));
-  if (file->tensors().size() != expected.params.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' has ", file->tensors().size(),
-                                                   " tensors, expected ", expected.params.size()));
-  }
-  for (const ParamEntry& p : expected.params) {
-    const TensorView* t = file->Find(p.name);
-    if (t == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' lacks tensor '", p.name, "'"));
-    }
-    if (t->dtype != p.dtype || t->shape != p.shape) {
-      return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
-                                                     "' has the wrong dtype or shape"));
-    }
-    if (t->dtype == DType::kF32) {
-      const size_t n = t->size_bytes / 4;
-      for (size_t i = 0; i < n; ++i) {
-        float v;
-        std::memcpy(&v, t->data + 4 * i, 4);
-        if (!std::isfinite(v)) {
-          return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
-                                                         "' holds a non-finite value at index ", i));
-        }
-      }
-    }
-  }
-  return absl::OkStatus();
 }
 
 // ---- PullBlocks: streams the requested blocks from the store, chunk by chunk ----------------------------------
@@ -210,17 +171,19 @@ class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
   v1::BlockChunk message_;
 };
 
-// ---- PushUpdate: receives, validates everything, then stores and commits --------------------------------------
+// ---- PushUpdate: the stream fed to an UpdateMerger, which validates everything, then stores and commits ------
 class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
  public:
   PushReactor(const CloudContext* ctx, grpc::CallbackServerContext* context, v1::PushResponse* response)
-      : ctx_(ctx), context_(context), response_(response) {
+      : ctx_(ctx), context_(context), response_(response), merger_(ctx) {
     StartRead(&message_);
   }
   void OnReadDone(bool ok) override {
     if (failed_) return;
     if (!ok) {  // the client finished sending
-      Complete(Commit());
+      auto version = merger_.begun() ? merger_.Commit() : absl::StatusOr<uint64_t>(absl::InvalidArgumentError("empty push"));
+      if (version.ok()) response_->set_version(*version);
+      Complete(version.status());
       return;
     }
     absl::Status status = Handle();
@@ -233,13 +196,6 @@ class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
   void OnDone() override { delete this; }
 
  private:
-  struct Incoming {
-    std::string name, digest, replaces;
-    uint64_t size = 0;
-    std::string bytes;
-    const BlockEntry* entry = nullptr;
-  };
-
   void Complete(const absl::Status& status) {
     failed_ = !status.ok();
     if (!status.ok()) {
@@ -250,124 +206,28 @@ class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
 
   absl::Status Handle() {
     if (message_.has_header()) {
-      if (have_header_) return absl::InvalidArgumentError("a second push header");
-      have_header_ = true;
-      return ReadHeader(message_.header());
+      if (merger_.begun()) return absl::InvalidArgumentError("a second push header");
+      ASSIGN_OR_RETURN(edge_, Authenticate(ctx_, context_, message_.header().edge_id()));
+      return merger_.Begin(edge_, message_.header());
     }
-    if (!have_header_) return absl::InvalidArgumentError("the push must start with a header");
+    if (!merger_.begun()) return absl::InvalidArgumentError("the push must start with a header");
     if (!message_.has_chunk()) return absl::InvalidArgumentError("empty push message");
-    const v1::BlockChunk& chunk = message_.chunk();
-    while (current_ < blocks_.size() && blocks_[current_].bytes.size() == blocks_[current_].size) ++current_;
-    if (current_ >= blocks_.size()) return absl::InvalidArgumentError("more data than the header announced");
-    Incoming& b = blocks_[current_];
-    if (chunk.digest() != b.digest || chunk.offset() != b.bytes.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("chunk for ", chunk.digest().substr(0, 16), "… at offset ",
-                                                     chunk.offset(), " out of order (expected block '", b.name,
-                                                     "' at offset ", b.bytes.size(), ")"));
-    }
-    if (chunk.data().size() > kMaxChunk || b.bytes.size() + chunk.data().size() > b.size) {
-      return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': chunk overruns the announced size"));
-    }
-    b.bytes += chunk.data();
-    return absl::OkStatus();
-  }
-
-  absl::Status ReadHeader(const v1::PushHeader& h) {
-    header_ = h;
-    ASSIGN_OR_RETURN(edge_, Authenticate(ctx_, context_, h.edge_id()));
-    auto plan = ctx_->registry->GetPlan(h.plan_id());
-    if (!plan.ok() || plan->edge_id != edge_) {
-      return absl::PermissionDeniedError(absl::StrCat("edge '", edge_, "' has no plan '", h.plan_id(), "'"));
-    }
-    plan_ = *plan;
-    if (plan_.completed) return absl::FailedPreconditionError(absl::StrCat("plan '", h.plan_id(), "' was already pushed"));
-    if (h.base_version() != plan_.base_version) {
-      return absl::FailedPreconditionError(absl::StrCat("the update is based on version ", h.base_version(),
-                                                        ", the plan on version ", plan_.base_version));
-    }
-    ASSIGN_OR_RETURN(base_, ctx_->registry->GetVersion(edge_, plan_.base_version));
-    if (h.blocks().empty()) return absl::InvalidArgumentError("the push carries no blocks");
-    uint64_t total = 0;
-    std::set<std::string> seen;
-    for (const v1::PushedBlock& pb : h.blocks()) {
-      Incoming b{pb.name(), pb.digest(), pb.replaces_digest(), pb.bytes(), {}, ctx_->model->FindBlock(pb.name())};
-      if (b.entry == nullptr) return absl::InvalidArgumentError(absl::StrCat("the model has no block '", b.name, "'"));
-      if (!seen.insert(b.name).second) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' twice"));
-      if (std::find(plan_.trainable_blocks.begin(), plan_.trainable_blocks.end(), b.name) ==
-          plan_.trainable_blocks.end()) {
-        return absl::PermissionDeniedError(absl::StrCat("block '", b.name, "' was not planned for training in plan '",
-                                                        plan_.plan_id, "'"));
-      }
-      if (!IsDigest(b.digest)) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': bad digest"));
-      std::string base_digest;
-      for (const auto& [name, digest] : base_.blocks) {
-        if (name == b.name) base_digest = digest;
-      }
-      if (b.replaces != base_digest) {
-        return absl::FailedPreconditionError(absl::StrCat("block '", b.name, "' replaces ",
-                                                          b.replaces.substr(0, 16), "…, but version ",
-                                                          base_.version, " holds ", base_digest.substr(0, 16), "…"));
-      }
-      total += b.size;
-      if (b.size == 0 || total > ctx_->max_push_bytes) {
-        return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': size ", b.size, " out of range"));
-      }
-      blocks_.push_back(std::move(b));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Commit() {
-    if (!have_header_) return absl::InvalidArgumentError("empty push");
-    for (const Incoming& b : blocks_) {
-      if (b.bytes.size() != b.size) {
-        return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' ended after ", b.bytes.size(), " of ",
-                                                       b.size, " bytes; nothing was stored"));
-      }
-      if (Sha256Hex(b.bytes) != b.digest) {
-        return absl::DataLossError(absl::StrCat("block '", b.name, "': the bytes do not match digest ",
-                                                b.digest.substr(0, 16), "… (corrupted or tampered); nothing was stored"));
-      }
-      RETURN_IF_ERROR(ValidateBlock(*b.entry, b.bytes));
-    }
-    // Everything checked: store the blocks (atomic files), then the version (one transaction).
-    VersionManifest next = base_.blocks;
-    std::vector<std::string> changed;
-    for (const Incoming& b : blocks_) {
-      RETURN_IF_ERROR(ctx_->blocks->Put(b.bytes, b.digest).status());
-      for (auto& [name, digest] : next) {
-        if (name == b.name) digest = b.digest;
-      }
-      changed.push_back(b.name);
-    }
-    const std::string note = absl::StrCat("window ", plan_.window_id, ": ", absl::StrJoin(changed, ", "));
-    ASSIGN_OR_RETURN(uint64_t version,
-                     ctx_->registry->CommitVersion(edge_, base_.version, next, note, plan_.plan_id,
-                                                   header_.accuracy_before(), header_.accuracy_after(), Now(ctx_)));
-    response_->set_version(version);
-    spdlog::info("edge '{}': version {} committed ({}; held-out accuracy {:.1f}% -> {:.1f}%)", edge_, version,
-                 absl::StrJoin(changed, ", "), 100 * header_.accuracy_before(), 100 * header_.accuracy_after());
-    return absl::OkStatus();
+    return merger_.AddChunk(message_.chunk());
   }
 
   const CloudContext* ctx_;
   grpc::CallbackServerContext* context_;
   v1::PushResponse* response_;
+  UpdateMerger merger_;
   v1::PushMessage message_;
-  v1::PushHeader header_;
-  bool have_header_ = false;
   bool failed_ = false;
   std::string edge_;
-  PlanRecord plan_;
-  VersionRecord base_;
-  std::vector<Incoming> blocks_;
-  size_t current_ = 0;
 };
 
 }  // namespace
 
 CloudService::CloudService(const CloudContext* context)
-    : ctx_(context), started_(std::chrono::steady_clock::now()) {}
+    : ctx_(context), planning_(context), started_(std::chrono::steady_clock::now()) {}
 
 grpc::ServerUnaryReactor* CloudService::GetStatus(grpc::CallbackServerContext* context,
                                                   const v1::GetStatusRequest*, v1::GetStatusResponse* response) {
@@ -392,9 +252,8 @@ grpc::ServerUnaryReactor* CloudService::GetManifest(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* CloudService::Register(grpc::CallbackServerContext* context,
                                                  const v1::RegisterRequest* request, v1::RegisterResponse* response) {
   auto run = [&]() -> absl::Status {
-    if (!ValidEdgeId(request->edge_id())) {
-      return absl::InvalidArgumentError(absl::StrCat("edge_id '", request->edge_id(),
-                                                     "' must be 1-64 letters, digits, '-', '_' or '.'"));
+    if (!IsValidEdgeId(request->edge_id())) {
+      return absl::InvalidArgumentError(absl::StrCat("edge_id '", request->edge_id(), "' must be ", kEdgeIdRule));
     }
     ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context, request->edge_id()));
     EdgeRecord record;
@@ -402,7 +261,7 @@ grpc::ServerUnaryReactor* CloudService::Register(grpc::CallbackServerContext* co
     record.hardware = request->hardware();
     record.memory_budget = request->memory_budget_bytes();
     record.windows.assign(request->windows().begin(), request->windows().end());
-    RETURN_IF_ERROR(ctx_->registry->RegisterEdge(record, FoundationManifest(*ctx_->model), Now(ctx_)));
+    RETURN_IF_ERROR(ctx_->registry->RegisterEdge(record, FoundationManifest(*ctx_->model), NowSeconds(ctx_)));
     ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
     response->set_version(head.version);
     FillManifest(ctx_, head.blocks, response->mutable_manifest());
@@ -421,8 +280,8 @@ grpc::ServerUnaryReactor* CloudService::Heartbeat(grpc::CallbackServerContext* c
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context, request->edge_id()));
     RETURN_IF_ERROR(ctx_->registry->Heartbeat(edge, request->state(), request->window_id(), request->progress(),
-                                              request->unsent_updates(), request->serving_version(), Now(ctx_)));
-    response->set_server_time(Now(ctx_));
+                                              request->unsent_updates(), request->serving_version(), NowSeconds(ctx_)));
+    response->set_server_time(NowSeconds(ctx_));
     ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
     response->set_branch_version(head.version);
     return absl::OkStatus();
@@ -435,57 +294,7 @@ grpc::ServerUnaryReactor* CloudService::ReportProbes(grpc::CallbackServerContext
                                                      v1::PlanResponse* response) {
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context, request->edge_id()));
-    ASSIGN_OR_RETURN(EdgeRecord record, ctx_->registry->GetEdge(edge));
-    ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
-    if (request->base_version() != head.version) {
-      return absl::FailedPreconditionError(absl::StrCat("edge '", edge, "' serves version ", request->base_version(),
-                                                        " but its branch is at ", head.version, "; re-register"));
-    }
-    auto report = ProbeReportFromProto(request->probes());
-    if (!report.ok()) return Annotate(report.status(), absl::StrCat("edge '", edge, "'"));
-    if (report->costs.size() != ctx_->model->manifest().blocks.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("probe report has costs for ", report->costs.size(),
-                                                     " blocks, the model has ", ctx_->model->manifest().blocks.size()));
-    }
-    for (size_t k = 0; k < report->costs.size(); ++k) {
-      if (report->costs[k].name != ctx_->model->manifest().blocks[k].name) {
-        return absl::InvalidArgumentError(absl::StrCat("probe report: block ", k, " is '", report->costs[k].name,
-                                                       "', the model's is '", ctx_->model->manifest().blocks[k].name, "'"));
-      }
-    }
-    auto prior = ctx_->laws->Load(edge);
-    if (!prior.ok() && !absl::IsNotFound(prior.status())) return prior.status();
-    WindowPlanRequest plan_request;
-    plan_request.memory_budget = record.memory_budget;
-    plan_request.train_seconds = std::max(0.0, request->train_seconds());
-    plan_request.iteration_grid = ctx_->iteration_grid;
-    ASSIGN_OR_RETURN(WindowPlan wp, PlanFromProbes(*report, prior.ok() ? &*prior : nullptr, plan_request));
-    RETURN_IF_ERROR(ctx_->laws->Save(edge, wp.law));
-    RETURN_IF_ERROR(ctx_->laws->SaveProbes(edge, report->ToJson()));
-
-    PlanRecord plan;
-    plan.plan_id = absl::StrCat(edge, "-", Now(ctx_), "-", ++plan_counter_);
-    plan.edge_id = edge;
-    plan.window_id = request->window_id();
-    plan.base_version = head.version;
-    plan.plan_json = wp.plan.ToJson();
-    plan.predicted_accuracy = wp.plan.predicted_accuracy;
-    plan.created = Now(ctx_);
-    PlanToProto(wp.plan, response);
-    response->set_plan_id(plan.plan_id);
-    response->set_base_version(head.version);
-    response->set_note(absl::StrCat(wp.law_fitted ? absl::StrFormat("law fitted on %d probe points (rmse %.3f)",
-                                                                      report->points.size(), wp.law_rmse)
-                                                  : std::string("no retraining curves: the edge's previous law"),
-                                    wp.plan.note.empty() ? "" : "; ", wp.plan.note));
-    for (size_t k = 0; k < wp.plan.blocks.size(); ++k) {
-      response->mutable_blocks(static_cast<int>(k))->set_digest(head.blocks[k].second);
-      if (wp.plan.blocks[k].option != "frozen") plan.trainable_blocks.push_back(wp.plan.blocks[k].block);
-    }
-    RETURN_IF_ERROR(ctx_->registry->SavePlan(plan));
-    spdlog::info("edge '{}' window '{}': plan {} trains [{}] for {} iterations, predicted {:.1f}% (acc0 {:.1f}%)",
-                 edge, plan.window_id, plan.plan_id, absl::StrJoin(plan.trainable_blocks, ", "), wp.plan.iterations,
-                 100 * wp.plan.predicted_accuracy, 100 * report->acc0);
+    ASSIGN_OR_RETURN(*response, planning_.Plan(edge, *request));
     return absl::OkStatus();
   };
   return Done(context, run());
@@ -506,8 +315,9 @@ grpc::ServerReadReactor<v1::PushMessage>* CloudService::PushUpdate(grpc::Callbac
 grpc::ServerUnaryReactor* CloudAdminService::ListEdges(grpc::CallbackServerContext* context,
                                                        const v1::ListEdgesRequest*, v1::ListEdgesResponse* response) {
   auto run = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<EdgeRecord> edges, ctx_->registry->ListEdges());
-    for (const EdgeRecord& e : edges) {
+    ASSIGN_OR_RETURN(std::vector<EdgeSummary> edges, ctx_->registry->ListEdgeSummaries());
+    for (const EdgeSummary& summary : edges) {
+      const EdgeRecord& e = summary.edge;
       v1::EdgeSummary* s = response->add_edges();
       s->set_edge_id(e.id);
       s->set_hardware(e.hardware);
@@ -517,15 +327,11 @@ grpc::ServerUnaryReactor* CloudAdminService::ListEdges(grpc::CallbackServerConte
       s->set_window_id(e.window_id);
       s->set_progress(e.progress);
       s->set_unsent_updates(e.unsent_updates);
-      ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(e.id));
-      s->set_version(head.version);
-      ASSIGN_OR_RETURN(std::vector<PlanRecord> plans, ctx_->registry->RecentPlans(e.id, 20));
-      for (const PlanRecord& p : plans) {
-        if (!p.completed) continue;
-        s->set_last_accuracy_before(p.accuracy_before);
-        s->set_last_accuracy_after(p.accuracy_after);
-        s->set_last_predicted_accuracy(p.predicted_accuracy);
-        break;
+      s->set_version(summary.head);
+      if (summary.has_result) {
+        s->set_last_accuracy_before(summary.last_accuracy_before);
+        s->set_last_accuracy_after(summary.last_accuracy_after);
+        s->set_last_predicted_accuracy(summary.last_predicted_accuracy);
       }
     }
     return absl::OkStatus();
@@ -566,7 +372,7 @@ grpc::ServerUnaryReactor* CloudAdminService::Rollback(grpc::CallbackServerContex
     ASSIGN_OR_RETURN(uint64_t version,
                      ctx_->registry->CommitVersion(request->edge_id(), head.version, target.blocks,
                                                    absl::StrCat("rollback to version ", target.version), "", 0, 0,
-                                                   Now(ctx_)));
+                                                   NowSeconds(ctx_)));
     response->set_version(version);
     spdlog::info("edge '{}': rolled back to the blocks of version {} as version {}", request->edge_id(),
                  target.version, version);

@@ -1,10 +1,9 @@
 // bt-cloud's gRPC front: the Cloud service for edges (register, heartbeat, probes → plan, block pulls and pushes),
 // the CloudAdmin service for the local CLI, and the server that hosts them with the health and reflection services.
 //
-// Handlers use the callback API. Edge RPCs authenticate by bearer token (hashed, looked up in the registry) and
-// may only touch the token's own edge. A pushed update is validated completely (digests, shapes, dtypes, finite
-// values, base version, planned blocks) before anything is stored; then its blocks are written atomically to the
-// block store and the new version committed in one SQL transaction. Short file and SQL work runs on the gRPC
+// Handlers use the callback API and stay thin: they authenticate (bearer token, hashed, looked up in the registry;
+// an edge may only touch its own branch), convert, and call the domain objects — Planning (cloud/planning.h) for
+// ReportProbes, UpdateMerger (cloud/update_merger.h) for PushUpdate. Short file and SQL work runs on the gRPC
 // callback threads. Thread-safe.
 #pragma once
 
@@ -17,30 +16,12 @@
 #include <vector>
 
 #include "blocktrainer/v1/blocktrainer.grpc.pb.h"
-#include "cloud/block_store.h"
-#include "cloud/law_store.h"
-#include "cloud/model_store.h"
-#include "cloud/registry.h"
-#include "common/address.h"
-#include "common/probe_report.h"
-#include "common/wire.h"
-#include "common/status.h"
-#include "common/window_plan.h"
+#include "cloud/cloud_context.h"
+#include "cloud/planning.h"
+#include "common/base/address.h"
+#include "common/base/status.h"
 
 namespace bt {
-
-// Everything the handlers use; owned by the daemon, outliving the server.
-struct CloudContext {
-  const ModelStore* model = nullptr;
-  const BlockStore* blocks = nullptr;
-  Registry* registry = nullptr;
-  const LawStore* laws = nullptr;
-  std::string model_name;
-  std::string source_stats_json;         // shipped to edges at registration (empty: none)
-  std::vector<int64_t> iteration_grid = IterationGrid();
-  uint64_t max_push_bytes = 4ull << 30;  // largest update accepted (all blocks of one push)
-  std::function<int64_t()> now;          // Unix seconds; injectable for tests
-};
 
 class CloudService final : public blocktrainer::v1::Cloud::CallbackService {
  public:
@@ -68,8 +49,8 @@ class CloudService final : public blocktrainer::v1::Cloud::CallbackService {
 
  private:
   const CloudContext* ctx_;
+  Planning planning_;
   std::chrono::steady_clock::time_point started_;
-  std::atomic<uint64_t> plan_counter_{0};
 };
 
 class CloudAdminService final : public blocktrainer::v1::CloudAdmin::CallbackService {

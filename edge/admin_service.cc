@@ -3,8 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
-#include "common/address.h"
-#include "common/grpc_status.h"
+#include "common/base/address.h"
+#include "common/wire/grpc_status.h"
 
 namespace bt {
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "blocktrainer/v1/blocktrainer.grpc.pb.h"
-#include "common/status.h"
+#include "common/base/status.h"
 
 namespace bt {
 

@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <map>
 
-#include "common/address.h"
-#include "common/file_util.h"
-#include "common/grpc_status.h"
-#include "common/sha256.h"
+#include "common/base/address.h"
+#include "common/base/file_util.h"
+#include "common/wire/grpc_status.h"
+#include "common/base/sha256.h"
 
 namespace bt {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "blocktrainer/v1/blocktrainer.grpc.pb.h"
-#include "common/status.h"
+#include "common/base/status.h"
 
 namespace bt {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/units.h"
+#include "common/base/units.h"
 
 namespace bt {
 

@@ -14,7 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "common/status.h"
+#include "common/base/status.h"
 
 namespace bt {
 

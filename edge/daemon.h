@@ -1,9 +1,9 @@
 // bt-edge serve: the edge daemon. It wires its parts together and runs windows one at a time:
 //
 //   CloudLink (edge/cloud_link.h)      registers with the cloud (backoff while it is away) and heartbeats
-//   SampleIntake (edge/sample_intake.h) the simulated camera (stream mode) and the spool directory, in the background
+//   SampleIntake (edge/intake/sample_intake.h) the simulated camera (stream mode) and the spool directory, in the background
 //   WindowSchedule (edge/window_schedule.h) when a window opens: retrain.schedule, or `bt-edge retrain --now`
-//   RunWindow (edge/window_runner.h)   probe → plan (the cloud, RemotePlanSource) → pull → retrain, for each window
+//   RunWindow (edge/window/window_runner.h)   probe → plan (the cloud, RemotePlanSource) → pull → retrain, for each window
 //   ServingState (edge/serving_state.h) the model served and its version, serving.json
 //   Outbox (edge/outbox.h)             finished updates until the cloud accepts them
 //   StatusBoard (edge/status_board.h)  state, progress, recent results, results.jsonl
@@ -22,9 +22,9 @@
 #include <string>
 
 #include "blocktrainer/v1/blocktrainer.pb.h"
-#include "common/cancel.h"
-#include "common/config.h"
-#include "common/status.h"
+#include "common/base/cancel.h"
+#include "common/config/config.h"
+#include "common/base/status.h"
 
 namespace bt {
 

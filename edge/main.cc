@@ -20,32 +20,22 @@
 
 #include "absl/strings/str_format.h"
 #include "blocktrainer/v1/blocktrainer.grpc.pb.h"
-#include "common/config.h"
-#include "common/evaluation.h"
-#include "common/grpc_status.h"
-#include "common/logging.h"
-#include "common/units.h"
+#include "common/cli/cli.h"
+#include "common/config/config.h"
+#include "common/train/evaluation.h"
+#include "common/wire/grpc_status.h"
+#include "common/base/logging.h"
+#include "common/base/units.h"
 #include "edge/cloud_client.h"
 #include "edge/daemon.h"
-#include "edge/data_commands.h"
-#include "edge/drift_report.h"
-#include "edge/status_command.h"
-#include "edge/probe_command.h"
-#include "common/cancel.h"
+#include "edge/cli/data_commands.h"
+#include "edge/cli/drift_report.h"
+#include "edge/cli/status_command.h"
+#include "edge/cli/probe_command.h"
+#include "common/base/cancel.h"
 
 namespace bt {
 namespace {
-
-struct GlobalFlags {
-  std::string config_path;
-  std::string log_level;
-};
-
-absl::StatusOr<EdgeConfig> LoadConfigAndLogging(const GlobalFlags& flags) {
-  ASSIGN_OR_RETURN(EdgeConfig config, LoadEdgeConfig(flags.config_path));
-  RETURN_IF_ERROR(InitLogging(flags.log_level.empty() ? config.edge.log_level : flags.log_level));
-  return config;
-}
 
 absl::Status CloudManifest(const EdgeConfig& config, const std::string& address_override, bool json) {
   const std::string address = address_override.empty() ? config.edge.cloud : address_override;
@@ -76,11 +66,6 @@ absl::Status CloudManifest(const EdgeConfig& config, const std::string& address_
   return absl::OkStatus();
 }
 
-int Report(const absl::Status& status) {
-  if (status.ok()) return 0;
-  std::fprintf(stderr, "bt-edge: error: %s\n", std::string(status.message()).c_str());
-  return 1;
-}
 
 }  // namespace
 }  // namespace bt
@@ -91,10 +76,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   GlobalFlags flags;
-  app.add_option("-c,--config", flags.config_path, "YAML config file (default: embedded defaults)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error (default: edge.log_level)");
-  app.set_version_flag("--version", BT_VERSION);
+  AddGlobalFlags(&app, &flags, "edge.log_level", BT_VERSION);
 
   std::string model_path;
   std::string dataset_dir = "/usr/share/datasets/fashion-mnist";
@@ -157,14 +139,15 @@ int main(int argc, char** argv) {
   retrain->add_option("--address", admin_address, "admin host:port of bt-edge (default: edge.admin_listen)");
 
   CLI11_PARSE(app, argc, argv);
-  auto config = LoadConfigAndLogging(flags);
+  auto Report = [](const absl::Status& s) { return ExitStatus("bt-edge", s); };
+  auto config = LoadEdgeConfigAndLogging(flags);
   if (!config.ok()) return Report(config.status());
   const std::string admin = admin_address.empty() ? config->edge.admin_listen : admin_address;
   if (status->parsed()) return Report(PrintEdgeStatus(admin, json));
   if (retrain->parsed()) return Report(RequestRetrainNow(admin));
   if (serve->parsed()) {
     CancelToken cancel;
-    CancelOnSignals(&cancel);
+    CancelOnSignals(&cancel);  // the one shutdown path: the daemon stops its parts in order, then Run returns
     torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
     auto daemon = EdgeDaemon::Create(*config);
     if (!daemon.ok()) return Report(daemon.status());

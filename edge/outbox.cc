@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
-#include "common/file_util.h"
+#include "common/base/file_util.h"
 #include "nlohmann/json.hpp"
 
 namespace bt {

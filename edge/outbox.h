@@ -5,7 +5,7 @@
 // update — damaged JSON, a missing field, a block file that is gone — is moved to rejected/ the same way, with the
 // reason, instead of stopping the queue or the thread that flushes it.
 //
-// Files are written atomically (common/file_util.h). Thread-safe: Add, Flush and size may be called from any
+// Files are written atomically (common/base/file_util.h). Thread-safe: Add, Flush and size may be called from any
 // thread; one Flush runs at a time (a second caller waits), so an update is never pushed twice concurrently.
 // Torch-free.
 #pragma once
@@ -18,7 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "blocktrainer/v1/blocktrainer.pb.h"
-#include "common/status.h"
+#include "common/base/status.h"
 #include "edge/cloud_client.h"
 
 namespace bt {

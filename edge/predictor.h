@@ -14,10 +14,10 @@
 #include <mutex>
 #include <thread>
 
-#include "common/block_model.h"
-#include "common/composed_model.h"
-#include "common/dataset.h"
-#include "common/status.h"
+#include "common/model/block_model.h"
+#include "common/model/composed_model.h"
+#include "common/data/dataset.h"
+#include "common/base/status.h"
 
 namespace bt {
 

@@ -1,8 +1,8 @@
 #include "edge/serving_state.h"
 
-#include "common/file_util.h"
-#include "common/sha256.h"
-#include "edge/window_runner.h"
+#include "common/base/file_util.h"
+#include "common/base/sha256.h"
+#include "edge/window/window_runner.h"
 #include "nlohmann/json.hpp"
 
 namespace bt {

@@ -16,8 +16,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "common/block_model.h"
-#include "common/status.h"
+#include "common/model/block_model.h"
+#include "common/base/status.h"
 #include "edge/cloud_client.h"
 
 namespace bt {

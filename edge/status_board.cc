@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/file_util.h"
+#include "common/base/file_util.h"
 
 namespace bt {
 

@@ -16,9 +16,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "common/cancel.h"
-#include "common/config.h"
-#include "common/status.h"
+#include "common/base/cancel.h"
+#include "common/config/config.h"
+#include "common/base/status.h"
 
 namespace bt {
 

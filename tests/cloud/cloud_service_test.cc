@@ -9,11 +9,12 @@
 #include <limits>
 #include <thread>
 
-#include "common/block_layout.h"
-#include "common/block_profile.h"
-#include "common/safetensors.h"
-#include "common/sha256.h"
-#include "common/window_plan.h"
+#include "common/format/block_layout.h"
+#include "common/plan/block_profile.h"
+#include "common/format/safetensors.h"
+#include "common/base/sha256.h"
+#include "common/plan/window_plan.h"
+#include "common/wire/wire.h"
 #include "edge/cloud_client.h"
 #include "tests/testing/test_models.h"
 

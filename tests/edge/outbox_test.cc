@@ -6,8 +6,8 @@
 
 #include <filesystem>
 
-#include "common/file_util.h"
-#include "tests/edge/test_dir.h"
+#include "common/base/file_util.h"
+#include "tests/testing/test_dir.h"
 
 namespace bt {
 namespace {

@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
-#include "common/file_util.h"
-#include "common/manifest.h"
-#include "common/tensor_convert.h"
-#include "edge/window_runner.h"
-#include "tests/edge/test_dir.h"
+#include "common/base/file_util.h"
+#include "common/format/manifest.h"
+#include "common/model/tensor_convert.h"
+#include "edge/window/window_runner.h"
+#include "tests/testing/test_dir.h"
 #include "tests/testing/test_models.h"
 
 namespace bt {

@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
-#include "common/file_util.h"
+#include "common/base/file_util.h"
 #include "edge/admin_service.h"
-#include "tests/edge/test_dir.h"
+#include "tests/testing/test_dir.h"
 
 namespace bt {
 namespace {

@@ -5,9 +5,9 @@
 #include <random>
 #include <vector>
 
-#include "common/block_layout.h"
-#include "common/model_config.h"
-#include "common/safetensors.h"
+#include "common/format/block_layout.h"
+#include "common/format/model_config.h"
+#include "common/format/safetensors.h"
 
 namespace bt::fixtures {
 

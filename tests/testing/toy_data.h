@@ -3,7 +3,7 @@
 
 #include <torch/torch.h>
 
-#include "common/dataset.h"
+#include "common/data/dataset.h"
 
 namespace bt::fixtures {
 

@@ -1,0 +1,22 @@
+// The operator's commands: `bt-cloud status`, `versions` and `rollback` talk to a running bt-cloud over its admin
+// address (cloud.admin_listen unless `address` is given); `add-edge` writes an edge's token into the registry
+// directly (it works with the daemon stopped or running). Every command prints a table, or JSON with `json`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/config/config.h"
+#include "common/base/status.h"
+
+namespace bt {
+
+absl::Status PrintEdges(const CloudConfig& config, const std::string& address, bool json);
+absl::Status PrintVersions(const CloudConfig& config, const std::string& address, const std::string& edge, bool json);
+absl::Status RollbackEdge(const CloudConfig& config, const std::string& address, const std::string& edge,
+                          uint64_t to);
+// Creates (or replaces) an edge's token: stores its SHA-256 in the registry, writes the token to `out` (mode 0600;
+// empty: stdout). Any previous token of the edge stops working.
+absl::Status AddEdgeToken(const CloudConfig& config, const std::string& edge, const std::string& out);
+
+}  // namespace bt

@@ -1,0 +1,79 @@
+#include "cloud/cli/export_command.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "cloud/store/block_store.h"
+#include "cloud/store/model_store.h"
+#include "cloud/store/registry.h"
+#include "common/base/file_util.h"
+#include "common/format/safetensors.h"
+#include "common/base/sha256.h"
+#include "common/base/units.h"
+#include "nlohmann/json.hpp"
+
+namespace bt {
+
+absl::StatusOr<ExportedVersion> ExportVersion(const CloudConfig& config, const std::string& edge,
+                                              std::optional<uint64_t> version, const std::string& out) {
+  const std::string db = config.cloud.data_dir + "/blocktrainer.db";
+  if (!std::filesystem::exists(db)) {
+    return absl::NotFoundError(absl::StrCat("no registry at ", db, " (is cloud.data_dir right?)"));
+  }
+  ASSIGN_OR_RETURN(auto registry, Registry::Open(db));
+  ASSIGN_OR_RETURN(VersionRecord record, version ? registry->GetVersion(edge, *version) : registry->Head(edge));
+  auto model = ModelStore::Open(config.ModelPath(), config.model.name);
+  if (!model.ok()) return Annotate(model.status(), "the foundation model");
+  ASSIGN_OR_RETURN(auto store, BlockStore::Open(config.cloud.data_dir + "/blocks"));
+
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::vector<TensorView> views;
+  for (const auto& [name, digest] : record.blocks) {
+    std::string bytes;
+    if (store->Has(digest)) {
+      ASSIGN_OR_RETURN(auto mapped, store->Get(digest));
+      bytes.assign(reinterpret_cast<const char*>(mapped->data()), mapped->size());
+    } else {
+      ASSIGN_OR_RETURN(bytes, (*model)->BlockBytes(name));
+    }
+    if (Sha256Hex(bytes) != digest) {
+      return absl::DataLossError(absl::StrCat("block '", name, "' of version ", record.version, " (", digest,
+                                              ") is missing from the block store or corrupted"));
+    }
+    ASSIGN_OR_RETURN(auto file, SafetensorsFile::FromBytes(std::move(bytes), "block " + name));
+    for (const TensorView& v : file->tensors()) views.push_back(v);
+    files.push_back(std::move(file));
+  }
+  Metadata metadata = (*model)->checkpoint().metadata();
+  metadata["blocktrainer.edge"] = edge;
+  metadata["blocktrainer.version"] = std::to_string(record.version);
+  RETURN_IF_ERROR(Annotate(WriteSafetensors(out, views, metadata), out));
+  ExportedVersion result;
+  result.version = record.version;
+  result.blocks = record.blocks.size();
+  std::error_code ec;
+  result.bytes = std::filesystem::file_size(out, ec);
+  return result;
+}
+
+absl::Status RunExportCommand(const CloudConfig& config, const std::string& edge, std::optional<uint64_t> version,
+                              const std::string& out, bool json) {
+  ASSIGN_OR_RETURN(ExportedVersion exported, ExportVersion(config, edge, version, out));
+  if (json) {
+    const nlohmann::ordered_json j = {{"edge", edge},
+                                      {"version", exported.version},
+                                      {"blocks", exported.blocks},
+                                      {"bytes", exported.bytes},
+                                      {"path", out}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("edge %s version %llu: %zu blocks, %s written to %s\n", edge.c_str(),
+                static_cast<unsigned long long>(exported.version), exported.blocks, FormatBytes(exported.bytes).c_str(),
+                out.c_str());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bt

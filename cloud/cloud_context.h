@@ -1,0 +1,36 @@
+// What bt-cloud's handlers and domain objects (Planning, UpdateMerger) share: the model, the block store, the
+// registry, the per-edge laws and a few settings. Owned by the daemon, outliving the server. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cloud/store/block_store.h"
+#include "cloud/store/law_store.h"
+#include "cloud/store/model_store.h"
+#include "cloud/store/registry.h"
+#include "common/plan/window_plan.h"
+
+namespace bt {
+
+struct CloudContext {
+  const ModelStore* model = nullptr;
+  const BlockStore* blocks = nullptr;
+  Registry* registry = nullptr;
+  const LawStore* laws = nullptr;
+  std::string model_name;
+  std::string source_stats_json;         // shipped to edges at registration (empty: none)
+  std::vector<int64_t> iteration_grid = IterationGrid();
+  uint64_t max_push_bytes = 4ull << 30;  // largest update accepted (all blocks of one push)
+  std::function<int64_t()> now;          // Unix seconds; injectable for tests
+};
+
+// Unix seconds from the context's clock (the system clock unless a test injects one).
+inline int64_t NowSeconds(const CloudContext* ctx) {
+  return ctx->now ? ctx->now() : static_cast<int64_t>(std::time(nullptr));
+}
+
+}  // namespace bt

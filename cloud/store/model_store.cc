@@ -1,0 +1,40 @@
+#include "cloud/store/model_store.h"
+
+#include "common/format/block_layout.h"
+
+namespace bt {
+
+absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(const std::string& checkpoint_path,
+                                                             const std::string& model_name) {
+  std::unique_ptr<ModelStore> store(new ModelStore());
+  store->path_ = checkpoint_path;
+  ASSIGN_OR_RETURN(store->checkpoint_, Checkpoint::Open(checkpoint_path));
+  auto arch = VitConfig::FromMetadata(store->checkpoint_->metadata());
+  if (!arch.ok()) return Annotate(arch.status(), checkpoint_path);
+  store->architecture_ = *arch;
+  auto manifest = BuildManifest(model_name, VitBlockLayout(*arch), store->checkpoint_->tensors());
+  if (!manifest.ok()) return Annotate(manifest.status(), checkpoint_path);
+  store->manifest_ = std::move(*manifest);
+  return store;
+}
+
+const BlockEntry* ModelStore::FindBlock(const std::string& name) const {
+  for (const BlockEntry& b : manifest_.blocks) {
+    if (b.name == name) return &b;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::string> ModelStore::BlockBytes(const std::string& name) const {
+  const BlockEntry* block = FindBlock(name);
+  if (block == nullptr) return absl::NotFoundError(absl::StrCat("the model has no block '", name, "'"));
+  std::vector<TensorView> views;
+  for (const ParamEntry& p : block->params) {
+    const TensorView* t = checkpoint_->Find(p.name);
+    if (t == nullptr) return absl::InternalError(absl::StrCat(path_, ": tensor '", p.name, "' disappeared"));
+    views.push_back(*t);
+  }
+  return SerializeBlock(views);
+}
+
+}  // namespace bt

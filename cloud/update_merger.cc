@@ -1,0 +1,149 @@
+#include "cloud/update_merger.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_join.h"
+#include "common/format/safetensors.h"
+#include "common/base/sha256.h"
+
+namespace bt {
+
+namespace v1 = blocktrainer::v1;
+
+namespace {
+constexpr size_t kMaxChunk = 1 << 20;
+}  // namespace
+
+absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes) {
+  ASSIGN_OR_RETURN(auto file, SafetensorsFile::FromBytes(std::move(bytes), "block '" + expected.name + "'"));
+  if (file->tensors().size() != expected.params.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' has ", file->tensors().size(),
+                                                   " tensors, expected ", expected.params.size()));
+  }
+  for (const ParamEntry& p : expected.params) {
+    const TensorView* t = file->Find(p.name);
+    if (t == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' lacks tensor '", p.name, "'"));
+    }
+    if (t->dtype != p.dtype || t->shape != p.shape) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
+                                                     "' has the wrong dtype or shape"));
+    }
+    if (t->dtype == DType::kF32) {
+      const size_t n = t->size_bytes / 4;
+      for (size_t i = 0; i < n; ++i) {
+        float v;
+        std::memcpy(&v, t->data + 4 * i, 4);
+        if (!std::isfinite(v)) {
+          return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
+                                                         "' holds a non-finite value at index ", i));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UpdateMerger::Begin(const std::string& edge, const v1::PushHeader& h) {
+  if (begun_) return absl::InvalidArgumentError("a second push header");
+  begun_ = true;
+  edge_ = edge;
+  header_ = h;
+  auto plan = ctx_->registry->GetPlan(h.plan_id());
+  if (!plan.ok() || plan->edge_id != edge_) {
+    return absl::PermissionDeniedError(absl::StrCat("edge '", edge_, "' has no plan '", h.plan_id(), "'"));
+  }
+  plan_ = *plan;
+  if (plan_.completed) return absl::FailedPreconditionError(absl::StrCat("plan '", h.plan_id(), "' was already pushed"));
+  if (h.base_version() != plan_.base_version) {
+    return absl::FailedPreconditionError(absl::StrCat("the update is based on version ", h.base_version(),
+                                                      ", the plan on version ", plan_.base_version));
+  }
+  ASSIGN_OR_RETURN(base_, ctx_->registry->GetVersion(edge_, plan_.base_version));
+  if (h.blocks().empty()) return absl::InvalidArgumentError("the push carries no blocks");
+  uint64_t total = 0;
+  std::set<std::string> seen;
+  for (const v1::PushedBlock& pb : h.blocks()) {
+    Incoming b{pb.name(), pb.digest(), pb.replaces_digest(), pb.bytes(), {}, ctx_->model->FindBlock(pb.name())};
+    if (b.entry == nullptr) return absl::InvalidArgumentError(absl::StrCat("the model has no block '", b.name, "'"));
+    if (!seen.insert(b.name).second) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' twice"));
+    if (std::find(plan_.trainable_blocks.begin(), plan_.trainable_blocks.end(), b.name) ==
+        plan_.trainable_blocks.end()) {
+      return absl::PermissionDeniedError(absl::StrCat("block '", b.name, "' was not planned for training in plan '",
+                                                      plan_.plan_id, "'"));
+    }
+    if (!IsDigest(b.digest)) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': bad digest"));
+    std::string base_digest;
+    for (const auto& [name, digest] : base_.blocks) {
+      if (name == b.name) base_digest = digest;
+    }
+    if (b.replaces != base_digest) {
+      return absl::FailedPreconditionError(absl::StrCat("block '", b.name, "' replaces ", b.replaces.substr(0, 16),
+                                                        "…, but version ", base_.version, " holds ",
+                                                        base_digest.substr(0, 16), "…"));
+    }
+    total += b.size;
+    if (b.size == 0 || total > ctx_->max_push_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': size ", b.size, " out of range"));
+    }
+    blocks_.push_back(std::move(b));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UpdateMerger::AddChunk(const v1::BlockChunk& chunk) {
+  if (!begun_) return absl::InvalidArgumentError("the push must start with a header");
+  while (current_ < blocks_.size() && blocks_[current_].bytes.size() == blocks_[current_].size) ++current_;
+  if (current_ >= blocks_.size()) return absl::InvalidArgumentError("more data than the header announced");
+  Incoming& b = blocks_[current_];
+  if (chunk.digest() != b.digest || chunk.offset() != b.bytes.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("chunk for ", chunk.digest().substr(0, 16), "… at offset ",
+                                                   chunk.offset(), " out of order (expected block '", b.name,
+                                                   "' at offset ", b.bytes.size(), ")"));
+  }
+  if (chunk.data().size() > kMaxChunk || b.bytes.size() + chunk.data().size() > b.size) {
+    return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': chunk overruns the announced size"));
+  }
+  b.bytes += chunk.data();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> UpdateMerger::Commit() {
+  if (!begun_) return absl::InvalidArgumentError("empty push");
+  for (const Incoming& b : blocks_) {
+    if (b.bytes.size() != b.size) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' ended after ", b.bytes.size(), " of ",
+                                                     b.size, " bytes; nothing was stored"));
+    }
+    if (Sha256Hex(b.bytes) != b.digest) {
+      return absl::DataLossError(absl::StrCat("block '", b.name, "': the bytes do not match digest ",
+                                              b.digest.substr(0, 16), "… (corrupted or tampered); nothing was stored"));
+    }
+    RETURN_IF_ERROR(ValidateBlock(*b.entry, b.bytes));
+  }
+  // Everything checked: store the blocks (atomic files), then the version (one transaction).
+  VersionManifest next = base_.blocks;
+  std::vector<std::string> changed;
+  for (const Incoming& b : blocks_) {
+    RETURN_IF_ERROR(ctx_->blocks->Put(b.bytes, b.digest).status());
+    for (auto& [name, digest] : next) {
+      if (name == b.name) digest = b.digest;
+    }
+    changed.push_back(b.name);
+  }
+  const std::string note = absl::StrCat("window ", plan_.window_id, ": ", absl::StrJoin(changed, ", "));
+  ASSIGN_OR_RETURN(uint64_t version,
+                   ctx_->registry->CommitVersion(edge_, base_.version, next, note, plan_.plan_id,
+                                                 header_.accuracy_before(), header_.accuracy_after(),
+                                                 NowSeconds(ctx_)));
+  spdlog::info("edge '{}': version {} committed ({}; held-out accuracy {:.1f}% -> {:.1f}%)", edge_, version,
+               absl::StrJoin(changed, ", "), 100 * header_.accuracy_before(), 100 * header_.accuracy_after());
+  return version;
+}
+
+}  // namespace bt

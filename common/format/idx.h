@@ -1,0 +1,21 @@
+// Reader for the IDX format of (Fashion-)MNIST: big-endian magic (0x00 0x00 type ndims), big-endian dims, raw
+// data. Gzip-compressed files (as Debian ships them) are read transparently. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+
+namespace bt {
+
+struct IdxArray {
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> data;  // only unsigned-byte IDX files are supported
+};
+
+// Reads `path`, or `path` + ".gz" when `path` does not exist.
+absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path);
+
+}  // namespace bt

@@ -1,0 +1,53 @@
+// The block manifest: for each block of a model its name, parameters (name, dtype, shape, bytes), total bytes and
+// the SHA-256 of its canonical safetensors bytes. The digest names the block on disk and on the wire; two saves
+// of the same weights give the same digests because the block bytes are canonical (see SerializeSafetensors).
+// Torch-free; plain values, thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/format/block_layout.h"
+#include "common/format/safetensors.h"
+#include "common/base/status.h"
+
+namespace bt {
+
+struct ParamEntry {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  uint64_t bytes = 0;
+};
+
+struct BlockEntry {
+  std::string name;
+  std::vector<ParamEntry> params;
+  uint64_t bytes = 0;        // tensor data bytes of the block
+  int64_t parameters = 0;    // number of scalar parameters
+  std::string digest;        // lowercase hex SHA-256 of the canonical block bytes
+};
+
+struct BlockManifest {
+  std::string model;             // model name
+  std::vector<BlockEntry> blocks;  // in forward order
+
+  uint64_t TotalBytes() const;
+  int64_t TotalParameters() const;
+  std::string ToJson() const;
+  // A human table: block, params, parameters, bytes, digest prefix.
+  std::string ToTable() const;
+};
+
+// The canonical bytes of one block: its tensors as safetensors with no metadata.
+absl::StatusOr<std::string> SerializeBlock(const std::vector<TensorView>& tensors);
+
+// Describes one block, hashing its canonical bytes.
+absl::StatusOr<BlockEntry> DescribeBlock(const std::string& name, const std::vector<TensorView>& tensors);
+
+// Builds the manifest of a checkpoint's tensors under `layout`.
+absl::StatusOr<BlockManifest> BuildManifest(const std::string& model, const std::vector<BlockSpec>& layout,
+                                            const std::vector<TensorView>& tensors);
+
+}  // namespace bt

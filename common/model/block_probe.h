@@ -1,0 +1,30 @@
+// Cost probes: measures, on this machine, what each block costs in each form — the numbers the planner's cost
+// model needs instead of constants. For every block: its frozen weights and no-grad forward time (before the first
+// trainable block), and for each option in the backward path its memory (weights, gradients + AdamW state when
+// trainable, saved activations measured with the MemoryMeter) and forward+backward time.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "common/model/block_model.h"
+#include "common/model/composed_model.h"
+#include "common/plan/planner.h"
+#include "common/base/status.h"
+
+namespace bt {
+
+struct CostProbeOptions {
+  std::vector<double> sparsities = {0.25, 0.5, 0.75};  // proxies probed for encoder layers
+  std::vector<double> lora_sparsities;                  // LoRA forms probed for encoder layers (0: the whole layer)
+  int repeats = 3;                                      // timing repetitions (median)
+  double optimizer_state_factor = 3;                    // gradient + two AdamW moments per trainable parameter
+};
+
+// Probes every block of `model` (architecture `config`) on a batch of normalised `inputs`. Installs the
+// MemoryMeter. The returned options carry BlockChoice names ("frozen", "train", "train@0.50", "lora@0.50").
+absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& model, const VitConfig& config,
+                                                          const torch::Tensor& inputs, const CostProbeOptions& options);
+
+}  // namespace bt

@@ -1,0 +1,132 @@
+#include "common/plan/window_plan.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace bt {
+
+std::vector<int64_t> IterationGrid(int64_t max_iterations) {
+  std::vector<int64_t> grid;
+  for (int64_t q : {25, 50, 100, 150, 200, 300, 400, 600, 800}) {
+    if (q <= max_iterations || grid.empty()) grid.push_back(q);
+  }
+  return grid;
+}
+
+uint64_t BudgetForDivisor(uint64_t memory_budget, int64_t divisor) {
+  if (divisor <= 1) return memory_budget;
+  return memory_budget / 10 * kChunkedBudgetTenths;
+}
+
+std::string PlanText(const Plan& plan) {
+  std::vector<std::string> parts;
+  for (const BlockDecision& d : plan.blocks) {
+    if (d.option != "frozen") parts.push_back(absl::StrCat(d.block, ":", d.option));
+  }
+  std::string text = parts.empty() ? "all frozen" : absl::StrJoin(parts, " ");
+  if (plan.micro_batch > 0) absl::StrAppend(&text, " (chunks of ", plan.micro_batch, ")");
+  return text;
+}
+
+LawParams GenericPrior(size_t blocks, double acc0) {
+  LawParams law;
+  law.acc0 = acc0;
+  law.max_gain = 0.6 * (1.0 - acc0);
+  law.weights.assign(blocks, 0.5);
+  law.gamma = 0.5;
+  law.tau = 100;
+  law.alpha = 1.0;
+  law.rho = 0.6;  // how block gains combined on the fogged camera (bt-bench-law)
+  return law;
+}
+
+PlanRequest RequestForMicroBatch(const ProbeReport& report, int64_t divisor) {
+  PlanRequest r;
+  r.blocks = report.costs;
+  r.fixed_bytes = report.fixed_bytes;
+  if (divisor <= 1) return r;
+  const double f = 1.0 / static_cast<double>(divisor);
+  const double slow = 1.0 + 0.15 * std::log2(static_cast<double>(divisor));
+  auto scale = [f](uint64_t bytes) { return static_cast<uint64_t>(std::ceil(static_cast<double>(bytes) * f)); };
+  for (BlockProfile& b : r.blocks) {
+    b.prefix_transient_bytes = scale(b.prefix_transient_bytes);
+    b.prefix_seconds *= slow;
+    for (BlockOption& o : b.options) {
+      const uint64_t activations = std::min(o.activation_bytes, o.memory_bytes);
+      o.memory_bytes = o.memory_bytes - activations + scale(activations);
+      o.activation_bytes = scale(activations);
+      o.transient_bytes = scale(o.transient_bytes);
+      o.seconds *= slow;
+    }
+  }
+  // The fixed part holds the largest block working memory (scaled with the chunk) besides the input batch.
+  const uint64_t transient = MaxTransientBytes(report.costs);
+  const uint64_t rest = report.fixed_bytes > transient ? report.fixed_bytes - transient : 0;
+  r.fixed_bytes = rest + scale(transient);
+  return r;
+}
+
+absl::StatusOr<uint64_t> FullFineTuningBytes(const ProbeReport& report) {
+  PlanRequest request;
+  request.blocks = report.costs;
+  request.fixed_bytes = report.fixed_bytes;
+  request.memory_budget = ~uint64_t{0} >> 1;
+  request.law = GenericPrior(report.costs.size(), 0.5);
+  request.iteration_grid = {IterationGrid().front()};
+  std::vector<size_t> options;
+  for (const BlockProfile& b : report.costs) {
+    size_t train = 0;
+    for (size_t i = 0; i < b.options.size(); ++i) {
+      if (b.options[i].name == "train") train = i;
+    }
+    if (train == 0) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' has no 'train' cost"));
+    options.push_back(train);
+  }
+  ASSIGN_OR_RETURN(Plan full, EvaluatePlan(request, options, request.iteration_grid.front()));
+  return full.memory_bytes;
+}
+
+absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawParams* prior,
+                                          const WindowPlanRequest& request) {
+  const size_t blocks = report.costs.size();
+  if (blocks == 0) return absl::InvalidArgumentError("the probe report has no block costs");
+  if (request.iteration_grid.empty()) return absl::InvalidArgumentError("empty iteration grid");
+  LawParams start = prior != nullptr && prior->weights.size() == blocks ? *prior : GenericPrior(blocks, report.acc0);
+  start.acc0 = report.acc0;  // accuracy before retraining is measured afresh every window
+  start.max_gain = std::min(start.max_gain, std::max(1e-6, 1.0 - report.acc0));
+  WindowPlan out;
+  if (report.points.empty()) {
+    out.law = start;
+  } else {
+    ASSIGN_OR_RETURN(LawFit fit, FitLaw(report.points, start));
+    out.law = fit.params;
+    out.law_rmse = fit.rmse;
+    out.law_fitted = true;
+  }
+  bool have = false;
+  const int64_t batch = std::max<int64_t>(1, report.batch);
+  for (int64_t divisor : request.micro_batch_divisors) {
+    if (divisor < 1 || divisor > batch) continue;
+    PlanRequest plan_request = RequestForMicroBatch(report, divisor);
+    plan_request.law = out.law;
+    plan_request.memory_budget = BudgetForDivisor(request.memory_budget, divisor);
+    plan_request.window_seconds = request.train_seconds;
+    plan_request.iteration_grid = request.iteration_grid;
+    ASSIGN_OR_RETURN(Plan plan, SolvePlan(plan_request));
+    plan.micro_batch = divisor == 1 ? 0 : batch / divisor;
+    plan.memory_budget = request.memory_budget;
+    const bool better = !have || (plan.feasible && !out.plan.feasible) ||
+                        (plan.feasible == out.plan.feasible && plan.predicted_accuracy > out.plan.predicted_accuracy + 1e-9);
+    if (better) {
+      out.plan = std::move(plan);
+      have = true;
+    }
+  }
+  if (!have) return absl::InvalidArgumentError("no micro-batch divisor fits the probe batch");
+  return out;
+}
+
+}  // namespace bt

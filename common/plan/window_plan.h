@@ -1,0 +1,72 @@
+// The plan step of a window (DESIGN.md §2, step 3), torch-free so the cloud daemon and the in-process benchmark
+// run the same code: fit this edge's law from its probe report (its previous law as the prior, or a generic prior
+// for a new edge), then solve the block selection under its memory budget and the window's remaining time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/plan/planner.h"
+#include "common/plan/probe_report.h"
+#include "common/plan/retraining_law.h"
+#include "common/base/status.h"
+
+namespace bt {
+
+// Every constant a window runs by, in one place: the edge daemon, the cloud daemon and bt-bench read them here.
+inline constexpr int64_t kMinLabeledSamples = 50;    // fewer labeled samples: a label-free window, no curves
+inline constexpr size_t kMinWindowSamples = 20;      // fewer samples in the buffer: no window at all
+inline constexpr double kProbeShare = 0.10;          // of the window, for every probe together
+inline constexpr double kReserveShare = 0.05;        // of the window, kept for the final evaluation and the upload
+inline constexpr int64_t kMaxIterations = 400;       // top of the default iteration grid
+// Chunked (gradient-accumulation) plans are solved against this share of the budget: their costs are scaled from
+// the whole-batch probes, not measured, and miss what does not shrink with the chunk (allocator granularity,
+// per-chunk temporaries). The engine enforces the real budget regardless.
+inline constexpr uint64_t kChunkedBudgetTenths = 9;
+
+// The iteration counts a plan may choose, up to `max_iterations` (at least the smallest, 25).
+std::vector<int64_t> IterationGrid(int64_t max_iterations = kMaxIterations);
+
+// The budget a plan whose batch runs in chunks of batch / `divisor` is solved against (kChunkedBudgetTenths / 10 of it).
+uint64_t BudgetForDivisor(uint64_t memory_budget, int64_t divisor);
+
+// One line for logs, status and benchmarks: the blocks that train and their forms, and the chunk size
+// ("embed:train head:train (chunks of 8)"; "all frozen" when nothing trains).
+std::string PlanText(const Plan& plan);
+
+struct WindowPlanRequest {
+  uint64_t memory_budget = 0;
+  double train_seconds = 0;                       // window time left for training iterations
+  std::vector<int64_t> iteration_grid = IterationGrid();
+  // Gradient-accumulation chunks the planner may choose, as divisors of the probe batch (1 = the whole batch):
+  // activations shrink with the chunk, time per iteration grows a little. The update is the same.
+  std::vector<int64_t> micro_batch_divisors = {1, 2, 4, 8};
+};
+
+struct WindowPlan {
+  LawParams law;        // fitted for this window (store it as the edge's next prior)
+  double law_rmse = 0;  // on this window's probe points
+  bool law_fitted = false;  // false: no curves (label-free window), the prior was used as is
+  Plan plan;
+};
+
+// A law for an edge nobody has probed yet: equal block weights, gains overlapping as on the fogged camera.
+LawParams GenericPrior(size_t blocks, double acc0);
+
+// The planner's request for `report`'s costs run in chunks of batch / `divisor` samples: saved activations and working
+// memory scale with the chunk; time per iteration is the probed time × (1 + 0.15·log2(divisor)) for the less
+// efficient small chunks (the deadline is enforced by the engine either way). Chunked plans are solved against 90%
+// of the budget (BudgetForDivisor).
+PlanRequest RequestForMicroBatch(const ProbeReport& report, int64_t divisor);
+
+// Predicted peak of training every block on the whole batch under `report`'s costs: what a budget given as a share
+// of full fine-tuning ("35%") is a share of.
+absl::StatusOr<uint64_t> FullFineTuningBytes(const ProbeReport& report);
+
+// `prior`: the edge's previous law, or null for a new edge. Tries every micro-batch divisor and keeps the plan
+// with the best predicted accuracy (the largest chunk on ties); Plan::micro_batch carries the choice.
+absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawParams* prior,
+                                          const WindowPlanRequest& request);
+
+}  // namespace bt

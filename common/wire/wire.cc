@@ -1,0 +1,149 @@
+#include "common/wire/wire.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/plan/block_form.h"
+
+namespace bt {
+
+namespace v1 = blocktrainer::v1;
+
+void ProbeReportToProto(const ProbeReport& r, v1::ProbeReportMsg* out) {
+  out->set_acc0(r.acc0);
+  out->set_labeled_samples(r.labeled_samples);
+  out->set_unlabeled_samples(r.unlabeled_samples);
+  out->set_feature_mean_shift(r.drift.mean_shift);
+  out->set_feature_covariance_shift(r.drift.covariance_shift);
+  out->set_mean_confidence(r.drift.mean_confidence);
+  out->set_estimated_accuracy(r.drift.estimated_accuracy);
+  for (const ProbePoint& p : r.points) {
+    v1::ProbePointMsg* m = out->add_points();
+    for (double s : p.shares) m->add_shares(s);
+    m->set_iterations(p.iterations);
+    m->set_accuracy(p.accuracy);
+  }
+  for (const BlockProfile& b : r.costs) {
+    v1::BlockCost* c = out->add_costs();
+    c->set_name(b.name);
+    c->set_parameters(b.parameters);
+    c->set_prefix_bytes(b.prefix_bytes);
+    c->set_prefix_seconds(b.prefix_seconds);
+    c->set_prefix_transient_bytes(b.prefix_transient_bytes);
+    for (const BlockOption& o : b.options) {
+      v1::BlockOptionCost* oc = c->add_options();
+      oc->set_name(o.name);
+      oc->set_trainable(o.trainable);
+      oc->set_share(o.share);
+      oc->set_memory_bytes(o.memory_bytes);
+      oc->set_seconds(o.seconds);
+      oc->set_transient_bytes(o.transient_bytes);
+      oc->set_activation_bytes(o.activation_bytes);
+    }
+  }
+  out->set_fixed_bytes(r.fixed_bytes);
+  out->set_batch(r.batch);
+  out->set_curve_runs(r.curve_runs);
+  out->set_budget_exhausted(r.budget_exhausted);
+  out->set_seconds(r.seconds);
+}
+
+absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
+  // Through the JSON form, so both wire forms share one validation.
+  ProbeReport r;
+  r.acc0 = m.acc0();
+  r.labeled_samples = m.labeled_samples();
+  r.unlabeled_samples = m.unlabeled_samples();
+  r.drift = {m.feature_mean_shift(), m.feature_covariance_shift(), m.mean_confidence(), m.estimated_accuracy(), 0};
+  for (const v1::ProbePointMsg& p : m.points()) {
+    r.points.push_back({std::vector<double>(p.shares().begin(), p.shares().end()), p.iterations(), p.accuracy()});
+  }
+  for (const v1::BlockCost& c : m.costs()) {
+    BlockProfile b;
+    b.name = c.name();
+    b.parameters = c.parameters();
+    b.prefix_bytes = c.prefix_bytes();
+    b.prefix_seconds = c.prefix_seconds();
+    b.prefix_transient_bytes = c.prefix_transient_bytes();
+    for (const v1::BlockOptionCost& o : c.options()) {
+      b.options.push_back({o.name(), o.trainable(), o.share(), o.memory_bytes(), o.seconds(), o.transient_bytes(),
+                           o.activation_bytes()});
+    }
+    r.costs.push_back(std::move(b));
+  }
+  r.fixed_bytes = m.fixed_bytes();
+  r.batch = m.batch();
+  r.curve_runs = m.curve_runs();
+  r.budget_exhausted = m.budget_exhausted();
+  r.seconds = m.seconds();
+  return ProbeReport::FromJson(r.ToJson(), "probe report");
+}
+
+void PlanToProto(const Plan& plan, v1::PlanResponse* out) {
+  out->set_iterations(plan.iterations);
+  out->set_predicted_accuracy(plan.predicted_accuracy);
+  out->set_predicted_memory_bytes(plan.memory_bytes);
+  out->set_predicted_train_seconds(plan.train_seconds);
+  out->set_feasible(plan.feasible);
+  out->set_micro_batch(plan.micro_batch);
+  out->set_note(plan.note);
+  for (const BlockDecision& d : plan.blocks) {
+    v1::PlannedBlock* b = out->add_blocks();
+    b->set_name(d.block);
+    b->set_option(d.option);
+    b->set_in_backward_path(d.in_backward_path);
+    b->set_predicted_gain(d.gain);
+    b->set_memory_bytes(d.memory_bytes);
+    b->set_seconds(d.seconds);
+  }
+}
+
+absl::StatusOr<Plan> PlanFromProto(const v1::PlanResponse& m, const std::vector<std::string>& block_names,
+                                   int64_t batch) {
+  auto bad = [](const std::string& what) { return absl::InvalidArgumentError(absl::StrCat("plan: ", what)); };
+  if (static_cast<size_t>(m.blocks_size()) != block_names.size()) {
+    return bad(absl::StrCat("blocks: ", m.blocks_size(), " entries, the model has ", block_names.size()));
+  }
+  if (m.iterations() < 1 || m.iterations() > 1'000'000) {
+    return bad(absl::StrCat("iterations: ", m.iterations(), " is outside [1, 1000000]"));
+  }
+  if (m.micro_batch() < 0 || m.micro_batch() > batch) {
+    return bad(absl::StrCat("micro_batch: ", m.micro_batch(), " is outside [0, ", batch, "]"));
+  }
+  if (!std::isfinite(m.predicted_accuracy()) || !std::isfinite(m.predicted_train_seconds())) {
+    return bad("predicted_accuracy / predicted_train_seconds: not finite");
+  }
+  Plan plan;
+  plan.feasible = m.feasible();
+  plan.iterations = m.iterations();
+  plan.predicted_accuracy = m.predicted_accuracy();
+  plan.memory_bytes = m.predicted_memory_bytes();
+  plan.train_seconds = m.predicted_train_seconds();
+  plan.micro_batch = m.micro_batch();
+  plan.note = m.note();
+  for (int k = 0; k < m.blocks_size(); ++k) {
+    const v1::PlannedBlock& b = m.blocks(k);
+    if (b.name() != block_names[static_cast<size_t>(k)]) {
+      return bad(absl::StrCat("blocks[", k, "].name: '", b.name(), "', the model's block is '",
+                              block_names[static_cast<size_t>(k)], "'"));
+    }
+    if (!ChoiceFromName(b.option()).ok()) {
+      return bad(absl::StrCat("blocks[", k, "].option: unknown '", b.option(), "'"));
+    }
+    BlockDecision d;
+    d.block = b.name();
+    d.option = b.option();
+    d.in_backward_path = b.in_backward_path();
+    d.gain = std::isfinite(b.predicted_gain()) ? b.predicted_gain() : 0;
+    d.memory_bytes = b.memory_bytes();
+    d.seconds = std::isfinite(b.seconds()) ? b.seconds() : 0;
+    if (d.option != "frozen" && plan.first_trainable < 0) plan.first_trainable = k;
+    plan.blocks.push_back(std::move(d));
+  }
+  if (plan.iterations > 0 && plan.train_seconds > 0) {
+    plan.seconds_per_iteration = plan.train_seconds / static_cast<double>(plan.iterations);
+  }
+  return plan;
+}
+
+}  // namespace bt

@@ -1,0 +1,26 @@
+// Conversions between the wire messages (proto/blocktrainer/v1) and the plain structs both daemons use.
+// Torch-free; links the generated protobuf code.
+#pragma once
+
+#include "blocktrainer/v1/blocktrainer.pb.h"
+#include <string>
+#include <vector>
+
+#include "common/plan/planner.h"
+#include "common/plan/probe_report.h"
+#include "common/base/status.h"
+
+namespace bt {
+
+void ProbeReportToProto(const ProbeReport& report, blocktrainer::v1::ProbeReportMsg* out);
+// Validates like ProbeReport::FromJson (shapes, ranges), naming the offending field.
+absl::StatusOr<ProbeReport> ProbeReportFromProto(const blocktrainer::v1::ProbeReportMsg& msg);
+
+// A plan as the cloud sends it (plan_id, base_version and the blocks' digests are the caller's to set).
+void PlanToProto(const Plan& plan, blocktrainer::v1::PlanResponse* out);
+// The plan an edge received, checked against what it runs: one block per name of `block_names`, in order, a
+// known option name, iterations in [1, 10^6], micro_batch in [0, batch], finite predictions. Errors name the field.
+absl::StatusOr<Plan> PlanFromProto(const blocktrainer::v1::PlanResponse& msg,
+                                   const std::vector<std::string>& block_names, int64_t batch);
+
+}  // namespace bt

@@ -1,0 +1,43 @@
+#include "edge/cli/probe_command.h"
+
+#include <cstdio>
+#include <thread>
+
+#include "common/model/block_model.h"
+#include "common/model/block_probe.h"
+#include "common/plan/block_profile.h"
+#include "common/data/dataset.h"
+#include "common/base/file_util.h"
+#include "common/base/units.h"
+
+namespace bt {
+
+absl::Status RunProbeCostsCommand(const ProbeCommandOptions& o) {
+  if (o.batch < 1) return absl::InvalidArgumentError("--batch must be at least 1");
+  torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  ASSIGN_OR_RETURN(auto model, LoadModel(o.model_path));
+  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model->ArchitectureMetadata()));
+  // Costs do not depend on pixel values; a fixed random batch of the model's input shape is enough.
+  torch::manual_seed(0);
+  torch::Tensor inputs =
+      NormalizeImages(torch::rand({o.batch, config.channels, config.image_size, config.image_size}));
+  CostProbeOptions options;
+  options.sparsities = o.sparsities;
+  ASSIGN_OR_RETURN(std::vector<BlockProfile> profiles, ProbeBlockCosts(*model, config, inputs, options));
+  if (!o.out_path.empty()) RETURN_IF_ERROR(WriteFileAtomically(o.out_path, ProfilesToJson(profiles) + "\n"));
+
+  std::printf("costs of %s at batch %lld on this machine\n\n", o.model_path.c_str(), static_cast<long long>(o.batch));
+  std::printf("%-18s %-11s %7s %12s %12s %10s\n", "block", "option", "share", "memory", "activations", "ms/iter");
+  for (const BlockProfile& b : profiles) {
+    std::printf("%-18s %-11s %7s %12s %12s %10.2f\n", b.name.c_str(), "(no-grad)", "-",
+                FormatBytes(b.prefix_bytes).c_str(), "-", 1000 * b.prefix_seconds);
+    for (const BlockOption& opt : b.options) {
+      std::printf("%-18s %-11s %7.3f %12s %12s %10.2f\n", "", opt.name.c_str(), opt.share,
+                  FormatBytes(opt.memory_bytes).c_str(), FormatBytes(opt.activation_bytes).c_str(), 1000 * opt.seconds);
+    }
+  }
+  if (!o.out_path.empty()) std::printf("\nwrote %s (use with `bt-cloud plan --profile`)\n", o.out_path.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace bt

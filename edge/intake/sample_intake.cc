@@ -1,0 +1,42 @@
+#include "edge/intake/sample_intake.h"
+
+#include <spdlog/spdlog.h>
+
+namespace bt {
+
+void SampleIntake::Start() {
+  if (stream_ && !stream_thread_.joinable()) {
+    stream_thread_ = std::thread([this] {
+      absl::Status s = stream_(&cancel_);
+      if (!s.ok() && !absl::IsCancelled(s)) spdlog::error("simulator: {}", std::string(s.message()));
+    });
+  }
+  if (spool_ && !spool_thread_.joinable()) spool_thread_ = std::thread([this] { PollSpool(); });
+}
+
+void SampleIntake::Stop() {
+  cancel_.Cancel();
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (stream_thread_.joinable()) stream_thread_.join();
+  if (spool_thread_.joinable()) spool_thread_.join();
+}
+
+void SampleIntake::PollSpool() {
+  while (true) {
+    auto scan = spool_->ScanOnce();
+    if (!scan.ok()) {
+      spdlog::error("spool: {}", std::string(scan.status().message()));
+    } else if (scan->accepted + scan->rejected > 0) {
+      spdlog::info("spool: {} accepted, {} rejected (buffer: {} samples)", scan->accepted, scan->rejected,
+                   buffer_->size());
+    }
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(poll_interval_));
+    if (stopping_) return;
+  }
+}
+
+}  // namespace bt

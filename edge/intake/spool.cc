@@ -1,0 +1,137 @@
+#include "edge/intake/spool.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/base/file_util.h"
+#include "edge/intake/image_io.h"
+
+namespace bt {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Skipped(const std::string& name) {
+  auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return name.empty() || name[0] == '.' || name == "labels.csv" || ends_with(".tmp") || ends_with(".part");
+}
+
+// labels.csv: `file,label` per line; blank lines and a header line are ignored. Returns the raw label text.
+std::map<std::string, std::string> ReadLabels(const fs::path& path) {
+  std::map<std::string, std::string> labels;
+  auto text = ReadFileToString(path.string());
+  if (!text.ok()) return labels;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty()) continue;
+    std::vector<std::string> fields = absl::StrSplit(line, absl::MaxSplits(',', 1));
+    if (fields.size() != 2) continue;
+    std::string file(absl::StripAsciiWhitespace(fields[0]));
+    std::string label(absl::StripAsciiWhitespace(fields[1]));
+    if (file == "file" && label == "label") continue;
+    labels[file] = label;
+  }
+  return labels;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Spool>> Spool::Create(const SpoolOptions& options, SampleBuffer* buffer,
+                                                     std::function<int64_t()> clock) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("spool: dir must not be empty");
+  if (options.height < 1 || options.width < 1 || options.height > 4096 || options.width > 4096) {
+    return absl::InvalidArgumentError("spool: input size out of range");
+  }
+  std::error_code ec;
+  fs::create_directories(fs::path(options.dir) / "rejected", ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create spool '", options.dir, "': ", ec.message()));
+  if (!clock) {
+    clock = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  return std::unique_ptr<Spool>(new Spool(options, buffer, std::move(clock)));
+}
+
+void Spool::Reject(const std::string& name, const std::string& reason) {
+  fs::path dir(options_.dir);
+  fs::path target = dir / "rejected" / name;
+  std::error_code ec;
+  if (fs::exists(target, ec)) target += absl::StrCat(".", clock_());
+  fs::rename(dir / name, target, ec);
+  if (ec) {
+    // Cannot move it (permissions?): delete so the scan does not loop on it, and say so.
+    spdlog::error("spool: cannot move '{}' to rejected/ ({}); deleting it. Reason it was rejected: {}", name,
+                  ec.message(), reason);
+    fs::remove(dir / name, ec);
+    return;
+  }
+  (void)WriteFileAtomically(target.string() + ".reason.txt", reason + "\n");
+  spdlog::warn("spool: rejected '{}': {}", name, reason);
+}
+
+absl::StatusOr<SpoolScanResult> Spool::ScanOnce() {
+  SpoolScanResult result;
+  fs::path dir(options_.dir);
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    std::string name = entry.path().filename().string();
+    if (!Skipped(name)) names.push_back(name);
+  }
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot list spool '", options_.dir, "': ", ec.message()));
+  std::sort(names.begin(), names.end());
+  if (names.empty()) return result;
+  std::map<std::string, std::string> labels = ReadLabels(dir / "labels.csv");
+
+  for (const std::string& name : names) {
+    auto image = DecodeImageFile((dir / name).string());
+    if (!image.ok()) {
+      Reject(name, std::string(image.status().message()));
+      ++result.rejected;
+      continue;
+    }
+    int32_t label = -1;
+    auto it = labels.find(name);
+    if (it != labels.end()) {
+      int parsed = -1;
+      if (!absl::SimpleAtoi(it->second, &parsed) || parsed < 0 || parsed >= options_.num_classes) {
+        Reject(name, absl::StrCat("labels.csv gives label '", it->second, "', expected an integer in [0, ",
+                                  options_.num_classes, ")"));
+        ++result.rejected;
+        continue;
+      }
+      label = parsed;
+    }
+    GrayImage resized = (image->height == options_.height && image->width == options_.width)
+                            ? *image
+                            : ResizeArea(*image, options_.height, options_.width);
+    Sample sample;
+    sample.timestamp_ms = clock_();
+    sample.label = label;
+    sample.height = static_cast<uint16_t>(resized.height);
+    sample.width = static_cast<uint16_t>(resized.width);
+    sample.channels = 1;
+    sample.source = ("spool:" + name).substr(0, 255);
+    sample.pixels = std::move(resized.pixels);
+    RETURN_IF_ERROR(Annotate(buffer_->Append(sample), "spool: cannot store sample"));
+    fs::remove(dir / name, ec);
+    ++result.accepted;
+  }
+  return result;
+}
+
+}  // namespace bt

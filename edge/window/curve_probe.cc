@@ -1,0 +1,133 @@
+#include "edge/window/curve_probe.h"
+
+#include <random>
+
+#include "common/model/proxy.h"
+
+namespace bt {
+
+double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  int64_t correct = 0;
+  for (int64_t b = 0; b < data.size(); b += batch_size) {
+    ImageDataset batch = data.Slice(b, std::min(b + batch_size, data.size()));
+    correct += model.Forward(NormalizeImages(batch.images)).argmax(1).eq(batch.labels).sum().item<int64_t>();
+  }
+  return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;
+}
+
+void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch,
+               int64_t micro_batch) {
+  torch::Tensor index = torch::randint(0, train.size(), {std::min(batch, train.size())}, torch::kInt64);
+  const int64_t n = index.size(0);
+  const int64_t chunk = micro_batch > 0 ? std::min(micro_batch, n) : n;
+  optimizer.zero_grad();
+  for (int64_t b = 0; b < n; b += chunk) {
+    torch::Tensor part = index.slice(0, b, std::min(b + chunk, n));
+    torch::Tensor loss = torch::nn::functional::cross_entropy(
+        model.Forward(NormalizeImages(train.images.index_select(0, part))), train.labels.index_select(0, part));
+    (loss * (static_cast<double>(part.size(0)) / static_cast<double>(n))).backward();
+  }
+  optimizer.step();
+}
+
+absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, double>>>> RetrainCurve(
+    const BlockModel& base, const VitConfig& config, const std::vector<BlockChoice>& choices,
+    const ImageDataset& train, const ImageDataset& eval, const std::vector<int64_t>& checkpoints, int64_t batch,
+    double learning_rate, double weight_decay, uint64_t seed) {
+  ASSIGN_OR_RETURN(auto model, ComposedModel::Create(base, config, choices));
+  std::vector<double> shares;
+  for (size_t k = 0; k < choices.size(); ++k) {
+    int64_t block_parameters = 0;
+    for (const ParamSpec& p : base.layout()[k].params) block_parameters += base.parameters().at(p.name).numel();
+    double share = 0;
+    if (choices[k].kind == BlockChoice::Kind::kTrain) share = 1;
+    if (choices[k].kind == BlockChoice::Kind::kProxy) {
+      share = static_cast<double>(ProxyParameterCount(config, model->proxy_specs()[k])) /
+              static_cast<double>(block_parameters);
+    }
+    shares.push_back(share);
+  }
+  std::vector<std::pair<int64_t, double>> curve;
+  try {
+    torch::optim::AdamW optimizer(model->TrainableParameters(),
+                                  torch::optim::AdamWOptions(learning_rate).weight_decay(weight_decay));
+    torch::manual_seed(seed);
+    int64_t done = 0;
+    for (int64_t target : checkpoints) {
+      for (; done < target; ++done) TrainStep(*model, optimizer, train, batch);
+      curve.push_back({target, HeldOutAccuracy(*model, eval)});
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("probe run failed: ", e.what_without_backtrace()));
+  }
+  return std::make_pair(shares, curve);
+}
+
+absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
+    const BlockModel& deployed, const VitConfig& config, const ImageDataset& labeled, const CurveProbeOptions& o,
+    std::function<std::chrono::steady_clock::time_point()> clock) {
+  if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
+  if (o.checkpoints.empty()) return absl::InvalidArgumentError("no checkpoints to probe");
+  const int64_t holdout = static_cast<int64_t>(static_cast<double>(labeled.size()) * o.holdout_fraction);
+  if (holdout < 1 || labeled.size() - holdout < 1) {
+    return absl::FailedPreconditionError(absl::StrCat("too few labeled samples (", labeled.size(), ") to probe"));
+  }
+  const ImageDataset train = labeled.Slice(0, labeled.size() - holdout);
+  const ImageDataset eval = labeled.Slice(labeled.size() - holdout, labeled.size());
+  const auto start = clock();
+  const auto deadline = start + o.time_budget;
+  const size_t n = deployed.num_blocks();
+
+  // Runs in order of what the law needs most: how far retraining goes (everything), how blocks compare (each
+  // alone), how gains combine (mixed plans), how proxies compare (each proxy alone).
+  std::vector<std::vector<BlockChoice>> runs;
+  runs.push_back(std::vector<BlockChoice>(n, BlockChoice{BlockChoice::Kind::kTrain, 0}));
+  for (size_t k = 0; k < n; ++k) {
+    std::vector<BlockChoice> single(n);
+    single[k] = {BlockChoice::Kind::kTrain, 0};
+    runs.push_back(single);
+  }
+  std::mt19937 rng(static_cast<uint32_t>(o.seed));
+  for (int p = 0; p < o.multi_block_plans && n >= 2; ++p) {
+    std::vector<BlockChoice> mixed(n);
+    int trained = 0;
+    while (trained < 2) {
+      trained = 0;
+      for (size_t k = 0; k < n; ++k) {
+        const bool train = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+        mixed[k] = train ? BlockChoice{BlockChoice::Kind::kTrain, 0} : BlockChoice{};
+        trained += train;
+      }
+    }
+    runs.push_back(mixed);
+  }
+  for (size_t k = 1; k + 1 < n && static_cast<int64_t>(k) <= config.num_layers; ++k) {
+    for (double s : o.proxy_sparsities) {
+      std::vector<BlockChoice> proxy(n);
+      proxy[k] = {BlockChoice::Kind::kProxy, s};
+      runs.push_back(proxy);
+    }
+  }
+
+  CurveProbeResult result;
+  ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(deployed, config, std::vector<BlockChoice>(n)));
+  result.acc0 = HeldOutAccuracy(*frozen, eval);
+  std::chrono::steady_clock::duration longest{0};
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const auto run_start = clock();
+    if (run_start + longest > deadline) {
+      result.budget_exhausted = true;
+      break;
+    }
+    ASSIGN_OR_RETURN(auto run, RetrainCurve(deployed, config, runs[r], train, eval, o.checkpoints, o.batch,
+                                            o.learning_rate, o.weight_decay, o.seed + r));
+    for (const auto& [q, accuracy] : run.second) result.points.push_back({run.first, static_cast<double>(q), accuracy});
+    ++result.runs;
+    longest = std::max(longest, clock() - run_start);
+  }
+  result.seconds = std::chrono::duration<double>(clock() - start).count();
+  return result;
+}
+
+}  // namespace bt

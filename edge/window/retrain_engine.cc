@@ -1,0 +1,233 @@
+#include "edge/window/retrain_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "common/model/memory_meter.h"
+#include "edge/window/curve_probe.h"
+#include "common/base/units.h"
+
+namespace bt {
+
+namespace {
+
+// Information maximisation: mean per-sample prediction entropy (pushes toward confident predictions) minus the
+// entropy of the mean prediction (keeps predictions spread over the classes, so not everything collapses onto one).
+torch::Tensor InformationMaximisationLoss(const torch::Tensor& logits) {
+  torch::Tensor log_p = torch::log_softmax(logits, 1);
+  torch::Tensor p = log_p.exp();
+  torch::Tensor entropy = -(p * log_p).sum(1).mean();
+  torch::Tensor mean_p = p.mean(0);
+  torch::Tensor diversity = (mean_p * torch::log(mean_p + 1e-8)).sum();
+  return entropy + diversity;
+}
+
+double HeldOutObjective(ComposedModel& model, const torch::Tensor& images, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> logits;
+  for (int64_t b = 0; b < images.size(0); b += batch) {
+    logits.push_back(model.Forward(NormalizeImages(images.slice(0, b, std::min(b + batch, images.size(0))))));
+  }
+  return InformationMaximisationLoss(torch::cat(logits)).item<double>();
+}
+
+// Pseudo-labels by feature clustering (SHOT): class centroids weighted by the model's predictions, each sample
+// labelled by its nearest centroid (cosine), then centroids recomputed from those labels and samples relabelled.
+torch::Tensor ClusterPseudoLabels(ComposedModel& model, const torch::Tensor& images, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> features, probs;
+  for (int64_t b = 0; b < images.size(0); b += batch) {
+    torch::Tensor f;
+    torch::Tensor logits = model.Forward(NormalizeImages(images.slice(0, b, std::min(b + batch, images.size(0)))), &f);
+    features.push_back(torch::nn::functional::normalize(f, torch::nn::functional::NormalizeFuncOptions().dim(1)));
+    probs.push_back(torch::softmax(logits, 1));
+  }
+  torch::Tensor f = torch::cat(features), p = torch::cat(probs);
+  torch::Tensor weights = p;
+  torch::Tensor labels;
+  for (int round = 0; round < 2; ++round) {
+    torch::Tensor centroids = weights.t().matmul(f) / (weights.sum(0).unsqueeze(1) + 1e-8);
+    centroids = torch::nn::functional::normalize(centroids, torch::nn::functional::NormalizeFuncOptions().dim(1));
+    labels = f.matmul(centroids.t()).argmax(1);
+    weights = torch::one_hot(labels, p.size(1)).to(torch::kFloat32);
+  }
+  return labels;
+}
+
+// With micro-batches the diversity term is computed per chunk (an approximation of the whole batch's).
+void LabelFreeStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const torch::Tensor& images,
+                   const torch::Tensor& pseudo_labels, int64_t batch, int64_t micro_batch,
+                   double pseudo_label_weight) {
+  torch::Tensor index = torch::randint(0, images.size(0), {std::min(batch, images.size(0))}, torch::kInt64);
+  const int64_t n = index.size(0);
+  const int64_t chunk = micro_batch > 0 ? std::min(micro_batch, n) : n;
+  optimizer.zero_grad();
+  for (int64_t b = 0; b < n; b += chunk) {
+    torch::Tensor part = index.slice(0, b, std::min(b + chunk, n));
+    torch::Tensor logits = model.Forward(NormalizeImages(images.index_select(0, part)));
+    torch::Tensor loss = InformationMaximisationLoss(logits) +
+                         pseudo_label_weight *
+                             torch::nn::functional::cross_entropy(logits, pseudo_labels.index_select(0, part));
+    (loss * (static_cast<double>(part.size(0)) / static_cast<double>(n))).backward();
+  }
+  optimizer.step();
+}
+
+}  // namespace
+
+absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const VitConfig& config,
+                                            const std::vector<BlockChoice>& requested_plan,
+                                            const ImageDataset& labeled, const RetrainOptions& o,
+                                            const CancelToken* cancel, SteadyClock clock) {
+  if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
+  if (o.predicted_peak_bytes > o.memory_budget) {
+    return absl::FailedPreconditionError(absl::StrCat("plan refused: predicted peak ", FormatBytes(o.predicted_peak_bytes),
+                                                      " exceeds the memory budget ", FormatBytes(o.memory_budget)));
+  }
+  if (o.batch < 1 || o.max_iterations < 1 || o.eval_every < 1) {
+    return absl::InvalidArgumentError("batch, max_iterations and eval_every must be positive");
+  }
+  const int64_t holdout = static_cast<int64_t>(static_cast<double>(labeled.size()) * o.holdout_fraction);
+  if (holdout < 1 || labeled.size() - holdout < 1) {
+    return absl::FailedPreconditionError(absl::StrCat("too few samples (", labeled.size(),
+                                                      ") for a training set and a held-out slice"));
+  }
+  const auto start = clock();
+  const auto deadline = start + o.time_budget;
+  MemoryMeter& meter = MemoryMeter::Install();
+  const int64_t baseline = meter.current_bytes();
+  meter.ResetPeak();
+
+  RetrainResult result;
+  try {
+    // A fixed split: the most recent samples are held out, the rest train.
+    ImageDataset train = labeled.Slice(0, labeled.size() - holdout);
+    ImageDataset held_out = labeled.Slice(labeled.size() - holdout, labeled.size());
+    std::vector<BlockChoice> plan = requested_plan;
+    if (o.label_free && !plan.empty()) plan.back() = BlockChoice{};  // the head (source hypothesis) stays frozen
+    ASSIGN_OR_RETURN(auto model, ComposedModel::Create(deployed, config, plan));
+    if (model->first_trainable() < 0) {
+      return absl::InvalidArgumentError(o.label_free ? "the plan trains no block but the head, which label-free "
+                                                       "mode keeps frozen"
+                                                     : "the plan trains no block");
+    }
+    // Higher is better: held-out accuracy, or (label-free) the negated information-maximisation loss.
+    const int64_t eval_batch = o.micro_batch > 0 ? o.micro_batch : o.batch;  // its working memory counts too
+    auto score_of = [&](ComposedModel& m) {
+      return o.label_free ? -HeldOutObjective(m, held_out.images, eval_batch) : HeldOutAccuracy(m, held_out, eval_batch);
+    };
+    auto score = [&] { return score_of(*model); };
+    // Proxies (train@s, lora@s) and adapters make the composed model differ from what is deployed before training
+    // and from what would be deployed after (full blocks with the proxies written back): the decision to deploy
+    // must compare those two, not the composed model's own scores.
+    const bool reshaped = std::any_of(plan.begin(), plan.end(), [](const BlockChoice& c) {
+      return c.kind == BlockChoice::Kind::kProxy || c.kind == BlockChoice::Kind::kLora;
+    });
+    auto score_full = [&](const BlockModel& full) -> absl::StatusOr<double> {
+      ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(full, config, std::vector<BlockChoice>(plan.size())));
+      return score_of(*frozen);
+    };
+    const double score_before = score();  // the composed model before training (keep-best's baseline)
+    double deployed_score = score_before;
+    if (reshaped) {
+      ASSIGN_OR_RETURN(deployed_score, score_full(deployed));
+    }
+    double best_score = score_before;
+    torch::Tensor pseudo_labels;
+    if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
+    std::vector<torch::Tensor> best = model->SnapshotTrainable();
+    torch::optim::AdamW optimizer(model->TrainableParameters(),
+                                  torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
+    torch::manual_seed(o.seed);
+    std::chrono::steady_clock::duration eval_cost{0};
+    result.stop_reason = "iterations";
+    for (int64_t it = 1; it <= o.max_iterations; ++it) {
+      if (cancel != nullptr && cancel->cancelled()) {
+        result.stop_reason = "cancelled";
+        break;
+      }
+      // Reserve one evaluation's time so the final decision still fits in the window.
+      if (clock() + eval_cost >= deadline) {
+        result.stop_reason = "deadline";
+        break;
+      }
+      if (o.label_free) {
+        LabelFreeStep(*model, optimizer, train.images, pseudo_labels, o.batch, o.micro_batch,
+                      o.pseudo_label_weight);
+      } else {
+        TrainStep(*model, optimizer, train, o.batch, o.micro_batch);
+      }
+      result.iterations = it;
+      if (o.on_iteration) o.on_iteration(it);
+      if (meter.peak_bytes() - baseline > static_cast<int64_t>(o.memory_budget)) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "retraining stopped at iteration ", it, ": measured peak ", FormatBytes(meter.peak_bytes() - baseline),
+            " crossed the memory budget ", FormatBytes(o.memory_budget), "; the deployed model stays"));
+      }
+      if (it % o.eval_every == 0 || it == o.max_iterations) {
+        const auto eval_start = clock();
+        const double current = score();
+        if (o.label_free && it < o.max_iterations) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
+        eval_cost = clock() - eval_start;
+        if (current > best_score) {
+          best_score = current;
+          result.best_iteration = it;
+          best = model->SnapshotTrainable();
+        }
+      }
+    }
+    result.train_seconds = std::chrono::duration<double>(clock() - start).count();
+    result.peak_bytes = meter.peak_bytes() - baseline;
+    // Keep-best, and never worse than what is deployed: what would be deployed (for reshaped plans, the full blocks
+    // with the best checkpoint written back) must beat the deployed model on the held-out slice.
+    double after = best_score;
+    bool better = result.best_iteration > 0 && best_score > score_before;
+    if (better) model->RestoreTrainable(best);
+    if (better && reshaped) {
+      ASSIGN_OR_RETURN(auto trained, model->TrainedBlocks(deployed, config));
+      ASSIGN_OR_RETURN(auto candidate, CreateVitModel(config, 0));
+      for (const BlockSpec& block : deployed.layout()) {
+        auto it = trained.find(block.name);
+        if (it != trained.end()) {
+          RETURN_IF_ERROR(candidate->SetBlock(block.name, it->second));
+        } else {
+          ASSIGN_OR_RETURN(TensorMap weights, deployed.GetBlock(block.name));
+          RETURN_IF_ERROR(candidate->SetBlock(block.name, weights));
+        }
+      }
+      ASSIGN_OR_RETURN(after, score_full(*candidate));
+      better = after > deployed_score;
+      if (!better) {
+        spdlog::info("retrain: the proxies written back into full blocks score {:.4f} on the held-out slice (the "
+                     "composed model {:.4f}), not above the deployed model's {:.4f}",
+                     after, best_score, deployed_score);
+      }
+    }
+    if (o.label_free) {
+      result.objective_before = -deployed_score;
+      result.objective_after = -after;
+    } else {
+      result.accuracy_before = deployed_score;
+      result.accuracy_after = after;
+    }
+    if (better) {
+      result.deployed = true;
+      result.model = std::move(model);
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("retraining failed: ", e.what_without_backtrace()));
+  }
+  spdlog::info("retrain: {} iterations ({}), held-out {} -> {}, peak {}, {}", result.iterations,
+               result.stop_reason,
+               o.label_free ? absl::StrFormat("IM loss %.3f", result.objective_before)
+                            : absl::StrFormat("accuracy %.1f%%", 100 * result.accuracy_before),
+               o.label_free ? absl::StrFormat("%.3f", result.objective_after)
+                            : absl::StrFormat("%.1f%%", 100 * result.accuracy_after),
+               FormatBytes(static_cast<uint64_t>(std::max<int64_t>(0, result.peak_bytes))),
+               result.deployed ? "deployed" : "deployed model kept");
+  return result;
+}
+
+}  // namespace bt

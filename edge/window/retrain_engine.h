@@ -1,0 +1,69 @@
+// One retraining window on the edge: the deployed model composed per the plan (frozen / train / train@s blocks,
+// no-grad before the first trainable block), trained on the window's labeled samples under hard limits, keeping
+// the best checkpoint on a held-out slice, and never handing back a model that scores worse than the deployed one.
+//
+// Limits are hard: a plan whose predicted peak exceeds the memory budget is refused before it starts; if the
+// measured peak (counting allocator) crosses the budget during the run, training stops with ResourceExhausted
+// and nothing is deployed; training stops at the deadline, with the time of one evaluation reserved inside it.
+// Not thread-safe; one window at a time. The clock is injectable for tests.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/model/block_model.h"
+#include "common/base/cancel.h"
+#include "common/model/composed_model.h"
+#include "common/data/dataset.h"
+#include "common/base/status.h"
+
+namespace bt {
+
+struct RetrainOptions {
+  uint64_t memory_budget = 64ull << 20;              // bytes of tensors the run may hold at its peak
+  uint64_t predicted_peak_bytes = 0;                 // the planner's prediction; refused if over the budget
+  std::chrono::milliseconds time_budget{60'000};     // for training and its evaluations
+  int64_t max_iterations = 200;                      // the plan's iteration count
+  int64_t batch = 64;
+  int64_t micro_batch = 0;                           // gradient accumulation chunk (0 = the whole batch)
+  double learning_rate = 5e-4;                       // AdamW, constant within a window
+  double weight_decay = 0.01;
+  int64_t eval_every = 25;                           // iterations between held-out evaluations (keep-best)
+  double holdout_fraction = 0.2;                     // labeled samples kept out of training for keep-best
+  uint64_t seed = 1;
+  // Label-free mode (source-free domain adaptation, after SHOT): the samples' labels are ignored. The loss is an
+  // information-maximisation term (confident per-sample predictions, diverse predictions over the batch) plus
+  // cross-entropy on pseudo-labels from clustering the features around prediction-weighted class centroids,
+  // recomputed every `eval_every` iterations. The head stays frozen (it is the source hypothesis). Keep-best then
+  // uses the same objective on the held-out slice, since there is no accuracy to measure.
+  bool label_free = false;
+  double pseudo_label_weight = 0.3;
+  std::function<void(int64_t iteration)> on_iteration;  // progress, called after every step
+};
+
+struct RetrainResult {
+  bool deployed = false;          // the retrained model beat the deployed one on the held-out slice
+  double accuracy_before = 0;     // deployed model on the held-out slice (labeled mode)
+  double accuracy_after = 0;      // best checkpoint as it would be deployed (proxies written back) on the slice
+  double objective_before = 0;    // label-free mode: information-maximisation loss of the deployed model
+  double objective_after = 0;     // label-free mode: the same for the best checkpoint (lower is better)
+  int64_t iterations = 0;
+  int64_t best_iteration = 0;
+  int64_t peak_bytes = 0;         // measured above the level before the window
+  double train_seconds = 0;
+  std::string stop_reason;        // "iterations", "deadline", "cancelled"
+  std::unique_ptr<ComposedModel> model;  // the best checkpoint when deployed, else null
+};
+
+using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
+
+// `samples`: the window's training data; in label-free mode only its images are used.
+absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const VitConfig& config,
+                                            const std::vector<BlockChoice>& plan, const ImageDataset& samples,
+                                            const RetrainOptions& options, const CancelToken* cancel = nullptr,
+                                            SteadyClock clock = nullptr);
+
+}  // namespace bt

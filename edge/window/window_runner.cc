@@ -1,0 +1,166 @@
+#include "edge/window/window_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <limits>
+
+#include "common/model/block_probe.h"
+#include "common/model/tensor_convert.h"
+#include "edge/window/window_probe.h"
+
+namespace bt {
+
+WindowSamples SplitWindowSamples(const ImageDataset& stream, const torch::Tensor& labeled_mask) {
+  WindowSamples out;
+  out.all = stream;
+  torch::Tensor index = labeled_mask.nonzero().squeeze(1);
+  out.labeled = ImageDataset{stream.images.index_select(0, index), stream.labels.index_select(0, index)};
+  return out;
+}
+
+absl::StatusOr<std::vector<BlockChoice>> ChoicesFromPlan(const Plan& plan) {
+  std::vector<BlockChoice> choices;
+  for (const BlockDecision& d : plan.blocks) {
+    auto choice = ChoiceFromName(d.option);
+    if (!choice.ok()) return Annotate(choice.status(), absl::StrCat("plan, block '", d.block, "'"));
+    choices.push_back(*choice);
+  }
+  return choices;
+}
+
+double TrainSecondsLeft(const WindowBudget& budget, double spent_seconds) {
+  const double window = std::chrono::duration<double>(budget.window).count();
+  return std::max(0.0, window * (1.0 - budget.reserve_share) - spent_seconds);
+}
+
+absl::StatusOr<uint64_t> ApplyTrainedBlocks(BlockModel& deployed, const std::map<std::string, TensorMap>& trained) {
+  // Validate every block first so that a bad one leaves the model untouched.
+  uint64_t bytes = 0;
+  for (const auto& [name, tensors] : trained) {
+    ASSIGN_OR_RETURN(TensorMap current, deployed.GetBlock(name));
+    if (current.size() != tensors.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", name, "': ", tensors.size(), " tensors, expected ",
+                                                     current.size()));
+    }
+    for (const auto& [param, value] : tensors) {
+      auto it = current.find(param);
+      if (it == current.end() || !it->second.sizes().equals(value.sizes()) || it->second.dtype() != value.dtype()) {
+        return absl::InvalidArgumentError(absl::StrCat("block '", name, "': tensor '", param, "' does not match"));
+      }
+      if (!torch::isfinite(value).all().item<bool>()) {
+        return absl::InvalidArgumentError(absl::StrCat("block '", name, "': tensor '", param, "' is not finite"));
+      }
+      bytes += static_cast<uint64_t>(value.numel() * value.element_size());
+    }
+  }
+  for (const auto& [name, tensors] : trained) RETURN_IF_ERROR(deployed.SetBlock(name, tensors));
+  return bytes;
+}
+
+absl::StatusOr<std::unique_ptr<BlockModel>> CopyModel(const BlockModel& model) {
+  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
+  ASSIGN_OR_RETURN(auto copy, CreateVitModel(config, 0));
+  std::vector<TensorView> views;
+  std::vector<torch::Tensor> keep;
+  keep.reserve(model.parameters().size());
+  for (const auto& [name, t] : model.parameters()) {
+    keep.push_back(t.detach().contiguous());
+    ASSIGN_OR_RETURN(TensorView v, ViewOf(name, keep.back()));
+    views.push_back(v);
+  }
+  RETURN_IF_ERROR(LoadWeightsInto(views, copy.get()));
+  copy->SetTrainingMode(false);
+  return copy;
+}
+
+absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, const CancelToken* cancel,
+                                        const WindowHooks& hooks) {
+  if (in.model == nullptr || in.samples == nullptr) return absl::InvalidArgumentError("window: no model or samples");
+  auto state = [&](const char* name, double progress) {
+    if (hooks.on_state) hooks.on_state(name, progress);
+  };
+  const WindowBudget& budget = in.budget;
+  const WindowSamples& samples = *in.samples;
+  BlockModel& model = *in.model;
+  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
+  WindowOutcome out;
+  out.label_free = samples.labeled.size() < kMinLabeledSamples;
+  const ProbeNeeds needs = source.needs();
+
+  // Probe: drift statistics, block costs, and (for plan sources that use them) retraining curves.
+  state("probing", 0.0);
+  WindowProbeOptions probe;
+  probe.window = budget.window;
+  probe.probe_share = budget.probe_share;
+  probe.batch = budget.batch;
+  probe.min_labeled = needs.curves ? kMinLabeledSamples : std::numeric_limits<int64_t>::max();
+  probe.curves.seed = in.seed;
+  if (needs.lora_forms) probe.costs.lora_sparsities = probe.costs.sparsities;
+  const auto probe_start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(out.report, ProbeWindow(model, config, samples.labeled, samples.all.images, in.source, probe));
+  out.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
+
+  // Plan.
+  state("planning", 0.10);
+  PlanQuery query;
+  query.report = &out.report;
+  query.memory_budget = budget.memory_budget;
+  query.train_seconds =
+      TrainSecondsLeft(budget, std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count());
+  for (const BlockSpec& b : model.layout()) query.block_names.push_back(b.name);
+  query.window_id = in.id;
+  query.base_version = in.base_version;
+  ASSIGN_OR_RETURN(out.planned, source.PlanWindow(query));
+  const Plan& plan = out.planned.plan;
+  out.plan_text = PlanText(plan);
+  if (hooks.on_planned) hooks.on_planned(out);
+  if (!plan.feasible || plan.first_trainable < 0) {
+    out.outcome = absl::StrCat("nothing to train: ", plan.note.empty() ? "nothing trainable fits the budget" : plan.note);
+    return out;
+  }
+
+  // Fetch what the edge does not hold (normally nothing: it holds its branch).
+  state("pulling", 0.12);
+  ASSIGN_OR_RETURN(out.bytes_down, source.FetchBlocks(out.planned));
+
+  // Retrain under the budget, until the window's end less the reserve.
+  state("training", 0.15);
+  ASSIGN_OR_RETURN(std::vector<BlockChoice> choices, ChoicesFromPlan(plan));
+  RetrainOptions retrain;
+  retrain.memory_budget = budget.memory_budget;
+  retrain.predicted_peak_bytes = plan.memory_bytes;
+  const double window_seconds = std::chrono::duration<double>(budget.window).count();
+  const double left = std::chrono::duration<double>(in.opened + budget.window - std::chrono::steady_clock::now()).count();
+  retrain.time_budget = std::chrono::milliseconds(
+      static_cast<int64_t>(1000 * std::max(0.0, left - budget.reserve_share * window_seconds)));
+  retrain.max_iterations = std::max<int64_t>(1, plan.iterations);
+  retrain.batch = budget.batch;
+  retrain.micro_batch = plan.micro_batch;
+  retrain.seed = in.seed;
+  retrain.label_free = out.label_free;
+  retrain.on_iteration = [&](int64_t it) {
+    state("training", 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(retrain.max_iterations));
+  };
+  ASSIGN_OR_RETURN(RetrainResult result, RetrainWindow(model, config, choices,
+                                                       out.label_free ? samples.all : samples.labeled, retrain, cancel));
+  out.retrained = true;
+  out.accuracy_before = result.accuracy_before;
+  out.accuracy_after = result.deployed ? result.accuracy_after : result.accuracy_before;
+  out.iterations = result.iterations;
+  out.peak_bytes = result.peak_bytes;
+  out.train_seconds = result.train_seconds;
+  out.stop_reason = result.stop_reason;
+  if (!result.deployed) {
+    out.outcome = absl::StrCat("kept the deployed model (", result.stop_reason, ")");
+    return out;
+  }
+  ASSIGN_OR_RETURN(out.trained, result.model->TrainedBlocks(model, config));
+  ASSIGN_OR_RETURN(out.trained_bytes, ApplyTrainedBlocks(model, out.trained));
+  model.SetTrainingMode(false);
+  out.model = std::move(in.model);
+  out.deployed = true;
+  out.outcome = "deployed";
+  return out;
+}
+
+}  // namespace bt

@@ -1,0 +1,106 @@
+// One retraining window, the same code for `bt-edge serve` and `bt-bench`:
+//
+//   probe (≤ probe_share of the window) → plan (a PlanSource: the cloud, the planner in-process, or a baseline)
+//   → fetch the plan's blocks → retrain under the memory budget and the deadline (keep-best, never worse)
+//   → the retrained blocks applied to a copy of the deployed model.
+//
+// The runner owns nothing across windows: the caller hands it a copy of the deployed model and gets back the
+// outcome, with the new model when the window deployed. What happens next — serving it, storing blocks, an outbox
+// and a push (the daemon), or scoring it on a held-out set (the benchmark) — is the caller's. The plan source is
+// the only thing that differs between a daemon window and a benchmark window.
+//
+// Not thread-safe: one window at a time per runner; hooks are called on the calling thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/model/block_model.h"
+#include "common/model/composed_model.h"
+#include "common/data/dataset.h"
+#include "common/base/cancel.h"
+#include "common/train/feature_stats.h"
+#include "common/plan/planner.h"
+#include "common/plan/probe_report.h"
+#include "common/base/status.h"
+#include "common/plan/window_plan.h"
+#include "edge/window/plan_source.h"
+#include "edge/window/retrain_engine.h"
+
+namespace bt {
+
+struct WindowBudget {
+  uint64_t memory_budget = 64ull << 20;
+  std::chrono::milliseconds window{120'000};
+  double probe_share = kProbeShare;      // of the window, for probes
+  double reserve_share = kReserveShare;  // of the window, kept free for the final evaluation and the upload
+  int64_t batch = 64;
+};
+
+struct WindowSamples {
+  ImageDataset labeled;   // samples that came with a label
+  ImageDataset all;       // every sample (labels of unlabeled ones are meaningless; label-free mode ignores them)
+};
+
+// `labeled_mask`: bool (N), which samples of `stream` carry their label.
+WindowSamples SplitWindowSamples(const ImageDataset& stream, const torch::Tensor& labeled_mask);
+
+// The plan's per-block options as choices for ComposedModel.
+absl::StatusOr<std::vector<BlockChoice>> ChoicesFromPlan(const Plan& plan);
+
+// Seconds left for training after `spent` (probing, pulling) and the reserve.
+double TrainSecondsLeft(const WindowBudget& budget, double spent_seconds);
+
+// Replaces the deployed model's retrained blocks with `trained` (all or nothing). Returns the bytes of F32 tensor
+// data written, which is what an upload of those blocks carries (plus headers).
+absl::StatusOr<uint64_t> ApplyTrainedBlocks(BlockModel& deployed, const std::map<std::string, TensorMap>& trained);
+
+// A deep copy of `model` (same architecture, weights copied): what a window trains, so the deployed model keeps
+// serving until the window's result replaces it.
+absl::StatusOr<std::unique_ptr<BlockModel>> CopyModel(const BlockModel& model);
+
+struct WindowInput {
+  std::string id;
+  std::unique_ptr<BlockModel> model;  // a copy of the deployed model; the runner trains it
+  const WindowSamples* samples = nullptr;
+  const SourceStats* source = nullptr;  // the model's source statistics (null: no drift statistics)
+  WindowBudget budget;
+  uint64_t seed = 1;                  // curves and training
+  uint64_t base_version = 0;
+  std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();  // the window's clock
+};
+
+struct WindowOutcome {
+  // "deployed"; "nothing to train: <why>"; "kept the deployed model (<why>)".
+  std::string outcome;
+  bool deployed = false;
+  bool label_free = false;
+  ProbeReport report;
+  double probe_seconds = 0;
+  PlannedWindow planned;
+  std::string plan_text = "-";
+  uint64_t bytes_down = 0;
+  bool retrained = false;             // the engine ran (the fields below are its result)
+  double accuracy_before = 0, accuracy_after = 0;  // on the window's held-out slice (after = before if kept)
+  int64_t iterations = 0, peak_bytes = 0;
+  double train_seconds = 0;
+  std::string stop_reason;
+  // When deployed: the retrained blocks as full blocks, their F32 bytes, and the model with them applied.
+  std::map<std::string, TensorMap> trained;
+  uint64_t trained_bytes = 0;
+  std::unique_ptr<BlockModel> model;
+};
+
+struct WindowHooks {
+  std::function<void(const std::string& state, double progress)> on_state;  // probing, planning, pulling, training
+  std::function<void(const WindowOutcome& so_far)> on_planned;               // plan known, before training
+};
+
+absl::StatusOr<WindowOutcome> RunWindow(WindowInput input, PlanSource& source, const CancelToken* cancel,
+                                        const WindowHooks& hooks = {});
+
+}  // namespace bt

@@ -1,0 +1,137 @@
+#include "edge/window/retrain_engine.h"
+
+#include <gtest/gtest.h>
+
+#include "common/train/trainer.h"
+#include "edge/window/curve_probe.h"
+#include "tests/testing/test_models.h"
+#include "tests/testing/toy_data.h"
+
+namespace bt {
+namespace {
+
+VitConfig Tiny() { return fixtures::TinyVit(16, 2, 2, 32, /*classes=*/2); }
+
+using fixtures::ToyData;
+
+std::vector<BlockChoice> TrainLastLayerAndHead() {
+  return {{}, {}, {BlockChoice::Kind::kTrain, 0}, {BlockChoice::Kind::kTrain, 0}};
+}
+
+TEST(RetrainEngine, LearnsAndDeploysTheBestCheckpoint) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  RetrainOptions options;
+  options.max_iterations = 80;
+  options.batch = 32;
+  options.learning_rate = 3e-3;
+  options.eval_every = 10;
+  std::vector<BlockChoice> everything(4, BlockChoice{BlockChoice::Kind::kTrain, 0});
+  auto result = RetrainWindow(*deployed, Tiny(), everything, ToyData(300, 1), options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->deployed);
+  EXPECT_GT(result->accuracy_after, result->accuracy_before);
+  EXPECT_GT(result->accuracy_after, 0.9);
+  EXPECT_GT(result->best_iteration, 0);
+  EXPECT_EQ(result->stop_reason, "iterations");
+  EXPECT_GT(result->peak_bytes, 0);
+  ASSERT_NE(result->model, nullptr);
+}
+
+TEST(RetrainEngine, RefusesAPlanPredictedOverBudget) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  RetrainOptions options;
+  options.memory_budget = 1 << 20;
+  options.predicted_peak_bytes = 2 << 20;
+  auto result = RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), ToyData(100, 1), options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("exceeds the memory budget"), std::string::npos);
+}
+
+TEST(RetrainEngine, StopsCleanlyWhenTheMeasuredPeakCrossesTheBudget) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  RetrainOptions options;
+  options.memory_budget = 4096;  // the prediction said it fits; the run proves otherwise
+  auto result = RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), ToyData(100, 1), options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(result.status().message().find("the deployed model stays"), std::string::npos);
+}
+
+TEST(RetrainEngine, StopsAtTheDeadline) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  // A clock that advances 10 ms every time it is read.
+  auto now = std::chrono::steady_clock::time_point();
+  SteadyClock clock = [&] { return now += std::chrono::milliseconds(10); };
+  RetrainOptions options;
+  options.max_iterations = 1000;
+  options.time_budget = std::chrono::milliseconds(300);
+  options.eval_every = 5;
+  auto result = RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), ToyData(100, 1), options, nullptr, clock);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stop_reason, "deadline");
+  EXPECT_LT(result->iterations, 40);
+  EXPECT_GT(result->iterations, 5);
+}
+
+TEST(RetrainEngine, NeverHandsBackAWorseModel) {
+  // A deployed model that already solves the task; a destructive learning rate can only make it worse.
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  TrainOptions train;
+  train.learning_rate = 3e-3;
+  train.total_steps = 80;
+  auto trainer = *Trainer::Create(deployed.get(), train);
+  ImageDataset data = ToyData(300, 2);
+  for (int step = 0; step < 80; ++step) {
+    ImageDataset batch = data.Slice((step * 32) % 256, (step * 32) % 256 + 32);
+    ASSERT_TRUE(trainer->Step(NormalizeImages(batch.images), batch.labels).ok());
+  }
+  deployed->SetAllTrainable(false);
+  RetrainOptions options;
+  options.learning_rate = 5.0;
+  options.max_iterations = 20;
+  options.eval_every = 5;
+  auto result = RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), data, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->deployed);
+  EXPECT_EQ(result->model, nullptr);
+  EXPECT_GE(result->accuracy_before, 0.95);
+}
+
+// With a proxy in the plan, the composed model is neither the deployed model (before) nor what gets deployed
+// (after: the proxy written back into the full layer). Before/after and the decision are about those two.
+TEST(RetrainEngine, JudgesProxyPlansByTheWrittenBackBlocks) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  RetrainOptions options;
+  options.max_iterations = 60;
+  options.batch = 32;
+  options.learning_rate = 3e-3;
+  options.eval_every = 10;
+  const ImageDataset data = ToyData(300, 3);
+  const std::vector<BlockChoice> plan = {{}, {}, {BlockChoice::Kind::kProxy, 0.5}, {BlockChoice::Kind::kTrain, 0}};
+  auto result = RetrainWindow(*deployed, Tiny(), plan, data, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const int64_t holdout = static_cast<int64_t>(static_cast<double>(data.size()) * options.holdout_fraction);
+  const ImageDataset held_out = data.Slice(data.size() - holdout, data.size());
+  auto accuracy_of = [&](const BlockModel& full) {
+    auto frozen = *ComposedModel::Create(full, Tiny(), std::vector<BlockChoice>(4));
+    return HeldOutAccuracy(*frozen, held_out, 500);
+  };
+  EXPECT_DOUBLE_EQ(result->accuracy_before, accuracy_of(*deployed));
+  ASSERT_TRUE(result->deployed);
+  auto trained = *result->model->TrainedBlocks(*deployed, Tiny());
+  auto after = *CreateVitModel(Tiny(), 1);
+  for (const auto& [name, tensors] : trained) ASSERT_TRUE(after->SetBlock(name, tensors).ok());
+  EXPECT_DOUBLE_EQ(result->accuracy_after, accuracy_of(*after));
+  EXPECT_GT(result->accuracy_after, result->accuracy_before);
+}
+
+TEST(RetrainEngine, RejectsPlansThatTrainNothingOrDataTooSmall) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  RetrainOptions options;
+  EXPECT_FALSE(RetrainWindow(*deployed, Tiny(), std::vector<BlockChoice>(4), ToyData(100, 1), options).ok());
+  EXPECT_FALSE(RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), ToyData(3, 1), options).ok());
+}
+
+}  // namespace
+}  // namespace bt

@@ -1,0 +1,118 @@
+// Memory model check: the planner's predicted peak memory for a plan (the sum of per-block costs measured by the
+// cost probes) against the peak tensor memory measured by the counting allocator while that plan really trains,
+// over random plans of the default model. Target: every plan within ±15%.
+//
+//   bt-bench-memory [--plans 20] [--batch 64] [--seed 1]
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "common/model/block_model.h"
+#include "common/model/block_probe.h"
+#include "common/model/composed_model.h"
+#include "common/data/dataset.h"
+#include "common/model/memory_meter.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Predicted vs measured peak memory and time per iteration for random plans of the default ViT"};
+  int plans = 20, steps = 3;
+  int64_t batch = 64;
+  uint32_t seed = 1;
+  app.add_option("--plans", plans, "random plans to check")->capture_default_str();
+  app.add_option("--batch", batch, "samples per iteration")->capture_default_str();
+  app.add_option("--steps", steps, "training steps per plan (peak measured over all, after the first)")
+      ->capture_default_str();
+  app.add_option("--seed", seed, "plan sampling seed")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
+
+  bt::MemoryMeter& meter = bt::MemoryMeter::Install();
+  bt::VitConfig config;
+  auto model = bt::CreateVitModel(config, 1);
+  if (!model.ok()) return 1;
+  torch::manual_seed(seed);
+  torch::Tensor inputs = bt::NormalizeImages(torch::rand({batch, 1, 28, 28}));
+  torch::Tensor labels = torch::randint(0, 10, {batch}, torch::kInt64);
+
+  auto profiles = bt::ProbeBlockCosts(**model, config, inputs, bt::CostProbeOptions{});
+  if (!profiles.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(profiles.status().message()).c_str());
+    return 1;
+  }
+  std::printf("probed %zu blocks at batch %lld\n", profiles->size(), static_cast<long long>(batch));
+  std::printf("%-4s %-58s %10s %10s %7s %9s %9s\n", "plan", "options (first trainable onward)", "pred MiB",
+              "meas MiB", "error", "pred ms", "meas ms");
+
+  std::mt19937 rng(seed);
+  const size_t n = profiles->size();
+  // The planner's knapsack needs additive costs, so it adds the largest working memory of any block to every plan
+  // (conservative); the cost model's own prediction (PredictPeakBytes) tracks which block peaks.
+  const double transient = static_cast<double>(bt::MaxTransientBytes(*profiles));
+  std::printf("largest block working memory (the planner's conservative allowance): %.2f MiB\n\n",
+              transient / 1048576.0);
+  double worst = 0, total_abs = 0, worst_additive = 0;
+  bool additive_never_under = true;
+  int within = 0;
+  for (int p = 0; p < plans; ++p) {
+    const size_t first = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+    std::vector<bt::BlockChoice> choices(n);
+    double additive = transient, predicted_seconds = 0;
+    std::vector<size_t> option_index(n, 0);
+    std::string summary;
+    for (size_t k = 0; k < n; ++k) {
+      const bt::BlockProfile& profile = (*profiles)[k];
+      if (k < first) {
+        additive += static_cast<double>(profile.prefix_bytes);
+        predicted_seconds += profile.prefix_seconds;
+        continue;
+      }
+      size_t option;
+      do {
+        option = std::uniform_int_distribution<size_t>(0, profile.options.size() - 1)(rng);
+      } while (k == first && !profile.options[option].trainable);
+      choices[k] = *bt::ChoiceFromName(profile.options[option].name);
+      option_index[k] = option;
+      additive += static_cast<double>(profile.options[option].memory_bytes);
+      predicted_seconds += profile.options[option].seconds;
+      absl::StrAppend(&summary, summary.empty() ? "" : " ", k, ":", profile.options[option].name);
+    }
+
+    const int64_t before = meter.current_bytes();
+    meter.ResetPeak();
+    double seconds = 0;
+    {
+      auto composed = bt::ComposedModel::Create(**model, config, choices);
+      if (!composed.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(composed.status().message()).c_str());
+        return 1;
+      }
+      torch::optim::AdamW optimizer((*composed)->TrainableParameters(), torch::optim::AdamWOptions(1e-3));
+      for (int step = 0; step < steps; ++step) {
+        auto start = std::chrono::steady_clock::now();
+        optimizer.zero_grad();
+        torch::Tensor loss = torch::nn::functional::cross_entropy((*composed)->Forward(inputs), labels);
+        loss.backward();
+        optimizer.step();
+        if (step > 0) seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+    }
+    const double measured = static_cast<double>(meter.peak_bytes() - before);
+    const double predicted = static_cast<double>(bt::PredictPeakBytes(*profiles, option_index, first));
+    const double error = (predicted - measured) / measured;
+    worst_additive = std::max(worst_additive, (additive - measured) / measured);
+    additive_never_under = additive_never_under && additive >= measured;
+    worst = std::max(worst, std::abs(error));
+    total_abs += std::abs(error);
+    within += std::abs(error) <= 0.15;
+    if (summary.size() > 58) summary = summary.substr(0, 55) + "...";
+    std::printf("%-4d %-58s %10.2f %10.2f %+6.1f%% %9.2f %9.2f\n", p + 1, summary.c_str(), predicted / 1048576.0,
+                measured / 1048576.0, 100 * error, 1000 * predicted_seconds, 1000 * seconds / (steps - 1));
+  }
+  std::printf("\ncost model: %d/%d plans within ±15%%; mean |error| %.1f%%, worst %.1f%%\n", within, plans,
+              100 * total_abs / plans, 100 * worst);
+  std::printf("planner's conservative bound: %s measured, at most %.1f%% over\n",
+              additive_never_under ? "never below" : "SOMETIMES BELOW", 100 * worst_additive);
+  return 0;
+}
