@@ -8,9 +8,9 @@
 namespace bt {
 namespace {
 
-size_t OptionIndex(const BlockProfile& block, const std::string& name) {
+size_t OptionIndex(const BlockProfile& block, const BlockChoice& form) {
   for (size_t i = 0; i < block.options.size(); ++i) {
-    if (block.options[i].name == name) return i;
+    if (block.options[i].form == form) return i;
   }
   return 0;
 }
@@ -26,13 +26,13 @@ int64_t IterationsThatFit(const std::vector<int64_t>& grid, double seconds_per_i
 
 std::vector<size_t> AllTrain(const std::vector<BlockProfile>& costs) {
   std::vector<size_t> options;
-  for (const BlockProfile& b : costs) options.push_back(OptionIndex(b, "train"));
+  for (const BlockProfile& b : costs) options.push_back(OptionIndex(b, BlockChoice::Train()));
   return options;
 }
 
 int TrainedBlocks(const Plan& p) {
   int n = 0;
-  for (const BlockDecision& d : p.blocks) n += d.option != "frozen";
+  for (const BlockDecision& d : p.blocks) n += d.form.trains();
   return n;
 }
 
@@ -42,7 +42,7 @@ absl::StatusOr<Plan> LastK(const PlanRequest& request, int64_t q) {
   Plan best;
   for (size_t k = 1; k <= n; ++k) {
     std::vector<size_t> options(n, 0);
-    for (size_t i = n - k; i < n; ++i) options[i] = OptionIndex(request.blocks[i], "train");
+    for (size_t i = n - k; i < n; ++i) options[i] = OptionIndex(request.blocks[i], BlockChoice::Train());
     ASSIGN_OR_RETURN(Plan plan, EvaluatePlan(request, options, q));
     if (!plan.feasible) break;
     best = plan;
@@ -53,20 +53,20 @@ absl::StatusOr<Plan> LastK(const PlanRequest& request, int64_t q) {
 // Every encoder layer in one compressed form (train@s, or lora@s with `lora`) at the least sparsity that fits; the
 // stem and head have no proxy form and train whole. Infeasible when even the most compressed model does not fit.
 absl::StatusOr<Plan> FixedCompressed(const PlanRequest& request, int64_t q, bool lora) {
-  std::vector<std::string> forms;
+  const BlockChoice::Kind kind = lora ? BlockChoice::Kind::kLora : BlockChoice::Kind::kProxy;
+  std::vector<BlockChoice> forms;
   for (const BlockOption& o : request.blocks[1].options) {
-    if (lora ? (o.name == "lora" || o.name.rfind("lora@", 0) == 0) : o.name.rfind("train@", 0) == 0) {
-      forms.push_back(o.name);
-    }
+    if (o.form.kind == kind) forms.push_back(o.form);
   }
   if (forms.empty()) return absl::InternalError("the cost probes measured no compressed forms");
-  std::sort(forms.begin(), forms.end());  // "lora@0.25" < "lora@0.50" < ...: least compressed first
+  // Least compressed first.
+  std::sort(forms.begin(), forms.end(), [](const BlockChoice& a, const BlockChoice& b) { return a.sparsity < b.sparsity; });
   Plan last;
-  for (const std::string& form : forms) {
+  for (const BlockChoice& form : forms) {
     std::vector<size_t> options;
     for (const BlockProfile& b : request.blocks) {
       const size_t proxy = OptionIndex(b, form);
-      options.push_back(proxy != 0 ? proxy : OptionIndex(b, "train"));
+      options.push_back(proxy != 0 ? proxy : OptionIndex(b, BlockChoice::Train()));
     }
     ASSIGN_OR_RETURN(last, EvaluatePlan(request, options, q));
     if (last.feasible) return last;
@@ -157,7 +157,7 @@ absl::StatusOr<PlannedWindow> BaselinePlanSource::PlanWindow(const PlanQuery& qu
     if (!better && candidate.feasible && plan.feasible) {
       if (kind_ == Kind::kLastK) better = TrainedBlocks(candidate) > TrainedBlocks(plan);
       if (kind_ == Kind::kFixedCompressed || kind_ == Kind::kFixedCompressedLora) {
-        better = candidate.blocks[1].option < plan.blocks[1].option;
+        better = candidate.blocks[1].form.sparsity < plan.blocks[1].form.sparsity;
       }
     }
     if (better) {

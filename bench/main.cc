@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--labeled-fraction", o.labeled_fraction,
                  "override every domain's labeled fraction (0 = no labels: the label-free mode)");
+  app.add_option("--probe-runs", o.probe_runs,
+                 "retraining-curve runs per window: 0 = as many as fit in 10% of the window (as an edge does); N = "
+                 "exactly N, so plans do not depend on how busy the machine is")
+      ->capture_default_str()->check(CLI::Range(0, 1000));
   app.add_flag("--via-daemons", o.via_daemons,
                "also run blocktrainer through bt-cloud and bt-edge (child processes on loopback; state and logs under "
                "OUT/daemons) and compare with the in-process run");

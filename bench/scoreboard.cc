@@ -207,6 +207,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
 
   WindowBudget budget;
   budget.window = *window;
+  budget.probe_runs = o.probe_runs;
   MemoryMeter::Install();
   if (budget_bytes == 0) {
     // A percentage of full fine-tuning's predicted peak, on the foundation model's costs for the first window.
@@ -314,6 +315,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     d.memory_budget = budget_bytes;
     d.window = budget.window;
     d.seed = o.seed;
+    d.probe_runs = o.probe_runs;
     d.windows = windows;
     auto evaluate = [&](size_t w, BlockModel& model) -> absl::StatusOr<double> {
       ASSIGN_OR_RETURN(EvalResult result, Evaluate(&model, data.eval[data.windows[w].domain_index]));

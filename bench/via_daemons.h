@@ -27,6 +27,7 @@ struct DaemonRunOptions {
   std::string bin_dir;           // where bt-cloud and bt-edge are (empty: next to this executable)
   uint64_t memory_budget = 0;    // the edge's memory_budget, bytes
   std::chrono::milliseconds window{120'000};
+  int probe_runs = 0;            // the edge's retrain.probe_runs
   uint64_t seed = 1;             // the edge's retrain.seed: window n uses seed + n, as bt-bench does
   size_t windows = 0;            // windows to run (one domain each)
 };

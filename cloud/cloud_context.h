@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "cloud/store/block_store.h"
+#include "common/format/block_store.h"
 #include "cloud/store/law_store.h"
 #include "cloud/store/model_store.h"
 #include "cloud/store/registry.h"

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_format.h"
@@ -56,7 +57,7 @@ absl::StatusOr<std::string> Authenticate(const CloudContext* ctx, grpc::Callback
   return *edge;
 }
 
-void FillManifest(const CloudContext* ctx, const VersionManifest& version, v1::Manifest* out) {
+void FillManifest(const CloudContext* ctx, const BlockDigests& version, v1::Manifest* out) {
   out->set_model_name(ctx->model_name);
   for (const BlockEntry& block : ctx->model->manifest().blocks) {
     v1::BlockInfo* b = out->add_blocks();
@@ -77,8 +78,8 @@ void FillManifest(const CloudContext* ctx, const VersionManifest& version, v1::M
   }
 }
 
-VersionManifest FoundationManifest(const ModelStore& model) {
-  VersionManifest out;
+BlockDigests FoundationManifest(const ModelStore& model) {
+  BlockDigests out;
   for (const BlockEntry& b : model.manifest().blocks) out.emplace_back(b.name, b.digest);
   return out;
 }
@@ -344,16 +345,19 @@ grpc::ServerUnaryReactor* CloudAdminService::ListVersions(grpc::CallbackServerCo
                                                           v1::ListVersionsResponse* response) {
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::vector<VersionRecord> versions, ctx_->registry->ListVersions(request->edge_id()));
+    std::map<uint64_t, const VersionRecord*> by_version;
+    for (const VersionRecord& v : versions) by_version[v.version] = &v;
     for (const VersionRecord& v : versions) {
       v1::VersionInfo* info = response->add_versions();
       info->set_version(v.version);
       info->set_parent(v.parent);
       info->set_created(v.created);
       info->set_note(v.note);
-      for (const VersionRecord& p : versions) {
-        if (p.version != v.parent || v.version == 0) continue;
-        for (size_t k = 0; k < v.blocks.size() && k < p.blocks.size(); ++k) {
-          if (v.blocks[k].second != p.blocks[k].second) info->add_changed_blocks(v.blocks[k].first);
+      auto parent = by_version.find(v.parent);
+      if (v.version != 0 && parent != by_version.end()) {
+        const BlockDigests& p = parent->second->blocks;
+        for (size_t k = 0; k < v.blocks.size() && k < p.size(); ++k) {
+          if (v.blocks[k].second != p[k].second) info->add_changed_blocks(v.blocks[k].first);
         }
       }
       FillManifest(ctx_, v.blocks, info->mutable_manifest());

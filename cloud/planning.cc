@@ -58,7 +58,7 @@ absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v
                                  wp.plan.note.empty() ? "" : "; ", wp.plan.note));
   for (size_t k = 0; k < wp.plan.blocks.size(); ++k) {
     response.mutable_blocks(static_cast<int>(k))->set_digest(head.blocks[k].second);
-    if (wp.plan.blocks[k].option != "frozen") plan.trainable_blocks.push_back(wp.plan.blocks[k].block);
+    if (wp.plan.blocks[k].form.trains()) plan.trainable_blocks.push_back(wp.plan.blocks[k].block);
   }
   RETURN_IF_ERROR(ctx_->laws->Save(edge, wp.law));
   RETURN_IF_ERROR(ctx_->laws->SaveProbes(edge, report->ToJson()));

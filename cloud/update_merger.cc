@@ -127,7 +127,7 @@ absl::StatusOr<uint64_t> UpdateMerger::Commit() {
     RETURN_IF_ERROR(ValidateBlock(*b.entry, b.bytes));
   }
   // Everything checked: store the blocks (atomic files), then the version (one transaction).
-  VersionManifest next = base_.blocks;
+  BlockDigests next = base_.blocks;
   std::vector<std::string> changed;
   for (const Incoming& b : blocks_) {
     RETURN_IF_ERROR(ctx_->blocks->Put(b.bytes, b.digest).status());

@@ -38,21 +38,6 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCloudChannel(const std::strin
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(options), args);
 }
 
-bool EdgeBlockStore::Has(const std::string& digest) const {
-  std::error_code ec;
-  return std::filesystem::exists(PathFor(digest), ec);
-}
-
-absl::StatusOr<std::string> EdgeBlockStore::Put(const std::string& bytes) const {
-  const std::string digest = Sha256Hex(bytes);
-  if (!Has(digest)) RETURN_IF_ERROR(WriteFileAtomically(PathFor(digest), bytes));
-  return digest;
-}
-
-absl::StatusOr<std::string> EdgeBlockStore::Read(const std::string& digest) const {
-  return ReadFileToString(PathFor(digest));
-}
-
 CloudClient::CloudClient(std::shared_ptr<grpc::Channel> channel, std::string edge_id, std::string token)
     : stub_(v1::Cloud::NewStub(channel)), edge_id_(std::move(edge_id)), token_(std::move(token)) {}
 
@@ -86,7 +71,7 @@ absl::StatusOr<v1::PlanResponse> CloudClient::ReportProbes(const v1::ReportProbe
 }
 
 absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::string>& digests,
-                                                      const EdgeBlockStore& store,
+                                                      const BlockStore& store,
                                                       std::function<void(uint64_t, uint64_t)> progress) {
   const auto start = std::chrono::steady_clock::now();
   TransferStats stats;
@@ -96,7 +81,9 @@ absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::str
   request.set_edge_id(edge_id_);
   std::map<std::string, uint64_t> have;  // partial bytes already on disk
   for (const std::string& d : digests) {
+    if (!IsDigest(d)) return absl::InvalidArgumentError(absl::StrCat("pull: '", d.substr(0, 80), "' is not a SHA-256 digest"));
     if (store.Has(d) || have.count(d)) continue;
+    std::filesystem::create_directories(store.ShardDir(d), ec);
     const uint64_t partial = std::filesystem::exists(store.PartialPathFor(d), ec)
                                  ? std::filesystem::file_size(store.PartialPathFor(d), ec)
                                  : 0;

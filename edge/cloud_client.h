@@ -1,7 +1,7 @@
 // The edge's side of the wire (torch-free): a channel to bt-cloud with the edge's bearer token (and TLS when
 // configured), and the calls a window needs. Block pulls land in the edge's own content-addressed store
-// (<dir>/<digest>.safetensors): bytes go to <digest>.partial, a pull interrupted midway resumes from the partial
-// file's size, and the file is renamed into place only after its SHA-256 matches. Thread-compatible (one window at
+// (common/format/block_store.h): bytes go to <digest>.partial, a pull interrupted midway resumes from the partial
+// file's size, and the file is renamed into place only after its SHA-256 matches. Only 64-hex digests are pulled. Thread-compatible (one window at
 // a time; heartbeats may run concurrently on the same channel).
 #pragma once
 
@@ -15,6 +15,7 @@
 
 #include "blocktrainer/v1/blocktrainer.grpc.pb.h"
 #include "common/base/status.h"
+#include "common/format/block_store.h"
 
 namespace bt {
 
@@ -28,22 +29,6 @@ struct ClientSecurity {
 // A channel to `address`, refusing plaintext to a non-loopback address.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCloudChannel(const std::string& address,
                                                                 const ClientSecurity& security);
-
-// The content-addressed block files an edge holds.
-class EdgeBlockStore {
- public:
-  explicit EdgeBlockStore(std::string dir) : dir_(std::move(dir)) {}
-  std::string PathFor(const std::string& digest) const { return dir_ + "/" + digest + ".safetensors"; }
-  std::string PartialPathFor(const std::string& digest) const { return dir_ + "/" + digest + ".partial"; }
-  bool Has(const std::string& digest) const;
-  // Stores bytes under their digest (atomic); returns the digest.
-  absl::StatusOr<std::string> Put(const std::string& bytes) const;
-  absl::StatusOr<std::string> Read(const std::string& digest) const;
-  const std::string& dir() const { return dir_; }
-
- private:
-  std::string dir_;
-};
 
 struct TransferStats {
   uint64_t bytes = 0;
@@ -60,7 +45,7 @@ class CloudClient {
   absl::StatusOr<blocktrainer::v1::PlanResponse> ReportProbes(const blocktrainer::v1::ReportProbesRequest& request);
   // Pulls every digest the store does not hold yet (resuming partial files), verifying each. `progress` gets
   // (bytes so far, bytes wanted).
-  absl::StatusOr<TransferStats> PullBlocks(const std::vector<std::string>& digests, const EdgeBlockStore& store,
+  absl::StatusOr<TransferStats> PullBlocks(const std::vector<std::string>& digests, const BlockStore& store,
                                            std::function<void(uint64_t, uint64_t)> progress = nullptr);
   // Streams the header and then every block's bytes (chunks of ≤ 1 MiB) and returns the new version.
   struct OutgoingBlock {

@@ -44,7 +44,7 @@ std::string Hardware() {
 
 // The retrained blocks, serialised into the block store; `blocks` (the base's digests) gets the new ones and
 // `entry` the update's block list.
-absl::Status StoreTrainedBlocks(const std::map<std::string, TensorMap>& trained, const EdgeBlockStore& store,
+absl::Status StoreTrainedBlocks(const std::map<std::string, TensorMap>& trained, const BlockStore& store,
                                 BlockDigests* blocks, OutboxEntry* entry) {
   for (auto& [name, digest] : *blocks) {
     auto it = trained.find(name);
@@ -73,7 +73,7 @@ struct EdgeDaemon::Impl {
   std::unique_ptr<CloudClient> client;
   std::unique_ptr<SampleBuffer> buffer;
   std::unique_ptr<ScenarioFeeder> feeder;  // the simulated camera, if configured
-  EdgeBlockStore store;
+  BlockStore store;
   ServingState serving;
   Outbox outbox;
   StatusBoard board;
@@ -128,13 +128,13 @@ struct EdgeDaemon::Impl {
         head.emplace_back(b.name(), b.digest());
         digests.push_back(b.digest());
       }
-      if (board.running_window().empty()) board.SetState("pulling");
+      if (board.running_window().empty()) board.SetState(EdgeState::kPulling);
       ASSIGN_OR_RETURN(TransferStats pulled, client->PullBlocks(digests, store));
       RETURN_IF_ERROR(serving.Adopt(head, response.version()));
       spdlog::info("serving version {} of the branch ({} blocks pulled, {})", response.version(), pulled.blocks,
                    FormatBytes(pulled.bytes));
     }
-    if (board.running_window().empty()) board.SetState("idle");
+    if (board.running_window().empty()) board.SetState(EdgeState::kIdle);
     spdlog::info("registered with bt-cloud at {} as '{}' (branch version {}, serving {})", config.edge.cloud,
                  config.edge.id, head_version, serving.version());
     return absl::OkStatus();
@@ -219,6 +219,7 @@ struct EdgeDaemon::Impl {
     input.budget.window = opening.length;
     input.budget.probe_share = config.retrain.probe_share;
     input.budget.batch = config.retrain.batch;
+    input.budget.probe_runs = static_cast<int>(config.retrain.probe_runs);
     input.seed = static_cast<uint64_t>(config.retrain.seed) + windows_started++;
     input.base_version = base.version;
     input.opened = start;
@@ -236,7 +237,14 @@ struct EdgeDaemon::Impl {
     };
     RemotePlanSource cloud(config.edge.id, config.retrain.batch, std::move(transport));
     WindowHooks hooks;
-    hooks.on_state = [this](const std::string& s, double p) { board.SetState(s, p); };
+    hooks.on_state = [this](WindowStage stage, double p) {
+      switch (stage) {
+        case WindowStage::kProbing: return board.SetState(EdgeState::kProbing, p);
+        case WindowStage::kPlanning: return board.SetState(EdgeState::kPlanning, p);
+        case WindowStage::kPulling: return board.SetState(EdgeState::kPulling, p);
+        case WindowStage::kTraining: return board.SetState(EdgeState::kTraining, p);
+      }
+    };
     hooks.on_planned = [&](const WindowOutcome& o) {
       const Plan& plan = o.planned.plan;
       board.UpdateResult(id, [&](v1::WindowResult* r) {
@@ -264,7 +272,7 @@ struct EdgeDaemon::Impl {
     if (!result.deployed) return absl::OkStatus();
 
     // Deploy locally, then queue and push the update.
-    board.SetState("pushing", 0.95);
+    board.SetState(EdgeState::kPushing, 0.95);
     OutboxEntry entry;
     entry.window_id = id;
     entry.plan_id = result.planned.plan_id;
@@ -341,6 +349,7 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
       }
     }
   }
+  RETURN_IF_ERROR(Annotate(d.store.MigrateFlatLayout(), "edge block store"));
   RETURN_IF_ERROR(Annotate(d.serving.Load(), "serving state"));
   ASSIGN_OR_RETURN(d.schedule, WindowSchedule::Create(config.retrain.schedule, config.retrain.time_zone,
                                                       config.retrain.window));
@@ -365,7 +374,7 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
   calls.on_register = [&d] { return d.Register(); };
   calls.heartbeat = [&d] { return d.Heartbeat(); };
   calls.on_disconnected = [&d] {
-    if (d.board.running_window().empty()) d.board.SetState("disconnected");
+    if (d.board.running_window().empty()) d.board.SetState(EdgeState::kDisconnected);
   };
   CloudLink::Timing timing;
   timing.heartbeat_interval = config.edge.heartbeat_interval;
@@ -410,7 +419,7 @@ absl::Status EdgeDaemon::Run(const CancelToken* cancel) {
       d.board.UpdateResult(opening->id,
                            [&](v1::WindowResult* r) { r->set_outcome(absl::StrCat("failed: ", s.message())); });
     }
-    absl::Status logged = d.board.EndWindow(d.link->connected() ? "idle" : "disconnected");
+    absl::Status logged = d.board.EndWindow(d.link->connected() ? EdgeState::kIdle : EdgeState::kDisconnected);
     if (!logged.ok()) spdlog::error("results.jsonl: {}", std::string(logged.message()));
     spdlog::info("window {} closed", opening->id);
     d.link->HeartbeatNow();  // tell the cloud at once, not at the next interval

@@ -91,7 +91,7 @@ absl::StatusOr<OutboxEntry> OutboxEntry::FromJson(const std::string& text) {
   return e;
 }
 
-Outbox::Outbox(std::string dir, const EdgeBlockStore* store, std::function<int64_t()> now)
+Outbox::Outbox(std::string dir, const BlockStore* store, std::function<int64_t()> now)
     : dir_(std::move(dir)), store_(store), now_(std::move(now)) {
   if (!now_) now_ = [] { return static_cast<int64_t>(std::time(nullptr)); };
 }

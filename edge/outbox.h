@@ -57,7 +57,7 @@ class Outbox {
                                                       const std::vector<CloudClient::OutgoingBlock>& blocks,
                                                       TransferStats* stats)>;
   // `now`: seconds for file names (ordering); default: the system clock.
-  Outbox(std::string dir, const EdgeBlockStore* store, std::function<int64_t()> now = nullptr);
+  Outbox(std::string dir, const BlockStore* store, std::function<int64_t()> now = nullptr);
 
   absl::Status Add(const OutboxEntry& entry);
   size_t size() const;
@@ -75,7 +75,7 @@ class Outbox {
   absl::Status Reject(const std::string& file, const std::string& reason);
 
   const std::string dir_;
-  const EdgeBlockStore* store_;
+  const BlockStore* store_;
   std::function<int64_t()> now_;
   absl::Mutex flush_mu_;  // one Flush at a time
   absl::Mutex mu_;

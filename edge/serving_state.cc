@@ -7,15 +7,6 @@
 
 namespace bt {
 
-namespace {
-
-nlohmann::ordered_json BlocksJson(const BlockDigests& blocks) {
-  nlohmann::ordered_json j = nlohmann::ordered_json::array();
-  for (const auto& [name, digest] : blocks) j.push_back({name, digest});
-  return j;
-}
-
-}  // namespace
 
 absl::Status ServingState::Load() {
   auto text = ReadFileToString(path_);
@@ -27,11 +18,14 @@ absl::Status ServingState::Load() {
   uint64_t version = 0;
   try {
     architecture = j.value("architecture", std::map<std::string, std::string>{});
-    for (const auto& e : j.at("blocks")) blocks.emplace_back(e.at(0).get<std::string>(), e.at(1).get<std::string>());
     version = j.value("version", uint64_t{0});
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat(path_, ": ", e.what()));
   }
+  if (!j.contains("blocks")) return absl::DataLossError(absl::StrCat(path_, ": no blocks"));
+  auto parsed = BlockDigestsFromJson(j["blocks"].dump());
+  if (!parsed.ok()) return Annotate(parsed.status(), path_);
+  blocks = std::move(*parsed);
   ASSIGN_OR_RETURN(auto model, Build(blocks, architecture));
   absl::MutexLock lock(&mu_);
   architecture_ = std::move(architecture);
@@ -80,7 +74,9 @@ absl::StatusOr<std::unique_ptr<BlockModel>> ServingState::Build(
 }
 
 absl::Status ServingState::SaveLocked() const {
-  const nlohmann::ordered_json j = {{"version", version_}, {"blocks", BlocksJson(blocks_)}, {"architecture", architecture_}};
+  const nlohmann::ordered_json j = {{"version", version_},
+                                    {"blocks", nlohmann::ordered_json::parse(BlockDigestsToJson(blocks_))},
+                                    {"architecture", architecture_}};
   return WriteFileAtomically(path_, j.dump(2) + "\n");
 }
 

@@ -16,17 +16,16 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/format/manifest.h"
 #include "common/model/block_model.h"
 #include "common/base/status.h"
 #include "edge/cloud_client.h"
 
 namespace bt {
 
-using BlockDigests = std::vector<std::pair<std::string, std::string>>;  // block name → digest, forward order
-
 class ServingState {
  public:
-  ServingState(std::string path, const EdgeBlockStore* store) : path_(std::move(path)), store_(store) {}
+  ServingState(std::string path, const BlockStore* store) : path_(std::move(path)), store_(store) {}
 
   // Reads serving.json if present (a first start has none) and builds the model from the block store.
   absl::Status Load();
@@ -58,7 +57,7 @@ class ServingState {
   absl::Status SaveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
-  const EdgeBlockStore* store_;
+  const BlockStore* store_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> architecture_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<BlockModel> model_ ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,20 @@ namespace bt {
 
 namespace v1 = blocktrainer::v1;
 
+const char* EdgeStateName(EdgeState state) {
+  switch (state) {
+    case EdgeState::kStarting: return "starting";
+    case EdgeState::kIdle: return "idle";
+    case EdgeState::kDisconnected: return "disconnected";
+    case EdgeState::kProbing: return "probing";
+    case EdgeState::kPlanning: return "planning";
+    case EdgeState::kPulling: return "pulling";
+    case EdgeState::kTraining: return "training";
+    case EdgeState::kPushing: return "pushing";
+  }
+  return "unknown";
+}
+
 nlohmann::ordered_json WindowResultJson(const v1::WindowResult& r) {
   return {{"window_id", r.window_id()},
           {"domain", r.domain_hint()},
@@ -25,13 +39,13 @@ nlohmann::ordered_json WindowResultJson(const v1::WindowResult& r) {
           {"version", r.version()}};
 }
 
-void StatusBoard::SetState(const std::string& state, double progress) {
+void StatusBoard::SetState(EdgeState state, double progress) {
   absl::MutexLock lock(&mu_);
   state_ = state;
   if (progress >= 0) progress_ = progress;
 }
 
-std::string StatusBoard::state() const {
+EdgeState StatusBoard::state() const {
   absl::MutexLock lock(&mu_);
   return state_;
 }
@@ -55,7 +69,7 @@ void StatusBoard::UpdateResult(const std::string& id, const std::function<void(v
   }
 }
 
-absl::Status StatusBoard::EndWindow(const std::string& next_state) {
+absl::Status StatusBoard::EndWindow(EdgeState next_state) {
   std::string line;
   {
     absl::MutexLock lock(&mu_);
@@ -82,7 +96,7 @@ void StatusBoard::NotePeak(int64_t bytes) {
 
 void StatusBoard::Fill(v1::EdgeStatus* out) const {
   absl::MutexLock lock(&mu_);
-  out->set_state(state_);
+  out->set_state(EdgeStateName(state_));
   out->set_window_id(window_id_);
   out->set_progress(progress_);
   if (!window_id_.empty()) {

@@ -18,6 +18,10 @@
 
 namespace bt {
 
+// What the edge is doing; Name() is what status and heartbeats carry.
+enum class EdgeState { kStarting, kIdle, kDisconnected, kProbing, kPlanning, kPulling, kTraining, kPushing };
+const char* EdgeStateName(EdgeState state);
+
 // One window's result as JSON: a line of results.jsonl and an entry of `bt-edge status --json`.
 nlohmann::ordered_json WindowResultJson(const blocktrainer::v1::WindowResult& r);
 
@@ -25,13 +29,13 @@ class StatusBoard {
  public:
   explicit StatusBoard(std::string results_path) : results_path_(std::move(results_path)) {}
 
-  void SetState(const std::string& state, double progress = -1);
-  std::string state() const;
+  void SetState(EdgeState state, double progress = -1);
+  EdgeState state() const;
   // A window opens: it becomes the running window with a "running" result at the front of the recent results.
   void BeginWindow(const std::string& id, std::chrono::milliseconds length);
   void UpdateResult(const std::string& id, const std::function<void(blocktrainer::v1::WindowResult*)>& update);
   // The running window ends: state becomes `next_state`, its result is appended to results.jsonl.
-  absl::Status EndWindow(const std::string& next_state);
+  absl::Status EndWindow(EdgeState next_state);
   std::string running_window() const;  // empty when none
   void NotePeak(int64_t bytes);
 
@@ -41,7 +45,7 @@ class StatusBoard {
  private:
   const std::string results_path_;
   mutable absl::Mutex mu_;
-  std::string state_ ABSL_GUARDED_BY(mu_) = "starting";
+  EdgeState state_ ABSL_GUARDED_BY(mu_) = EdgeState::kStarting;
   std::string window_id_ ABSL_GUARDED_BY(mu_);
   double progress_ ABSL_GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point window_end_ ABSL_GUARDED_BY(mu_);

@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "cloud/store/block_store.h"
+#include "common/format/block_store.h"
 #include "cloud/store/model_store.h"
 #include "cloud/store/registry.h"
 #include "common/base/file_util.h"

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "cloud/store/block_store.h"
+#include "common/format/block_store.h"
 #include "cloud/cloud_service.h"
 #include "cloud/store/law_store.h"
 #include "cloud/store/model_store.h"

@@ -99,19 +99,9 @@ class Stmt {
   int rc_ = SQLITE_OK;
 };
 
-std::string ManifestToJson(const VersionManifest& blocks) {
-  nlohmann::ordered_json j = nlohmann::ordered_json::array();
-  for (const auto& [name, digest] : blocks) j.push_back({name, digest});
-  return j.dump();
-}
-
-VersionManifest ManifestFromJson(const std::string& text) {
-  VersionManifest out;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_array()) return out;
-  for (const auto& e : j) out.emplace_back(e.at(0).get<std::string>(), e.at(1).get<std::string>());
-  return out;
-}
+// A version's blocks as stored (written by BlockDigestsToJson; a damaged row reads as no blocks, which every caller
+// rejects as a version that does not fit the model).
+BlockDigests DigestsFromRow(const std::string& text) { return BlockDigestsFromJson(text).value_or(BlockDigests{}); }
 
 constexpr const char* kEdgeColumns =
     "id, hardware, memory_budget, windows, registered, last_seen, state, window_id, progress, unsent_updates, "
@@ -168,9 +158,12 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& path
   }
   std::unique_ptr<Registry> r(new Registry(db));
   sqlite3_busy_timeout(db, 5000);
-  RETURN_IF_ERROR(Annotate(r->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"),
-                           path));
-  RETURN_IF_ERROR(Annotate(r->Exec(kSchema), path));
+  {
+    absl::MutexLock lock(&r->mu_);
+    RETURN_IF_ERROR(Annotate(r->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"),
+                             path));
+    RETURN_IF_ERROR(Annotate(r->Exec(kSchema), path));
+  }
   return r;
 }
 
@@ -186,8 +179,8 @@ absl::Status Registry::Exec(const std::string& sql) const {
   return absl::OkStatus();
 }
 
-absl::Status Registry::RegisterEdge(const EdgeRecord& edge, const VersionManifest& foundation, int64_t now) {
-  std::lock_guard<std::mutex> lock(mu_);
+absl::Status Registry::RegisterEdge(const EdgeRecord& edge, const BlockDigests& foundation, int64_t now) {
+  absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> absl::Status {
     Stmt exists(db_, "SELECT 1 FROM edges WHERE id = ?");
@@ -206,7 +199,7 @@ absl::Status Registry::RegisterEdge(const EdgeRecord& edge, const VersionManifes
     RETURN_IF_ERROR(insert.Run());
     Stmt version(db_, "INSERT INTO versions (edge_id, version, parent, created, note, blocks) VALUES "
                       "(?, 0, 0, ?, 'foundation', ?)");
-    version.Bind(1, edge.id).Bind(2, now).Bind(3, ManifestToJson(foundation));
+    version.Bind(1, edge.id).Bind(2, now).Bind(3, BlockDigestsToJson(foundation));
     return version.Run();
   };
   absl::Status s = body();
@@ -215,7 +208,7 @@ absl::Status Registry::RegisterEdge(const EdgeRecord& edge, const VersionManifes
 }
 
 absl::Status Registry::SetTokenHash(const std::string& edge_id, const std::string& token_sha256) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, "INSERT INTO tokens (edge_id, token_sha256) VALUES (?, ?) "
               "ON CONFLICT(edge_id) DO UPDATE SET token_sha256 = excluded.token_sha256");
   s.Bind(1, edge_id).Bind(2, token_sha256);
@@ -223,7 +216,7 @@ absl::Status Registry::SetTokenHash(const std::string& edge_id, const std::strin
 }
 
 absl::StatusOr<std::string> Registry::EdgeForTokenHash(const std::string& token_sha256) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, "SELECT edge_id FROM tokens WHERE token_sha256 = ?");
   s.Bind(1, token_sha256);
   ASSIGN_OR_RETURN(bool row, s.Step());
@@ -233,7 +226,7 @@ absl::StatusOr<std::string> Registry::EdgeForTokenHash(const std::string& token_
 
 absl::Status Registry::Heartbeat(const std::string& edge_id, const std::string& state, const std::string& window_id,
                                  double progress, uint32_t unsent_updates, uint64_t serving_version, int64_t now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, "UPDATE edges SET state = ?, window_id = ?, progress = ?, unsent_updates = ?, serving_version = ?, "
               "last_seen = ? WHERE id = ?");
   s.Bind(1, state).Bind(2, window_id).Bind(3, progress).Bind(4, static_cast<int64_t>(unsent_updates));
@@ -244,7 +237,7 @@ absl::Status Registry::Heartbeat(const std::string& edge_id, const std::string& 
 }
 
 absl::StatusOr<EdgeRecord> Registry::GetEdge(const std::string& edge_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kEdgeColumns, " FROM edges WHERE id = ?").c_str());
   s.Bind(1, edge_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
@@ -253,7 +246,7 @@ absl::StatusOr<EdgeRecord> Registry::GetEdge(const std::string& edge_id) const {
 }
 
 absl::StatusOr<std::vector<EdgeRecord>> Registry::ListEdges() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kEdgeColumns, " FROM edges ORDER BY id").c_str());
   std::vector<EdgeRecord> out;
   while (true) {
@@ -265,7 +258,7 @@ absl::StatusOr<std::vector<EdgeRecord>> Registry::ListEdges() const {
 }
 
 absl::StatusOr<std::vector<EdgeSummary>> Registry::ListEdgeSummaries() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   // The edge columns (prefixed: plans has a window_id too), the head, and the newest completed plan if any.
   Stmt s(db_,
          "SELECT e.id, e.hardware, e.memory_budget, e.windows, e.registered, e.last_seen, e.state, e.window_id, "
@@ -291,7 +284,7 @@ absl::StatusOr<std::vector<EdgeSummary>> Registry::ListEdgeSummaries() const {
 absl::StatusOr<VersionRecord> Registry::Head(const std::string& edge_id) const {
   uint64_t head = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "SELECT head FROM edges WHERE id = ?");
     s.Bind(1, edge_id);
     ASSIGN_OR_RETURN(bool row, s.Step());
@@ -302,17 +295,17 @@ absl::StatusOr<VersionRecord> Registry::Head(const std::string& edge_id) const {
 }
 
 absl::StatusOr<VersionRecord> Registry::GetVersion(const std::string& edge_id, uint64_t version) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, "SELECT version, parent, created, note, blocks FROM versions WHERE edge_id = ? AND version = ?");
   s.Bind(1, edge_id).Bind(2, version);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::NotFoundError(absl::StrCat("edge '", edge_id, "' has no version ", version));
   return VersionRecord{static_cast<uint64_t>(s.Int(0)), static_cast<uint64_t>(s.Int(1)), s.Int(2), s.Text(3),
-                       ManifestFromJson(s.Text(4))};
+                       DigestsFromRow(s.Text(4))};
 }
 
 absl::StatusOr<std::vector<VersionRecord>> Registry::ListVersions(const std::string& edge_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, "SELECT version, parent, created, note, blocks FROM versions WHERE edge_id = ? ORDER BY version");
   s.Bind(1, edge_id);
   std::vector<VersionRecord> out;
@@ -320,7 +313,7 @@ absl::StatusOr<std::vector<VersionRecord>> Registry::ListVersions(const std::str
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
     out.push_back({static_cast<uint64_t>(s.Int(0)), static_cast<uint64_t>(s.Int(1)), s.Int(2), s.Text(3),
-                   ManifestFromJson(s.Text(4))});
+                   DigestsFromRow(s.Text(4))});
   }
   if (out.empty()) return absl::NotFoundError(absl::StrCat("edge '", edge_id, "' is not registered"));
   return out;
@@ -337,7 +330,7 @@ absl::StatusOr<bool> Registry::EdgeMayRead(const std::string& edge_id, const std
 }
 
 absl::Status Registry::SavePlan(const PlanRecord& p) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, "INSERT INTO plans (plan_id, edge_id, window_id, base_version, trainable, plan_json, "
               "predicted_accuracy, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   s.Bind(1, p.plan_id).Bind(2, p.edge_id).Bind(3, p.window_id).Bind(4, p.base_version);
@@ -347,7 +340,7 @@ absl::Status Registry::SavePlan(const PlanRecord& p) {
 }
 
 absl::StatusOr<PlanRecord> Registry::GetPlan(const std::string& plan_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kPlanColumns, " FROM plans WHERE plan_id = ?").c_str());
   s.Bind(1, plan_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
@@ -356,7 +349,7 @@ absl::StatusOr<PlanRecord> Registry::GetPlan(const std::string& plan_id) const {
 }
 
 absl::StatusOr<std::vector<PlanRecord>> Registry::RecentPlans(const std::string& edge_id, int limit) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kPlanColumns, " FROM plans WHERE edge_id = ? ORDER BY created DESC, rowid "
                            "DESC LIMIT ?").c_str());
   s.Bind(1, edge_id).Bind(2, static_cast<int64_t>(limit));
@@ -370,10 +363,10 @@ absl::StatusOr<std::vector<PlanRecord>> Registry::RecentPlans(const std::string&
 }
 
 absl::StatusOr<uint64_t> Registry::CommitVersion(const std::string& edge_id, uint64_t parent,
-                                                 const VersionManifest& blocks, const std::string& note,
+                                                 const BlockDigests& blocks, const std::string& note,
                                                  const std::string& plan_id, double accuracy_before,
                                                  double accuracy_after, int64_t now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   uint64_t version = 0;
   auto body = [&]() -> absl::Status {
@@ -390,7 +383,7 @@ absl::StatusOr<uint64_t> Registry::CommitVersion(const std::string& edge_id, uin
     RETURN_IF_ERROR(last.Step().status());
     version = static_cast<uint64_t>(last.Int(0)) + 1;
     Stmt insert(db_, "INSERT INTO versions (edge_id, version, parent, created, note, blocks) VALUES (?, ?, ?, ?, ?, ?)");
-    insert.Bind(1, edge_id).Bind(2, version).Bind(3, parent).Bind(4, now).Bind(5, note).Bind(6, ManifestToJson(blocks));
+    insert.Bind(1, edge_id).Bind(2, version).Bind(3, parent).Bind(4, now).Bind(5, note).Bind(6, BlockDigestsToJson(blocks));
     RETURN_IF_ERROR(insert.Run());
     Stmt move(db_, "UPDATE edges SET head = ? WHERE id = ?");
     move.Bind(1, version).Bind(2, edge_id);

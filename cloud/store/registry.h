@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/status.h"
+#include "common/format/manifest.h"
 
 struct sqlite3;
 
@@ -39,15 +41,13 @@ struct EdgeSummary {
   double last_accuracy_before = 0, last_accuracy_after = 0, last_predicted_accuracy = 0;
 };
 
-// Block name → digest, in forward order.
-using VersionManifest = std::vector<std::pair<std::string, std::string>>;
 
 struct VersionRecord {
   uint64_t version = 0;
   uint64_t parent = 0;
   int64_t created = 0;
   std::string note;
-  VersionManifest blocks;
+  BlockDigests blocks;
 };
 
 struct PlanRecord {
@@ -73,7 +73,7 @@ class Registry {
   ~Registry();
 
   // Creates or updates the edge; creates its branch at version 0 = `foundation` when new.
-  absl::Status RegisterEdge(const EdgeRecord& edge, const VersionManifest& foundation, int64_t now);
+  absl::Status RegisterEdge(const EdgeRecord& edge, const BlockDigests& foundation, int64_t now);
   // Edge tokens are stored as SHA-256 hashes; one token per edge (setting a new one revokes the old).
   absl::Status SetTokenHash(const std::string& edge_id, const std::string& token_sha256);
   // The edge a token hash belongs to, or NotFound.
@@ -100,15 +100,15 @@ class Registry {
   // Commits a new head for the edge's branch, in one transaction: fails with Aborted (changing nothing) when the
   // head is no longer `parent` (a concurrent push or a rollback won). When `plan_id` is set the plan is marked
   // completed with the outcome. Returns the new version.
-  absl::StatusOr<uint64_t> CommitVersion(const std::string& edge_id, uint64_t parent, const VersionManifest& blocks,
+  absl::StatusOr<uint64_t> CommitVersion(const std::string& edge_id, uint64_t parent, const BlockDigests& blocks,
                                          const std::string& note, const std::string& plan_id, double accuracy_before,
                                          double accuracy_after, int64_t now);
 
  private:
   explicit Registry(sqlite3* db) : db_(db) {}
-  absl::Status Exec(const std::string& sql) const;
-  mutable std::mutex mu_;
-  sqlite3* db_;
+  absl::Status Exec(const std::string& sql) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  mutable absl::Mutex mu_;
+  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);  // one connection; every statement runs under mu_
 };
 
 }  // namespace bt

@@ -26,6 +26,12 @@ absl::StatusOr<ImageDataset> LoadFashionMnist(const std::string& dir, const std:
   if (images->dims.size() != 3 || labels.dims.size() != 1 || images->dims[0] != labels.dims[0]) {
     return absl::DataLossError(absl::StrCat("Fashion-MNIST ", split, " images and labels do not match"));
   }
+  for (size_t i = 0; i < labels.data.size(); ++i) {
+    if (labels.data[i] >= kFashionMnistClasses) {
+      return absl::DataLossError(absl::StrCat("Fashion-MNIST ", split, " label ", i, " is ", int{labels.data[i]},
+                                              ", not a class in [0, ", kFashionMnistClasses, ")"));
+    }
+  }
   const int64_t n = images->dims[0], h = images->dims[1], w = images->dims[2];
   ImageDataset out;
   torch::Tensor raw = torch::empty({n, 1, h, w}, torch::kUInt8);

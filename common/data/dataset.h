@@ -19,7 +19,10 @@ struct ImageDataset {
   ImageDataset Slice(int64_t begin, int64_t end) const;
 };
 
-// Loads Fashion-MNIST's "train" (60,000) or "test" (10,000) split from the IDX files in `dir`.
+inline constexpr int kFashionMnistClasses = 10;
+
+// Loads Fashion-MNIST's "train" (60,000) or "test" (10,000) split from the IDX files in `dir` (or .gz). Images and
+// labels must agree in count and every label must be a class; anything else is DATA_LOSS naming the file.
 absl::StatusOr<ImageDataset> LoadFashionMnist(const std::string& dir, const std::string& split);
 
 // Maps [0, 1] pixels to the model's input range [-1, 1].

@@ -14,6 +14,10 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& requested) {
   std::vector<uint8_t> bytes;
   uint8_t buffer[1 << 16];
   while (true) {
+    if (bytes.size() > kMaxIdxBytes) {
+      gzclose(file);
+      return absl::ResourceExhaustedError(absl::StrCat("'", path, "' holds more than ", kMaxIdxBytes, " bytes"));
+    }
     int n = gzread(file, buffer, sizeof(buffer));
     if (n < 0) {
       gzclose(file);
@@ -35,6 +39,9 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& requested) {
     const uint8_t* p = &bytes[4 + 4 * i];
     uint32_t dim = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
     out.dims.push_back(dim);
+    // The product can only be right if it does not exceed what the file holds; checking as it grows also keeps it
+    // from overflowing.
+    if (dim != 0 && count > (bytes.size() - 4 - 4 * ndims) / dim) return bad("dimensions larger than the data");
     count *= dim;
   }
   const size_t offset = 4 + 4 * ndims;

@@ -1,5 +1,7 @@
 #include "common/format/manifest.h"
 
+#include "common/format/block_store.h"
+
 #include "absl/strings/str_format.h"
 #include "common/base/sha256.h"
 #include "common/base/units.h"
@@ -81,6 +83,27 @@ absl::StatusOr<BlockManifest> BuildManifest(const std::string& model, const std:
     manifest.blocks.push_back(std::move(entry));
   }
   return manifest;
+}
+
+std::string BlockDigestsToJson(const BlockDigests& blocks) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const auto& [name, digest] : blocks) j.push_back({name, digest});
+  return j.dump();
+}
+
+absl::StatusOr<BlockDigests> BlockDigestsFromJson(const std::string& json) {
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_array()) return absl::DataLossError("block digests: not a JSON array");
+  BlockDigests out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const nlohmann::json& e = j[i];
+    if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_string() ||
+        !IsDigest(e[1].get<std::string>())) {
+      return absl::DataLossError(absl::StrCat("block digests: entry ", i, " is not a [name, digest] pair"));
+    }
+    out.emplace_back(e[0].get<std::string>(), e[1].get<std::string>());
+  }
+  return out;
 }
 
 }  // namespace bt

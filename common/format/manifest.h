@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/format/block_layout.h"
@@ -39,6 +40,13 @@ struct BlockManifest {
   // A human table: block, params, parameters, bytes, digest prefix.
   std::string ToTable() const;
 };
+
+// One version of a model as its blocks' digests, in forward order (block name → digest): what the registry stores
+// per version and the edge's serving.json names. One JSON form: [["embed", "<digest>"], ...].
+using BlockDigests = std::vector<std::pair<std::string, std::string>>;
+std::string BlockDigestsToJson(const BlockDigests& blocks);
+// Every entry must be a [name, 64-hex digest] pair; errors say which entry.
+absl::StatusOr<BlockDigests> BlockDigestsFromJson(const std::string& json);
 
 // The canonical bytes of one block: its tensors as safetensors with no metadata.
 absl::StatusOr<std::string> SerializeBlock(const std::vector<TensorView>& tensors);

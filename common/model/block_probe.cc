@@ -81,7 +81,7 @@ absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& mode
         const uint64_t weight_bytes = reshaped ? Bytes(composed->BlockTensors(k)) : profile.prefix_bytes;
 
         BlockOption option;
-        option.name = choice.Name();
+        option.form = choice;
         option.trainable = choice.kind != BlockChoice::Kind::kFrozen;
         option.share = static_cast<double>(trainable_count) / static_cast<double>(profile.parameters);
         int64_t activation = 0;

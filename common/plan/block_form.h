@@ -18,6 +18,10 @@ struct BlockChoice {
   // "frozen", "train", "train@0.50", "lora", "lora@0.50" (sparsity with two decimals).
   std::string Name() const;
   bool trains() const { return kind != Kind::kFrozen; }
+  static BlockChoice Frozen() { return {Kind::kFrozen, 0}; }
+  static BlockChoice Train() { return {Kind::kTrain, 0}; }
+  static BlockChoice Proxy(double sparsity) { return {Kind::kProxy, sparsity}; }
+  static BlockChoice Lora(double sparsity = 0) { return {Kind::kLora, sparsity}; }
   friend bool operator==(const BlockChoice& a, const BlockChoice& b) {
     return a.kind == b.kind && a.sparsity == b.sparsity;
   }

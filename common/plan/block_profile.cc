@@ -25,10 +25,10 @@ std::vector<BlockProfile> AnalyticProfile(const std::vector<LayerShape>& layers,
     p.prefix_bytes = static_cast<uint64_t>(weights);
     p.prefix_seconds = forward;
     // In the backward path a frozen block still propagates input gradients (about one forward's work).
-    p.options.push_back({"frozen", false, 0.0,
+    p.options.push_back({BlockChoice::Frozen(), false, 0.0,
                          static_cast<uint64_t>(weights + batch * layer.frozen_activation_bytes), 2 * forward});
     // Training adds the weight gradients (another forward's work) and the optimiser state.
-    p.options.push_back({"train", true, 1.0,
+    p.options.push_back({BlockChoice::Train(), true, 1.0,
                          static_cast<uint64_t>(weights * (1 + o.optimizer_state_factor) +
                                                batch * layer.activation_bytes),
                          3 * forward});
@@ -36,7 +36,7 @@ std::vector<BlockProfile> AnalyticProfile(const std::vector<LayerShape>& layers,
       for (double s : o.sparsities) {
         const double share = ProxyShare(layer, s);
         // The proxy replaces the block: smaller weights, state, activations and work, roughly by its share.
-        p.options.push_back({absl::StrFormat("train@%.2f", s), true, share,
+        p.options.push_back({BlockChoice::Proxy(s), true, share,
                              static_cast<uint64_t>(weights * share * (1 + o.optimizer_state_factor) +
                                                    batch * layer.activation_bytes * share),
                              3 * forward * share});
@@ -127,7 +127,7 @@ std::string ProfilesToJson(const std::vector<BlockProfile>& blocks) {
                                     {"prefix_transient_bytes", b.prefix_transient_bytes}};
     block["options"] = nlohmann::ordered_json::array();
     for (const BlockOption& o : b.options) {
-      block["options"].push_back({{"name", o.name},
+      block["options"].push_back({{"name", o.name()},
                                   {"trainable", o.trainable},
                                   {"share", o.share},
                                   {"memory_bytes", o.memory_bytes},
@@ -156,7 +156,9 @@ absl::StatusOr<std::vector<BlockProfile>> ProfilesFromJson(const std::string& te
       b.prefix_transient_bytes = block.value("prefix_transient_bytes", uint64_t{0});
       for (const auto& o : block.at("options")) {
         BlockOption option;
-        option.name = o.at("name").get<std::string>();
+        auto form = ChoiceFromName(o.at("name").get<std::string>());
+        if (!form.ok()) return Annotate(form.status(), absl::StrCat(source, ": block '", b.name, "'"));
+        option.form = *form;
         option.trainable = o.at("trainable").get<bool>();
         option.share = o.at("share").get<double>();
         option.memory_bytes = o.at("memory_bytes").get<uint64_t>();

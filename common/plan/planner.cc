@@ -60,7 +60,7 @@ absl::Status Validate(const PlanRequest& r) {
       if (!(o.seconds >= 0) || !std::isfinite(o.seconds) || o.share < 0 || o.share > 1 ||
           (o.trainable != (o.share > 0))) {
         return absl::InvalidArgumentError(
-            absl::StrCat("block '", b.name, "', option '", o.name, "': inconsistent share/time/trainable"));
+            absl::StrCat("block '", b.name, "', option '", o.name(), "': inconsistent share/time/trainable"));
       }
     }
   }
@@ -373,7 +373,7 @@ Plan Assemble(const PlanRequest& r, const Setup& s, const std::vector<int32_t>& 
     BlockDecision d;
     d.block = b.name;
     d.option_index = static_cast<size_t>(options[i]);
-    d.option = b.options[d.option_index].name;
+    d.form = b.options[d.option_index].form;
     d.in_backward_path = first >= 0 && static_cast<int64_t>(i) >= first;
     if (d.in_backward_path) {
       d.memory_bytes = b.options[d.option_index].memory_bytes;
@@ -616,7 +616,7 @@ std::string Plan::ToTable() const {
   out += absl::StrFormat("%-18s %-12s %-9s %10s %12s %12s\n", "block", "option", "path", "gain (pt)",
                                     "memory", "ms/iter");
   for (const BlockDecision& d : blocks) {
-    absl::StrAppendFormat(&out, "%-18s %-12s %-9s %10.2f %12s %12.3f\n", d.block, d.option,
+    absl::StrAppendFormat(&out, "%-18s %-12s %-9s %10.2f %12s %12.3f\n", d.block, d.option(),
                           d.in_backward_path ? "backward" : "no-grad", 100 * d.gain, FormatBytes(d.memory_bytes),
                           1000 * d.seconds);
   }
@@ -654,7 +654,7 @@ std::string Plan::ToJson() const {
   j["blocks"] = nlohmann::ordered_json::array();
   for (const BlockDecision& d : blocks) {
     j["blocks"].push_back({{"block", d.block},
-                           {"option", d.option},
+                           {"option", d.option()},
                            {"in_backward_path", d.in_backward_path},
                            {"gain", d.gain},
                            {"memory_bytes", d.memory_bytes},

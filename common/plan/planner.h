@@ -19,19 +19,21 @@
 #include <string>
 #include <vector>
 
+#include "common/plan/block_form.h"
 #include "common/plan/retraining_law.h"
 #include "common/base/status.h"
 
 namespace bt {
 
 struct BlockOption {
-  std::string name;              // "frozen", "train", "train@0.50"
+  BlockChoice form;              // frozen, train, train@s, lora, lora@s (common/plan/block_form.h)
   bool trainable = false;
   double share = 0;              // trainable parameters / block parameters (P_k(B_k) / P_k)
   uint64_t memory_bytes = 0;     // in the backward path: weights + saved activations (+ grads + optimiser state)
   double seconds = 0;            // in the backward path: forward + backward time per iteration
   uint64_t transient_bytes = 0;  // working memory while it runs beyond what it keeps (freed right after)
   uint64_t activation_bytes = 0; // the part of memory_bytes saved for backward (0 before the first trainable block)
+  std::string name() const { return form.Name(); }
 };
 
 
@@ -66,12 +68,13 @@ struct PlanRequest {
 
 struct BlockDecision {
   std::string block;
-  std::string option;
+  BlockChoice form;
   size_t option_index = 0;
   bool in_backward_path = false;
   double gain = 0;        // predicted accuracy gain contributed at the chosen q
   uint64_t memory_bytes = 0;
   double seconds = 0;     // per iteration
+  std::string option() const { return form.Name(); }
 };
 
 struct Plan {

@@ -24,7 +24,7 @@ uint64_t BudgetForDivisor(uint64_t memory_budget, int64_t divisor) {
 std::string PlanText(const Plan& plan) {
   std::vector<std::string> parts;
   for (const BlockDecision& d : plan.blocks) {
-    if (d.option != "frozen") parts.push_back(absl::StrCat(d.block, ":", d.option));
+    if (d.form.trains()) parts.push_back(absl::StrCat(d.block, ":", d.option()));
   }
   std::string text = parts.empty() ? "all frozen" : absl::StrJoin(parts, " ");
   if (plan.micro_batch > 0) absl::StrAppend(&text, " (chunks of ", plan.micro_batch, ")");
@@ -80,7 +80,7 @@ absl::StatusOr<uint64_t> FullFineTuningBytes(const ProbeReport& report) {
   for (const BlockProfile& b : report.costs) {
     size_t train = 0;
     for (size_t i = 0; i < b.options.size(); ++i) {
-      if (b.options[i].name == "train") train = i;
+      if (b.options[i].form == BlockChoice::Train()) train = i;
     }
     if (train == 0) return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "' has no 'train' cost"));
     options.push_back(train);

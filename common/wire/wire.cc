@@ -32,7 +32,7 @@ void ProbeReportToProto(const ProbeReport& r, v1::ProbeReportMsg* out) {
     c->set_prefix_transient_bytes(b.prefix_transient_bytes);
     for (const BlockOption& o : b.options) {
       v1::BlockOptionCost* oc = c->add_options();
-      oc->set_name(o.name);
+      oc->set_name(o.name());
       oc->set_trainable(o.trainable);
       oc->set_share(o.share);
       oc->set_memory_bytes(o.memory_bytes);
@@ -66,7 +66,9 @@ absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
     b.prefix_seconds = c.prefix_seconds();
     b.prefix_transient_bytes = c.prefix_transient_bytes();
     for (const v1::BlockOptionCost& o : c.options()) {
-      b.options.push_back({o.name(), o.trainable(), o.share(), o.memory_bytes(), o.seconds(), o.transient_bytes(),
+      auto form = ChoiceFromName(o.name());
+      if (!form.ok()) return Annotate(form.status(), absl::StrCat("probe report: block '", c.name(), "'"));
+      b.options.push_back({*form, o.trainable(), o.share(), o.memory_bytes(), o.seconds(), o.transient_bytes(),
                            o.activation_bytes()});
     }
     r.costs.push_back(std::move(b));
@@ -90,7 +92,7 @@ void PlanToProto(const Plan& plan, v1::PlanResponse* out) {
   for (const BlockDecision& d : plan.blocks) {
     v1::PlannedBlock* b = out->add_blocks();
     b->set_name(d.block);
-    b->set_option(d.option);
+    b->set_option(d.option());
     b->set_in_backward_path(d.in_backward_path);
     b->set_predicted_gain(d.gain);
     b->set_memory_bytes(d.memory_bytes);
@@ -127,17 +129,16 @@ absl::StatusOr<Plan> PlanFromProto(const v1::PlanResponse& m, const std::vector<
       return bad(absl::StrCat("blocks[", k, "].name: '", b.name(), "', the model's block is '",
                               block_names[static_cast<size_t>(k)], "'"));
     }
-    if (!ChoiceFromName(b.option()).ok()) {
-      return bad(absl::StrCat("blocks[", k, "].option: unknown '", b.option(), "'"));
-    }
+    auto form = ChoiceFromName(b.option());
+    if (!form.ok()) return bad(absl::StrCat("blocks[", k, "].option: unknown '", b.option(), "'"));
     BlockDecision d;
     d.block = b.name();
-    d.option = b.option();
+    d.form = *form;
     d.in_backward_path = b.in_backward_path();
     d.gain = std::isfinite(b.predicted_gain()) ? b.predicted_gain() : 0;
     d.memory_bytes = b.memory_bytes();
     d.seconds = std::isfinite(b.seconds()) ? b.seconds() : 0;
-    if (d.option != "frozen" && plan.first_trainable < 0) plan.first_trainable = k;
+    if (d.form.trains() && plan.first_trainable < 0) plan.first_trainable = k;
     plan.blocks.push_back(std::move(d));
   }
   if (plan.iterations > 0 && plan.train_seconds > 0) {

@@ -32,7 +32,7 @@ absl::Status RunProbeCostsCommand(const ProbeCommandOptions& o) {
     std::printf("%-18s %-11s %7s %12s %12s %10.2f\n", b.name.c_str(), "(no-grad)", "-",
                 FormatBytes(b.prefix_bytes).c_str(), "-", 1000 * b.prefix_seconds);
     for (const BlockOption& opt : b.options) {
-      std::printf("%-18s %-11s %7.3f %12s %12s %10.2f\n", "", opt.name.c_str(), opt.share,
+      std::printf("%-18s %-11s %7.3f %12s %12s %10.2f\n", "", opt.name().c_str(), opt.share,
                   FormatBytes(opt.memory_bytes).c_str(), FormatBytes(opt.activation_bytes).c_str(), 1000 * opt.seconds);
     }
   }

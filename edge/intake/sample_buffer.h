@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/status.h"
 
 namespace bt {
@@ -69,7 +69,7 @@ class SampleBuffer {
 
   const SampleBufferOptions options_;
   uint64_t recovered_bytes_ = 0;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   int fd_ ABSL_GUARDED_BY(mu_);
   std::deque<Sample> samples_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;        // record bytes of retained samples

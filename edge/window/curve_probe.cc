@@ -116,7 +116,7 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
   std::chrono::steady_clock::duration longest{0};
   for (size_t r = 0; r < runs.size(); ++r) {
     const auto run_start = clock();
-    if (run_start + longest > deadline) {
+    if (o.pinned_runs > 0 ? static_cast<int>(r) >= o.pinned_runs : run_start + longest > deadline) {
       result.budget_exhausted = true;
       break;
     }

@@ -26,6 +26,9 @@ struct CurveProbeOptions {
   std::vector<double> proxy_sparsities = {0.5};     // proxies probed per encoder layer
   int multi_block_plans = 2;                        // random plans with several trainable blocks
   std::chrono::milliseconds time_budget{60'000};
+  // 0: as many runs as the time budget allows (what an edge does). N > 0: exactly the first N runs whatever they
+  // take (pinned probe work, so that a benchmark gives the same plans on a loaded or a faster machine).
+  int pinned_runs = 0;
   double holdout_fraction = 0.2;                    // labeled samples used to measure accuracy
   uint64_t seed = 1;
 };

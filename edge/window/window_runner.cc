@@ -20,11 +20,7 @@ WindowSamples SplitWindowSamples(const ImageDataset& stream, const torch::Tensor
 
 absl::StatusOr<std::vector<BlockChoice>> ChoicesFromPlan(const Plan& plan) {
   std::vector<BlockChoice> choices;
-  for (const BlockDecision& d : plan.blocks) {
-    auto choice = ChoiceFromName(d.option);
-    if (!choice.ok()) return Annotate(choice.status(), absl::StrCat("plan, block '", d.block, "'"));
-    choices.push_back(*choice);
-  }
+  for (const BlockDecision& d : plan.blocks) choices.push_back(d.form);
   return choices;
 }
 
@@ -76,8 +72,8 @@ absl::StatusOr<std::unique_ptr<BlockModel>> CopyModel(const BlockModel& model) {
 absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, const CancelToken* cancel,
                                         const WindowHooks& hooks) {
   if (in.model == nullptr || in.samples == nullptr) return absl::InvalidArgumentError("window: no model or samples");
-  auto state = [&](const char* name, double progress) {
-    if (hooks.on_state) hooks.on_state(name, progress);
+  auto state = [&](WindowStage stage, double progress) {
+    if (hooks.on_state) hooks.on_state(stage, progress);
   };
   const WindowBudget& budget = in.budget;
   const WindowSamples& samples = *in.samples;
@@ -88,20 +84,21 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   const ProbeNeeds needs = source.needs();
 
   // Probe: drift statistics, block costs, and (for plan sources that use them) retraining curves.
-  state("probing", 0.0);
+  state(WindowStage::kProbing, 0.0);
   WindowProbeOptions probe;
   probe.window = budget.window;
   probe.probe_share = budget.probe_share;
   probe.batch = budget.batch;
   probe.min_labeled = needs.curves ? kMinLabeledSamples : std::numeric_limits<int64_t>::max();
   probe.curves.seed = in.seed;
+  probe.curves.pinned_runs = budget.probe_runs;
   if (needs.lora_forms) probe.costs.lora_sparsities = probe.costs.sparsities;
   const auto probe_start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(out.report, ProbeWindow(model, config, samples.labeled, samples.all.images, in.source, probe));
   out.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
 
   // Plan.
-  state("planning", 0.10);
+  state(WindowStage::kPlanning, 0.10);
   PlanQuery query;
   query.report = &out.report;
   query.memory_budget = budget.memory_budget;
@@ -120,11 +117,11 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   }
 
   // Fetch what the edge does not hold (normally nothing: it holds its branch).
-  state("pulling", 0.12);
+  state(WindowStage::kPulling, 0.12);
   ASSIGN_OR_RETURN(out.bytes_down, source.FetchBlocks(out.planned));
 
   // Retrain under the budget, until the window's end less the reserve.
-  state("training", 0.15);
+  state(WindowStage::kTraining, 0.15);
   ASSIGN_OR_RETURN(std::vector<BlockChoice> choices, ChoicesFromPlan(plan));
   RetrainOptions retrain;
   retrain.memory_budget = budget.memory_budget;
@@ -139,7 +136,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   retrain.seed = in.seed;
   retrain.label_free = out.label_free;
   retrain.on_iteration = [&](int64_t it) {
-    state("training", 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(retrain.max_iterations));
+    state(WindowStage::kTraining, 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(retrain.max_iterations));
   };
   ASSIGN_OR_RETURN(RetrainResult result, RetrainWindow(model, config, choices,
                                                        out.label_free ? samples.all : samples.labeled, retrain, cancel));

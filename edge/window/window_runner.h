@@ -39,6 +39,7 @@ struct WindowBudget {
   double probe_share = kProbeShare;      // of the window, for probes
   double reserve_share = kReserveShare;  // of the window, kept free for the final evaluation and the upload
   int64_t batch = 64;
+  int probe_runs = 0;  // 0: curve runs bounded by probe_share in seconds; N: exactly N runs (CurveProbeOptions)
 };
 
 struct WindowSamples {
@@ -95,8 +96,11 @@ struct WindowOutcome {
   std::unique_ptr<BlockModel> model;
 };
 
+// The stages of a window, in order (the edge's status shows them).
+enum class WindowStage { kProbing, kPlanning, kPulling, kTraining };
+
 struct WindowHooks {
-  std::function<void(const std::string& state, double progress)> on_state;  // probing, planning, pulling, training
+  std::function<void(WindowStage stage, double progress)> on_state;  // progress: share of the window
   std::function<void(const WindowOutcome& so_far)> on_planned;               // plan known, before training
 };
 

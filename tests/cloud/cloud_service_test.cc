@@ -145,7 +145,7 @@ TEST_F(CloudServiceTest, RefusesMissingWrongAndOtherEdgesTokens) {
   EXPECT_EQ(ok->manifest().blocks_size(), 5);
   EXPECT_FALSE(ok->architecture().empty());
   // edge-b cannot pull edge-a's blocks before it has a branch of its own.
-  EdgeBlockStore store((dir_ / "edge-b").string());
+  BlockStore store((dir_ / "edge-b").string());
   auto pull = cloud.Client("edge-b", "token-of-edge-b").PullBlocks({ok->manifest().blocks(0).digest()}, store);
   EXPECT_FALSE(pull.ok());
 }
@@ -177,7 +177,7 @@ TEST_F(CloudServiceTest, PlansPullsAndCommitsAnUpdateAndRejectsBadPushesChanging
   ASSERT_FALSE(trained.empty());
   ASSERT_FALSE(frozen.empty());
 
-  EdgeBlockStore store((dir_ / "edge").string());
+  BlockStore store((dir_ / "edge").string());
   auto pulled = client.PullBlocks(digests, store);
   ASSERT_TRUE(pulled.ok()) << pulled.status();
   EXPECT_EQ(pulled->blocks, 5);
@@ -267,7 +267,7 @@ TEST_F(CloudServiceTest, PlansPullsAndCommitsAnUpdateAndRejectsBadPushesChanging
   // The same plan cannot be pushed twice.
   EXPECT_FALSE(client.PushUpdate(header, {{trained, old_digest, update}}).ok());
   // The edge can pull its new block (from the store, bit-identical).
-  EdgeBlockStore fresh((dir_ / "fresh").string());
+  BlockStore fresh((dir_ / "fresh").string());
   ASSERT_TRUE(client.PullBlocks({Sha256Hex(update)}, fresh).ok());
   EXPECT_EQ(*fresh.Read(Sha256Hex(update)), update);
 }
@@ -280,7 +280,7 @@ TEST_F(CloudServiceTest, StreamsA64MiBBlockAndResumesAPullAfterACloudRestart) {
   ASSERT_GE(layer.bytes, 64ull << 20);
   const std::string token = cloud.Token("edge-a");
   ASSERT_TRUE(cloud.Client("edge-a", token).Register(Registration("edge-a")).ok());
-  EdgeBlockStore store((dir_ / "edge").string());
+  BlockStore store((dir_ / "edge").string());
 
   // The first pull is cut off by a cloud shutdown after a few MiB arrived.
   {

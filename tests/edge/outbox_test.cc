@@ -16,7 +16,7 @@ namespace v1 = blocktrainer::v1;
 
 struct Fixture {
   TestDir dir;
-  EdgeBlockStore store{dir.Path("blocks")};
+  BlockStore store{dir.Path("blocks")};
   int64_t clock = 1000;
   Outbox outbox{dir.Path("outbox"), &store, [this] { return clock; }};
 

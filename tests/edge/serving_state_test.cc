@@ -15,7 +15,7 @@ namespace bt {
 namespace {
 
 // Stores every block of `model` and returns their digests in forward order.
-BlockDigests StoreAll(const BlockModel& model, const EdgeBlockStore& store) {
+BlockDigests StoreAll(const BlockModel& model, const BlockStore& store) {
   BlockDigests out;
   for (const BlockSpec& b : model.layout()) {
     const TensorMap tensors = *model.GetBlock(b.name);
@@ -32,7 +32,7 @@ BlockDigests StoreAll(const BlockModel& model, const EdgeBlockStore& store) {
 
 TEST(ServingState, AdoptDeployAndReloadServeTheSameModel) {
   TestDir dir;
-  EdgeBlockStore store(dir.Path("blocks"));
+  BlockStore store(dir.Path("blocks"));
   auto model = *CreateVitModel(fixtures::TinyVit(), 1);
   const BlockDigests blocks = StoreAll(*model, store);
   ServingState serving(dir.Path("serving.json"), &store);
@@ -63,7 +63,7 @@ TEST(ServingState, AdoptDeployAndReloadServeTheSameModel) {
 
 TEST(ServingState, ACorruptedBlockFileIsRefusedAndNothingChanges) {
   TestDir dir;
-  EdgeBlockStore store(dir.Path("blocks"));
+  BlockStore store(dir.Path("blocks"));
   auto model = *CreateVitModel(fixtures::TinyVit(), 1);
   BlockDigests blocks = StoreAll(*model, store);
   ServingState serving(dir.Path("serving.json"), &store);

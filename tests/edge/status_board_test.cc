@@ -16,9 +16,9 @@ namespace v1 = blocktrainer::v1;
 TEST(StatusBoard, ResultsShowWhileRunningAndAreAppendedWhenTheWindowEnds) {
   TestDir dir;
   StatusBoard board(dir.Path("results.jsonl"));
-  board.SetState("idle");
+  board.SetState(EdgeState::kIdle);
   board.BeginWindow("w1", std::chrono::seconds(90));
-  board.SetState("training", 0.5);
+  board.SetState(EdgeState::kTraining, 0.5);
   board.UpdateResult("w1", [](v1::WindowResult* r) { r->set_plan("head:train"); });
   board.NotePeak(1000);
   board.NotePeak(500);
@@ -33,10 +33,10 @@ TEST(StatusBoard, ResultsShowWhileRunningAndAreAppendedWhenTheWindowEnds) {
   EXPECT_EQ(s.recent(0).outcome(), "running");
   EXPECT_EQ(board.running_window(), "w1");
 
-  ASSERT_TRUE(board.EndWindow("idle").ok());
+  ASSERT_TRUE(board.EndWindow(EdgeState::kIdle).ok());
   EXPECT_EQ(board.running_window(), "");
   board.BeginWindow("w2", std::chrono::seconds(90));
-  ASSERT_TRUE(board.EndWindow("idle").ok());
+  ASSERT_TRUE(board.EndWindow(EdgeState::kIdle).ok());
   const std::string lines = *ReadFileToString(dir.Path("results.jsonl"));
   const size_t newline = lines.find('\n');
   ASSERT_NE(newline, std::string::npos);
@@ -50,8 +50,8 @@ TEST(StatusBoard, AnUnwritableResultsFileIsAnErrorNotACrash) {
   TestDir dir;
   StatusBoard board(dir.Path("missing-dir/results.jsonl"));
   board.BeginWindow("w1", std::chrono::seconds(1));
-  EXPECT_FALSE(board.EndWindow("idle").ok());
-  EXPECT_EQ(board.state(), "idle");
+  EXPECT_FALSE(board.EndWindow(EdgeState::kIdle).ok());
+  EXPECT_EQ(board.state(), EdgeState::kIdle);
 }
 
 TEST(EdgeAdminServer, ServesStatusAndRetrainNowOnLoopbackOnly) {

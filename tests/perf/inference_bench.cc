@@ -12,7 +12,6 @@
 #include "common/model/composed_model.h"
 #include "common/data/dataset.h"
 #include "common/model/memory_meter.h"
-#include "edge/predictor.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"int8 frozen blocks vs F32: accuracy, logits, memory and throughput"};
@@ -85,36 +84,5 @@ int main(int argc, char** argv) {
   std::printf("throughput (median of %d rounds, batch %lld): F32 %.0f img/s, int8 %.0f img/s (%.2fx)\n", rounds,
               static_cast<long long>(batch), a[rounds / 2], b[rounds / 2], b[rounds / 2] / a[rounds / 2]);
 
-  // The served path: single images submitted by a client, batched by the predictor's worker.
-  const int64_t served = 4096;
-  auto serve_rate = [&](bool int8_weights) {
-    bt::PredictorOptions po;
-    po.int8 = int8_weights;
-    po.max_batch = batch;
-    auto predictor = *bt::BatchingPredictor::Create(**base, config, po);
-    std::vector<std::future<bt::Prediction>> futures;
-    futures.reserve(served);
-    auto t0 = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < served; ++i) futures.push_back(predictor->Submit(test->images[i % test->size()]));
-    for (auto& f : futures) f.get();
-    const double rate = served / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const bt::PredictorStats stats = predictor->stats();
-    return std::make_pair(rate, static_cast<double>(stats.served) / static_cast<double>(stats.batches));
-  };
-  std::vector<double> sa, sb;
-  double mean_batch = 0;
-  for (int r = 0; r < rounds; ++r) {
-    auto first = serve_rate(r % 2 == 1);
-    auto second = serve_rate(r % 2 == 0);
-    (r % 2 == 0 ? sa : sb).push_back(first.first);
-    (r % 2 == 0 ? sb : sa).push_back(second.first);
-    mean_batch += (first.second + second.second) / (2.0 * rounds);
-  }
-  std::sort(sa.begin(), sa.end());
-  std::sort(sb.begin(), sb.end());
-  std::printf("served one image at a time through the batching predictor (median of %d rounds, %lld images, mean "
-              "batch %.1f): F32 %.0f img/s, int8 %.0f img/s (%.2fx)\n",
-              rounds, static_cast<long long>(served), mean_batch, sa[rounds / 2], sb[rounds / 2],
-              sb[rounds / 2] / sa[rounds / 2]);
   return 0;
 }

@@ -72,11 +72,11 @@ int main(int argc, char** argv) {
       do {
         option = std::uniform_int_distribution<size_t>(0, profile.options.size() - 1)(rng);
       } while (k == first && !profile.options[option].trainable);
-      choices[k] = *bt::ChoiceFromName(profile.options[option].name);
+      choices[k] = profile.options[option].form;
       option_index[k] = option;
       additive += static_cast<double>(profile.options[option].memory_bytes);
       predicted_seconds += profile.options[option].seconds;
-      absl::StrAppend(&summary, summary.empty() ? "" : " ", k, ":", profile.options[option].name);
+      absl::StrAppend(&summary, summary.empty() ? "" : " ", k, ":", profile.options[option].name());
     }
 
     const int64_t before = meter.current_bytes();

@@ -85,10 +85,10 @@ PlanRequest Random100x6() {
     p.name = "block" + std::to_string(b);
     p.prefix_bytes = static_cast<uint64_t>(u(1e6, 4e6));
     p.prefix_seconds = u(1e-3, 3e-3);
-    p.options.push_back({"frozen", false, 0, p.prefix_bytes + static_cast<uint64_t>(u(1e6, 5e6)), u(2e-3, 6e-3)});
+    p.options.push_back({bt::BlockChoice::Frozen(), false, 0, p.prefix_bytes + static_cast<uint64_t>(u(1e6, 5e6)), u(2e-3, 6e-3)});
     const double shares[] = {1.0, 0.75, 0.5, 0.25, 0.125};
     for (double s : shares) {
-      p.options.push_back({"train@" + std::to_string(s), true, s,
+      p.options.push_back({s == 1.0 ? bt::BlockChoice::Train() : bt::BlockChoice::Proxy(1.0 - s), true, s,
                            p.options[0].memory_bytes + static_cast<uint64_t>(s * u(4e6, 16e6)),
                            p.options[0].seconds + s * u(2e-3, 6e-3)});
     }

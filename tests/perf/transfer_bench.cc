@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   std::printf("preparing %d blocks of %d MiB (%.2f GiB) in %s ...\n", count, block_mib, total / double(1 << 30),
               dir.c_str());
   std::mt19937_64 rng(1);
-  bt::VersionManifest manifest;
+  bt::BlockDigests manifest;
   std::vector<std::string> digests, paths;
   for (int i = 0; i < count; ++i) {
     std::string bytes(block_bytes, '\0');
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(edge_dir);
     bt::CloudClient client(*bt::MakeCloudChannel(address, {}), "bench", "t");
     client.set_deadline(std::chrono::minutes(5));
-    bt::EdgeBlockStore store(edge_dir);
+    bt::BlockStore store(edge_dir);
     const auto t0 = std::chrono::steady_clock::now();
     auto stats = client.PullBlocks(digests, store);
     const double s = Seconds(t0);

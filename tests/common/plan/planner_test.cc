@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include "tests/testing/sample_report.h"
+
 namespace bt {
 namespace {
 
@@ -18,13 +20,13 @@ PlanRequest RandomRequest(std::mt19937& rng) {
     p.parameters = 1000;
     p.prefix_bytes = static_cast<uint64_t>(integer(0, 15));
     p.prefix_seconds = uniform(0.0, 0.01);
-    BlockOption frozen{"frozen", false, 0.0, p.prefix_bytes + static_cast<uint64_t>(integer(0, 30)),
+    BlockOption frozen{BlockChoice::Frozen(), false, 0.0, p.prefix_bytes + static_cast<uint64_t>(integer(0, 30)),
                        p.prefix_seconds + uniform(0.0, 0.02)};
     p.options.push_back(frozen);
     const double shares[] = {1.0, 0.5, 0.25};
     const int trainable = integer(0, 3);
     for (int o = 0; o < trainable; ++o) {
-      p.options.push_back({o == 0 ? "train" : "train@" + std::to_string(shares[o]), true, shares[o],
+      p.options.push_back({o == 0 ? BlockChoice::Train() : BlockChoice::Proxy(1.0 - shares[o]), true, shares[o],
                            frozen.memory_bytes + static_cast<uint64_t>(integer(0, 40)),
                            frozen.seconds + uniform(0.0, 0.05)});
     }
@@ -67,8 +69,8 @@ TEST(Planner, MatchesBruteForceOnAThousandRandomInstances) {
                 r.law.Predict(PlanShares(r, *fast), static_cast<double>(fast->iterations)), 1e-12);
     if (fast->first_trainable >= 0) {
       ++trained;
-      for (int64_t i = 0; i < fast->first_trainable; ++i) EXPECT_EQ(fast->blocks[i].option, "frozen");
-      EXPECT_NE(fast->blocks[fast->first_trainable].option, "frozen");
+      for (int64_t i = 0; i < fast->first_trainable; ++i) EXPECT_FALSE(fast->blocks[i].form.trains());
+      EXPECT_TRUE(fast->blocks[fast->first_trainable].form.trains());
     }
   }
   // The generator must exercise all the interesting outcomes.
@@ -83,7 +85,7 @@ PlanRequest ThreeBlocks() {
     p.name = "b" + std::to_string(b);
     p.prefix_bytes = 100;
     p.prefix_seconds = 0.001;
-    p.options = {{"frozen", false, 0, 200, 0.002}, {"train", true, 1.0, 500, 0.004}};
+    p.options = {{BlockChoice::Frozen(), false, 0, 200, 0.002}, {BlockChoice::Train(), true, 1.0, 500, 0.004}};
     r.blocks.push_back(p);
   }
   r.law.acc0 = 0.5;
@@ -100,7 +102,7 @@ TEST(Planner, PicksTheValuableEarlyBlockWhenItFits) {
   auto plan = SolvePlan(r);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->first_trainable, 0);
-  EXPECT_EQ(plan->blocks[0].option, "train");
+  EXPECT_EQ(plan->blocks[0].option(), "train");
   EXPECT_EQ(plan->iterations, 100);
 }
 
@@ -165,65 +167,30 @@ TEST(Planner, ExplainsItselfAsTableAndJson) {
   EXPECT_NE(json.find("\"predicted_accuracy\""), std::string::npos);
 }
 
-TEST(RetrainingLaw, FitRecoversKnownParametersFromSyntheticPoints) {
-  LawParams truth;
-  truth.acc0 = 0.4;
-  truth.max_gain = 0.45;
-  truth.weights = {1.5, 0.8, 0.4, 0.2};
-  truth.gamma = 0.6;
-  truth.tau = 30;
-  truth.alpha = 1.2;
-  truth.rho = 0.7;
-  std::vector<ProbePoint> points;
-  // Single-block curves (what the edge probes) plus a few multi-block plans.
-  for (size_t b = 0; b < 4; ++b) {
-    for (double share : {0.25, 1.0}) {
-      for (double q : {10.0, 40.0, 160.0}) {
-        ProbePoint p;
-        p.shares.assign(4, 0.0);
-        p.shares[b] = share;
-        p.iterations = q;
-        p.accuracy = truth.Predict(p.shares, q);
-        points.push_back(p);
-      }
-    }
-  }
-  points.push_back({{1, 1, 0, 0}, 80, truth.Predict({1, 1, 0, 0}, 80)});
-  points.push_back({{0.5, 0, 1, 1}, 120, truth.Predict({0.5, 0, 1, 1}, 120)});
-  LawParams prior;
-  prior.acc0 = truth.acc0;
-  prior.weights = {0.5, 0.5, 0.5, 0.5};
-  LawFitOptions options;
-  options.prior_strength = 0.0;
-  auto fit = FitLaw(points, prior, options);
-  ASSERT_TRUE(fit.ok()) << fit.status();
-  EXPECT_LT(fit->rmse, 1e-4);
-  for (size_t b = 0; b < 4; ++b) EXPECT_NEAR(fit->params.weights[b], truth.weights[b], 0.05 * truth.weights[b]) << b;
-  EXPECT_NEAR(fit->params.max_gain, truth.max_gain, 0.01);
-  EXPECT_NEAR(fit->params.rho, truth.rho, 0.05);
-  EXPECT_NEAR(fit->params.gamma, truth.gamma, 0.05);
-  EXPECT_NEAR(fit->params.tau, truth.tau, 3);
-  EXPECT_NEAR(fit->params.alpha, truth.alpha, 0.1);
-  // A prediction off the fitting points.
-  EXPECT_NEAR(fit->params.Predict({0, 1, 1, 0.5}, 60), truth.Predict({0, 1, 1, 0.5}, 60), 0.005);
-}
-
-TEST(RetrainingLaw, PriorDominatesWithoutData) {
-  LawParams prior;
-  prior.acc0 = 0.5;
-  prior.weights = {0.2, 0.1};
-  prior.gamma = 0.7;
-  // One uninformative point at q = 0: the fit must stay at the prior.
-  auto fit = FitLaw({{{0, 0}, 0, 0.5}}, prior);
-  ASSERT_TRUE(fit.ok());
-  EXPECT_NEAR(fit->params.weights[0], 0.2, 1e-6);
-  EXPECT_NEAR(fit->params.gamma, 0.7, 1e-6);
-  auto json = fit->params.ToJson();
-  auto back = LawParams::FromJson(json);
-  ASSERT_TRUE(back.ok());
-  EXPECT_NEAR(back->weights[1], fit->params.weights[1], 1e-12);
-  EXPECT_FALSE(LawParams::FromJson("{\"acc0\": 1}").ok());
-  EXPECT_FALSE(FitLaw({}, prior).ok());
+TEST(EvaluatePlan, AgreesWithTheSolverOnTheSolversOwnChoice) {
+  const ProbeReport r = fixtures::SampleReport();
+  PlanRequest request;
+  request.blocks = r.costs;
+  request.law = GenericPrior(r.costs.size(), r.acc0);
+  request.memory_budget = 3u << 20;
+  request.fixed_bytes = r.fixed_bytes;
+  request.window_seconds = 100;
+  request.iteration_grid = {25, 50, 100};
+  auto solved = SolvePlan(request);
+  ASSERT_TRUE(solved.ok() && solved->feasible);
+  std::vector<size_t> options;
+  for (const BlockDecision& d : solved->blocks) options.push_back(d.option_index);
+  auto evaluated = EvaluatePlan(request, options, solved->iterations);
+  ASSERT_TRUE(evaluated.ok()) << evaluated.status();
+  EXPECT_TRUE(evaluated->feasible);
+  EXPECT_DOUBLE_EQ(evaluated->predicted_accuracy, solved->predicted_accuracy);
+  EXPECT_EQ(evaluated->memory_bytes, solved->memory_bytes);
+  // Everything trainable does not fit this budget and says so.
+  std::vector<size_t> all(r.costs.size(), 1);
+  auto full = EvaluatePlan(request, all, 25);
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->feasible, full->memory_bytes <= request.memory_budget);
+  EXPECT_FALSE(EvaluatePlan(request, std::vector<size_t>(r.costs.size(), 99), 25).ok());
 }
 
 }  // namespace

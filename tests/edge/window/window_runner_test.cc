@@ -153,20 +153,20 @@ TEST(WindowRunner, BaselinesRunThroughTheSamePipelineWithoutCurves) {
   EXPECT_TRUE(out->report.points.empty());  // baselines probe costs only
   EXPECT_EQ(out->report.curve_runs, 0);
   // With room for everything, last-k trains every block.
-  for (const BlockDecision& d : out->planned.plan.blocks) EXPECT_EQ(d.option, "train") << d.block;
+  for (const BlockDecision& d : out->planned.plan.blocks) EXPECT_EQ(d.option(), "train") << d.block;
   EXPECT_TRUE(out->retrained);
 
   BaselinePlanSource lora(BaselinePlanSource::Kind::kFixedCompressedLora, {25}, 1);
   auto with_lora = RunWindow(InputFor(w, 64ull << 20), lora, nullptr);
   ASSERT_TRUE(with_lora.ok()) << with_lora.status();
-  EXPECT_EQ(with_lora->planned.plan.blocks[1].option.rfind("lora", 0), 0u) << with_lora->plan_text;
+  EXPECT_EQ(with_lora->planned.plan.blocks[1].form.kind, BlockChoice::Kind::kLora) << with_lora->plan_text;
 }
 
 TEST(PlanFromProto, RejectsPlansThatDoNotFitTheModel) {
   Plan plan;
   plan.feasible = true;
   plan.iterations = 25;
-  plan.blocks = {{"embed", "train"}, {"head", "frozen"}};
+  plan.blocks = {{"embed", BlockChoice::Train()}, {"head", BlockChoice::Frozen()}};
   v1::PlanResponse msg;
   PlanToProto(plan, &msg);
   auto ok = PlanFromProto(msg, {"embed", "head"}, 64);

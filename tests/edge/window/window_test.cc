@@ -1,69 +1,22 @@
-// The window pipeline's pieces on a tiny model: feature statistics, the label-free mode, the probe budget, and
-// applying retrained blocks.
+// The window pipeline's pieces on a tiny model: the label-free mode, the probe budget, applying retrained blocks and
+// micro-batching.
 #include <gtest/gtest.h>
 
 #include "common/train/trainer.h"
 #include "common/train/feature_stats.h"
-#include "edge/predictor.h"
 #include "common/model/memory_meter.h"
 #include "common/plan/window_plan.h"
 #include "edge/window/retrain_engine.h"
 #include "edge/window/window_probe.h"
 #include "edge/window/window_runner.h"
-#include "tests/testing/test_models.h"
-#include "tests/testing/toy_data.h"
+#include "tests/testing/trained_tiny.h"
 
 namespace bt {
 namespace {
 
-VitConfig Tiny() { return fixtures::TinyVit(16, 2, 2, 32, /*classes=*/2); }
+using fixtures::Tiny;
 using fixtures::ToyData;
-
-// A tiny model trained on the toy task, so that its predictions mean something.
-std::unique_ptr<BlockModel> TrainedTiny() {
-  auto model = *CreateVitModel(Tiny(), 1);
-  RetrainOptions options;
-  options.max_iterations = 60;
-  options.batch = 32;
-  options.learning_rate = 3e-3;
-  options.eval_every = 20;
-  auto result = RetrainWindow(*model, Tiny(), std::vector<BlockChoice>(4, {BlockChoice::Kind::kTrain, 0}),
-                              ToyData(300, 1), options);
-  EXPECT_TRUE(result.ok() && result->deployed);
-  auto trained = *result->model->TrainedBlocks(*model, Tiny());
-  EXPECT_TRUE(ApplyTrainedBlocks(*model, trained).ok());
-  model->SetTrainingMode(false);
-  return model;
-}
-
-TEST(FeatureStats, NoDriftOnTheSourceAndDriftUnderCorruption) {
-  auto model = TrainedTiny();
-  const ImageDataset source_data = ToyData(400, 2);
-  auto source = ComputeSourceStats(*model, source_data);
-  ASSERT_TRUE(source.ok()) << source.status();
-  EXPECT_EQ(source->mean.size(), 16u);
-  EXPECT_EQ(source->covariance.size(), 16u * 16u);
-  EXPECT_GT(source->accuracy, 0.8);
-
-  auto same = ComputeDriftStats(*model, source_data.images, *source);
-  ASSERT_TRUE(same.ok()) << same.status();
-  EXPECT_NEAR(same->mean_shift, 0.0, 1e-9);
-  EXPECT_NEAR(same->covariance_shift, 0.0, 1e-9);
-  // ATC reproduces the clean accuracy on the clean data it was calibrated on (up to ties at the threshold).
-  EXPECT_NEAR(same->estimated_accuracy, source->accuracy, 0.01);
-
-  torch::manual_seed(3);
-  torch::Tensor noisy = (source_data.images + 0.5 * torch::randn_like(source_data.images)).clamp(0, 1);
-  auto drifted = ComputeDriftStats(*model, noisy, *source);
-  ASSERT_TRUE(drifted.ok());
-  EXPECT_GT(drifted->mean_shift, 0.1);
-  EXPECT_GT(drifted->covariance_shift, 0.1);
-
-  auto round_trip = SourceStats::FromJson(source->ToJson(), "test");
-  ASSERT_TRUE(round_trip.ok()) << round_trip.status();
-  EXPECT_EQ(round_trip->mean, source->mean);
-  EXPECT_EQ(round_trip->confidence_threshold, source->confidence_threshold);
-}
+using fixtures::TrainedTiny;
 
 TEST(LabelFree, IgnoresLabelsKeepsTheHeadFrozenAndNeverDeploysAWorseObjective) {
   auto model = TrainedTiny();
@@ -156,55 +109,6 @@ TEST(ApplyTrainedBlocks, RejectsNonFiniteWeightsAndChangesNothing) {
 namespace bt {
 namespace {
 
-TEST(BatchingPredictor, AnswersEveryRequestLikeTheModelAndRejectsBadInputAlone) {
-  auto model = *CreateVitModel(Tiny(), 4);
-  model->SetTrainingMode(false);
-  const ImageDataset data = ToyData(100, 9);
-  torch::Tensor expected;
-  {
-    torch::NoGradGuard no_grad;
-    expected = model->Forward(NormalizeImages(data.images)).argmax(1);
-  }
-  PredictorOptions options;
-  options.int8 = false;
-  options.max_batch = 16;
-  auto predictor = BatchingPredictor::Create(*model, Tiny(), options);
-  ASSERT_TRUE(predictor.ok()) << predictor.status();
-  std::vector<std::future<Prediction>> futures(100);
-  std::thread other([&] {
-    for (int64_t i = 1; i < 100; i += 2) futures[static_cast<size_t>(i)] = (*predictor)->Submit(data.images[i]);
-  });
-  for (int64_t i = 0; i < 100; i += 2) futures[static_cast<size_t>(i)] = (*predictor)->Submit(data.images[i]);
-  std::future<Prediction> bad = (*predictor)->Submit(torch::rand({3, 28, 28}));
-  other.join();
-  EXPECT_THROW(bad.get(), std::invalid_argument);
-  for (int64_t i = 0; i < 100; ++i) {
-    const Prediction p = futures[static_cast<size_t>(i)].get();
-    EXPECT_EQ(p.label, expected[i].item<int64_t>()) << i;
-    EXPECT_GT(p.confidence, 0.0f);
-  }
-  const PredictorStats stats = (*predictor)->stats();
-  EXPECT_EQ(stats.served, 100);
-  EXPECT_LT(stats.batches, 100) << "requests were batched";
-
-  // A retrained model is swapped in between batches.
-  auto other_model = *CreateVitModel(Tiny(), 5);
-  ASSERT_TRUE((*predictor)->Deploy(*other_model, Tiny()).ok());
-  torch::Tensor expected_other;
-  {
-    torch::NoGradGuard no_grad;
-    other_model->SetTrainingMode(false);
-    expected_other = other_model->Forward(NormalizeImages(data.images.slice(0, 0, 1))).argmax(1);
-  }
-  EXPECT_EQ((*predictor)->Submit(data.images[0]).get().label, expected_other[0].item<int64_t>());
-}
-
-}  // namespace
-}  // namespace bt
-
-namespace bt {
-namespace {
-
 TEST(MicroBatch, AccumulatedChunksGiveTheSameGradientWithLessMemory) {
   auto base = *CreateVitModel(Tiny(), 1);
   const ImageDataset data = ToyData(64, 1);
@@ -236,8 +140,8 @@ TEST(MicroBatch, ThePlannerScalesActivationsAndMayChooseChunks) {
   b.name = "layer";
   b.parameters = 100;
   b.prefix_bytes = 1000;
-  b.options.push_back({"frozen", false, 0, 9000, 0.01, 4000, 8000});
-  b.options.push_back({"train", true, 1, 13000, 0.02, 4000, 8000});
+  b.options.push_back({BlockChoice::Frozen(), false, 0, 9000, 0.01, 4000, 8000});
+  b.options.push_back({BlockChoice::Train(), true, 1, 13000, 0.02, 4000, 8000});
   report.costs = {b};
   report.fixed_bytes = 4000 + 500;  // largest working memory + input batch
   report.batch = 64;
@@ -253,7 +157,7 @@ TEST(MicroBatch, ThePlannerScalesActivationsAndMayChooseChunks) {
   auto planned = PlanFromProbes(report, nullptr, request);
   ASSERT_TRUE(planned.ok()) << planned.status();
   EXPECT_TRUE(planned->plan.feasible);
-  EXPECT_EQ(planned->plan.blocks[0].option, "train");
+  EXPECT_EQ(planned->plan.blocks[0].option(), "train");
   EXPECT_GT(planned->plan.micro_batch, 0);
   EXPECT_LE(planned->plan.memory_bytes, request.memory_budget);
 }

@@ -1,0 +1,91 @@
+// The registry: branches of versions per edge, commits that fail (changing nothing) when the head moved, plans
+// completed by their push, and the one-query edge summary `bt-cloud status` shows.
+#include "cloud/store/registry.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/test_dir.h"
+
+namespace bt {
+namespace {
+
+const BlockDigests kFoundation = {{"embed", std::string(64, 'a')}, {"head", std::string(64, 'b')}};
+
+std::unique_ptr<Registry> OpenWithEdge(const TestDir& dir, const std::string& edge) {
+  auto registry = Registry::Open(dir.Path("blocktrainer.db"));
+  EXPECT_TRUE(registry.ok()) << registry.status();
+  EdgeRecord record;
+  record.id = edge;
+  record.memory_budget = 1 << 20;
+  EXPECT_TRUE((*registry)->RegisterEdge(record, kFoundation, 100).ok());
+  return std::move(*registry);
+}
+
+TEST(Registry, ACommitFromAStaleHeadChangesNothing) {
+  TestDir dir;
+  auto registry = OpenWithEdge(dir, "e1");
+  BlockDigests next = kFoundation;
+  next[1].second = std::string(64, 'c');
+  auto v1 = registry->CommitVersion("e1", 0, next, "window 1", "", 0.4, 0.6, 200);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(*v1, 1u);
+  // A second update based on version 0 (a concurrent push, or one made before a rollback) loses.
+  BlockDigests other = kFoundation;
+  other[0].second = std::string(64, 'd');
+  auto stale = registry->CommitVersion("e1", 0, other, "window 1 again", "", 0.4, 0.7, 201);
+  EXPECT_TRUE(absl::IsAborted(stale.status())) << stale.status();
+  auto head = registry->Head("e1");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->version, 1u);
+  EXPECT_EQ(head->blocks, next);
+  auto versions = registry->ListVersions("e1");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->size(), 2u);
+  // The head survives a reopen.
+  registry.reset();
+  auto reopened = Registry::Open(dir.Path("blocktrainer.db"));
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->Head("e1")->version, 1u);
+}
+
+TEST(Registry, APushCompletesItsPlanAndTheSummaryShowsTheLastResult) {
+  TestDir dir;
+  auto registry = OpenWithEdge(dir, "e1");
+  EdgeRecord second;
+  second.id = "e2";
+  ASSERT_TRUE(registry->RegisterEdge(second, kFoundation, 100).ok());
+  for (int w = 1; w <= 2; ++w) {
+    PlanRecord plan;
+    plan.plan_id = "p" + std::to_string(w);
+    plan.edge_id = "e1";
+    plan.window_id = "w" + std::to_string(w);
+    plan.base_version = static_cast<uint64_t>(w - 1);
+    plan.trainable_blocks = {"head"};
+    plan.predicted_accuracy = 0.5 + 0.1 * w;
+    plan.created = 100 + w;
+    ASSERT_TRUE(registry->SavePlan(plan).ok());
+    BlockDigests next = kFoundation;
+    next[1].second = std::string(64, static_cast<char>('c' + w));
+    ASSERT_TRUE(registry->CommitVersion("e1", plan.base_version, next, "w", plan.plan_id, 0.3 * w, 0.4 * w, 200).ok());
+  }
+  auto plan = registry->GetPlan("p2");
+  ASSERT_TRUE(plan.ok());
+  EXPECT_TRUE(plan->completed);
+  EXPECT_EQ(plan->result_version, 2u);
+  auto summaries = registry->ListEdgeSummaries();
+  ASSERT_TRUE(summaries.ok()) << summaries.status();
+  ASSERT_EQ(summaries->size(), 2u);
+  const EdgeSummary& e1 = (*summaries)[0];
+  EXPECT_EQ(e1.edge.id, "e1");
+  EXPECT_EQ(e1.head, 2u);
+  EXPECT_TRUE(e1.has_result);
+  EXPECT_DOUBLE_EQ(e1.last_accuracy_before, 0.6);
+  EXPECT_DOUBLE_EQ(e1.last_accuracy_after, 0.8);
+  EXPECT_DOUBLE_EQ(e1.last_predicted_accuracy, 0.7);
+  const EdgeSummary& e2 = (*summaries)[1];
+  EXPECT_EQ(e2.head, 0u);
+  EXPECT_FALSE(e2.has_result);
+}
+
+}  // namespace
+}  // namespace bt

@@ -1,0 +1,79 @@
+// The window plan: the law fitted from probes and the plan solved over every chunk size, the prior used as is
+// without curves, and the window constants' helpers.
+#include "common/plan/window_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/sample_report.h"
+
+namespace bt {
+namespace {
+
+using fixtures::SampleReport;
+
+TEST(WindowPlan, FitsTheLawFromProbesAndPlansTheBlockThatHelps) {
+  const ProbeReport r = SampleReport();
+  WindowPlanRequest request;
+  request.memory_budget = 1ull << 30;
+  request.train_seconds = 1e6;
+  auto planned = PlanFromProbes(r, nullptr, request);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_TRUE(planned->law_fitted);
+  EXPECT_LT(planned->law_rmse, 0.02);  // the prior pulls a little: within 2 points of the true curves
+  EXPECT_EQ(planned->law.acc0, r.acc0);
+  ASSERT_TRUE(planned->plan.feasible);
+  EXPECT_TRUE(planned->plan.blocks[1].form.trains()) << planned->plan.ToTable();
+  EXPECT_GT(planned->plan.predicted_accuracy, r.acc0);
+}
+
+TEST(WindowPlan, WithoutCurvesThePriorIsUsedAsIs) {
+  ProbeReport r = SampleReport();
+  r.points.clear();
+  LawParams prior = GenericPrior(r.costs.size(), 0.9);
+  prior.weights = {0.1, 0.1, 0.1, 2.0};
+  WindowPlanRequest request;
+  request.memory_budget = 1ull << 30;
+  request.train_seconds = 1e6;
+  auto planned = PlanFromProbes(r, &prior, request);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_FALSE(planned->law_fitted);
+  EXPECT_EQ(planned->law.weights, prior.weights);
+  EXPECT_EQ(planned->law.acc0, r.acc0);  // measured afresh, not the prior's
+  EXPECT_LE(planned->law.acc0 + planned->law.max_gain, 1.0);
+}
+
+TEST(WindowPlan, ChunkedPlansScaleActivationsAndKeepHeadroom) {
+  const ProbeReport r = SampleReport();
+  const PlanRequest whole = RequestForMicroBatch(r, 1);
+  const PlanRequest chunked = RequestForMicroBatch(r, 4);
+  for (size_t k = 0; k < r.costs.size(); ++k) {
+    for (size_t o = 0; o < r.costs[k].options.size(); ++o) {
+      const BlockOption& a = whole.blocks[k].options[o];
+      const BlockOption& b = chunked.blocks[k].options[o];
+      EXPECT_LE(b.memory_bytes, a.memory_bytes);
+      EXPECT_EQ(a.memory_bytes - b.memory_bytes, a.activation_bytes - b.activation_bytes);  // only activations shrink
+      EXPECT_GE(b.seconds, a.seconds);                                                     // small chunks are slower
+    }
+  }
+  EXPECT_EQ(BudgetForDivisor(1000, 1), 1000u);
+  EXPECT_EQ(BudgetForDivisor(1000, 4), 900u);
+}
+
+TEST(WindowPlan, GridTextAndFullFineTuning) {
+  EXPECT_EQ(IterationGrid(400), (std::vector<int64_t>{25, 50, 100, 150, 200, 300, 400}));
+  EXPECT_EQ(IterationGrid(10), (std::vector<int64_t>{25}));  // never empty
+  Plan plan;
+  EXPECT_EQ(PlanText(plan), "all frozen");
+  plan.blocks = {{"embed", BlockChoice::Frozen()}, {"layer", BlockChoice::Proxy(0.5)}, {"head", BlockChoice::Train()}};
+  plan.micro_batch = 8;
+  EXPECT_EQ(PlanText(plan), "layer:train@0.50 head:train (chunks of 8)");
+  const ProbeReport r = SampleReport();
+  auto full = FullFineTuningBytes(r);
+  ASSERT_TRUE(full.ok()) << full.status();
+  uint64_t trainable_bytes = 0;
+  for (const BlockProfile& b : r.costs) trainable_bytes += b.options[1].memory_bytes;
+  EXPECT_GE(*full, trainable_bytes);  // every block trainable, plus what every plan pays
+}
+
+}  // namespace
+}  // namespace bt

@@ -1,0 +1,31 @@
+// A tiny ViT (2 classes) trained on the toy task, so that its predictions and features mean something.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include "edge/window/retrain_engine.h"
+#include "edge/window/window_runner.h"
+#include "tests/testing/test_models.h"
+#include "tests/testing/toy_data.h"
+
+namespace bt::fixtures {
+
+inline VitConfig Tiny() { return TinyVit(16, 2, 2, 32, /*classes=*/2); }
+
+inline std::unique_ptr<BlockModel> TrainedTiny() {
+  auto model = *CreateVitModel(Tiny(), 1);
+  RetrainOptions options;
+  options.max_iterations = 60;
+  options.batch = 32;
+  options.learning_rate = 3e-3;
+  options.eval_every = 20;
+  auto result = RetrainWindow(*model, Tiny(), std::vector<BlockChoice>(4, {BlockChoice::Kind::kTrain, 0}),
+                              ToyData(300, 1), options);
+  EXPECT_TRUE(result.ok() && result->deployed);
+  auto trained = *result->model->TrainedBlocks(*model, Tiny());
+  EXPECT_TRUE(ApplyTrainedBlocks(*model, trained).ok());
+  model->SetTrainingMode(false);
+  return model;
+}
+
+}  // namespace bt::fixtures
