@@ -1,5 +1,6 @@
 #include "bench/scoreboard.h"
 #include "bench/baselines.h"
+#include "bench/report.h"
 #include "bench/via_daemons.h"
 
 #include <spdlog/spdlog.h>
@@ -38,107 +39,12 @@ const std::vector<std::string>& KnownMethods() {
 
 namespace {
 
-struct WindowRecord {
-  std::string domain;
-  double accuracy_before = 0, accuracy_after = 0, predicted_accuracy = 0;
-  int64_t peak_memory_bytes = 0;
-  uint64_t predicted_memory_bytes = 0;
-  double train_seconds = 0, predicted_train_seconds = 0, probe_seconds = 0;
-  int64_t iterations = 0;
-  uint64_t bytes_down = 0, bytes_up = 0;
-  std::string plan = "-";
-  std::string note;
-  bool label_free = false;
-  double wall_seconds = 0;  // the whole window: probes, planning, (pulls,) training, evaluation
-  // Through the daemons only.
-  double edge_accuracy_after = -1;  // the edge's own held-out slice
-  uint64_t version = 0;             // the cloud's version after the window
-};
-
 struct MethodState {
   std::string name;
   std::unique_ptr<BlockModel> model;
   std::unique_ptr<PlanSource> source;  // null for "none"; blocktrainer: the planner in-process (its law carries over)
   std::vector<WindowRecord> windows;
 };
-
-// Renders accuracy per window per method with gnuplot (gnuplot-nox); the data and script stay next to the PNG.
-absl::Status Plot(const std::string& dir, const std::vector<MethodState>& methods, const std::string& title) {
-  std::string data = "window";
-  for (const MethodState& m : methods) absl::StrAppend(&data, " \"", m.name, "\"");
-  data += "\n";
-  for (size_t w = 0; w < methods.front().windows.size(); ++w) {
-    absl::StrAppend(&data, "\"", w + 1, ":", methods.front().windows[w].domain, "\"");
-    for (const MethodState& m : methods) absl::StrAppendFormat(&data, " %.2f", 100 * m.windows[w].accuracy_after);
-    data += "\n";
-  }
-  RETURN_IF_ERROR(WriteFileAtomically(dir + "/accuracy.dat", data));
-  std::string script = absl::StrFormat(
-      "set terminal pngcairo size 1000,520 noenhanced\nset output '%s/accuracy.png.tmp'\n"
-      "set title 'Accuracy after each window: %s'\nset ylabel 'held-out accuracy (%%)'\nset yrange [0:100]\n"
-      "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
-      "set boxwidth 0.9\nset grid ytics\nset key outside right\nset xtics rotate by -20\n"
-      "plot for [i=2:%d] '%s/accuracy.dat' using i:xtic(1) title columnheader(i)\n",
-      dir, title, static_cast<int>(methods.size()) + 1, dir);
-  RETURN_IF_ERROR(WriteFileAtomically(dir + "/accuracy.gp", script));
-  const std::string command = absl::StrCat("gnuplot '", dir, "/accuracy.gp' 2>&1");
-  if (std::system(command.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("gnuplot failed or is missing (install gnuplot-nox); ran: ", command));
-  }
-  std::filesystem::rename(dir + "/accuracy.png.tmp", dir + "/accuracy.png");
-  return absl::OkStatus();
-}
-
-double MeanAfter(const MethodState& m) {
-  double sum = 0;
-  for (const WindowRecord& w : m.windows) sum += w.accuracy_after;
-  return m.windows.empty() ? 0 : sum / static_cast<double>(m.windows.size());
-}
-
-// Per-window comparison of blocktrainer in-process and through the daemons, with the tolerance the two must meet:
-// the same plan, and accuracy after each window within kWindowTolerance (the mean within kMeanTolerance). Both see
-// the same 8-bit samples and seeds, but need not be identical: probe timings differ from run to run (and with them
-// measured costs, curve counts and iteration counts), and the daemon's window is wall-clock bound.
-constexpr double kWindowTolerance = 0.03, kMeanTolerance = 0.02;
-
-std::string DaemonComparison(const std::vector<MethodState>& methods) {
-  const MethodState* in_process = nullptr;
-  const MethodState* daemons = nullptr;
-  for (const MethodState& m : methods) {
-    if (m.name == "blocktrainer") in_process = &m;
-    if (m.name == "blocktrainer-daemons") daemons = &m;
-  }
-  if (in_process == nullptr || daemons == nullptr) return "";
-  std::string md = absl::StrFormat(
-      "\n## blocktrainer in-process vs through the daemons\n\nTolerance: the same plan, accuracy after each window "
-      "within %.0f points, the mean within %.0f points. Daemons: the cloud's version after the window, exported and "
-      "evaluated on the same held-out set; bytes are what went over gRPC; wall: from asking for the window to its "
-      "result.\n\n| window | domain | after in-process | after daemons | difference | same plan | iterations | "
-      "down | up | train s | wall s in-process / daemons |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
-      "| --- |\n",
-      100 * kWindowTolerance, 100 * kMeanTolerance);
-  bool within = true;
-  int same_plans = 0;
-  const size_t n = std::min(in_process->windows.size(), daemons->windows.size());
-  for (size_t w = 0; w < n; ++w) {
-    const WindowRecord& a = in_process->windows[w];
-    const WindowRecord& b = daemons->windows[w];
-    const double diff = b.accuracy_after - a.accuracy_after;
-    const bool same_plan = a.plan == b.plan;
-    same_plans += same_plan;
-    within &= std::abs(diff) <= kWindowTolerance && same_plan;
-    md += absl::StrFormat("| %d | %s | %.1f%% | %.1f%% | %+.1f pt | %s | %d / %d | %s | %s | %.1f / %.1f | %.1f / %.1f |\n",
-                          w + 1, b.domain, 100 * a.accuracy_after, 100 * b.accuracy_after, 100 * diff,
-                          same_plan ? "yes" : "no: " + b.plan, a.iterations, b.iterations, FormatBytes(b.bytes_down),
-                          FormatBytes(b.bytes_up), a.train_seconds, b.train_seconds, a.wall_seconds, b.wall_seconds);
-  }
-  const double mean_diff = MeanAfter(*daemons) - MeanAfter(*in_process);
-  within &= std::abs(mean_diff) <= kMeanTolerance;
-  md += absl::StrFormat("\nMean accuracy: in-process %.2f%%, daemons %.2f%% (%+.2f pt); %d of %zu plans the same; %s.\n",
-                        100 * MeanAfter(*in_process), 100 * MeanAfter(*daemons), 100 * mean_diff, same_plans, n,
-                        within ? "within tolerance" : "NOT within tolerance");
-  return md;
-}
 
 }  // namespace
 
@@ -345,79 +251,19 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     }
     ordered.push_back(std::move(daemons));
   }
-  nlohmann::ordered_json out;
-  out["scenario"] = scenario.name;
-  out["model"] = o.model_path;
-  out["budget"] = {{"memory_bytes", budget_bytes},
-                   {"window_seconds", std::chrono::duration<double>(budget.window).count()}};
-  out["seed"] = o.seed;
-  if (o.labeled_fraction >= 0) out["labeled_fraction"] = o.labeled_fraction;
-  out["methods"] = nlohmann::ordered_json::array();
-  std::string md = absl::StrFormat("# bt-bench: %s\n\nModel `%s`, memory budget %s (%s), window %s, seed %llu.\n\n",
-                                   scenario.name, o.model_path, FormatBytes(budget_bytes), o.memory_budget,
-                                   FormatDuration(budget.window), static_cast<unsigned long long>(o.seed));
-  if (o.labeled_fraction >= 0) md += absl::StrFormat("Labeled fraction of every domain: %.2f.\n\n", o.labeled_fraction);
-  md += "| method | mean accuracy | gain over none |\n| --- | --- | --- |\n";
-  double none_mean = -1;
-  for (const MethodState& m : ordered) {
-    if (m.name == "none") none_mean = MeanAfter(m);
-  }
-  for (const MethodState& m : ordered) {
-    nlohmann::ordered_json jm = {{"name", m.name}, {"mean_accuracy", MeanAfter(m)}};
-    jm["windows"] = nlohmann::ordered_json::array();
-    for (const WindowRecord& r : m.windows) {
-      jm["windows"].push_back({{"domain", r.domain},
-                               {"accuracy_before", r.accuracy_before},
-                               {"accuracy_after", r.accuracy_after},
-                               {"predicted_accuracy", r.predicted_accuracy},
-                               {"peak_memory_bytes", r.peak_memory_bytes},
-                               {"predicted_memory_bytes", r.predicted_memory_bytes},
-                               {"train_seconds", r.train_seconds},
-                               {"predicted_train_seconds", r.predicted_train_seconds},
-                               {"probe_seconds", r.probe_seconds},
-                               {"iterations", r.iterations},
-                               {"bytes_down", r.bytes_down},
-                               {"bytes_up", r.bytes_up},
-                               {"plan", r.plan},
-                               {"label_free", r.label_free},
-                               {"wall_seconds", r.wall_seconds},
-                               {"note", r.note}});
-      if (r.edge_accuracy_after >= 0) {
-        jm["windows"].back()["edge_accuracy_after"] = r.edge_accuracy_after;
-        jm["windows"].back()["version"] = r.version;
-      }
-    }
-    out["methods"].push_back(jm);
-    md += absl::StrFormat("| %s | %.2f%% | %s |\n", m.name, 100 * MeanAfter(m),
-                          none_mean < 0 ? "-" : absl::StrFormat("%+.2f pt", 100 * (MeanAfter(m) - none_mean)));
-  }
-  md += "\n| method | window | domain | before | after | predicted | peak memory | predicted memory | train s | "
-        "predicted s | iterations | up | plan |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
-        "--- | --- |\n";
-  for (const MethodState& m : ordered) {
-    for (size_t w = 0; w < m.windows.size(); ++w) {
-      const WindowRecord& r = m.windows[w];
-      md += absl::StrFormat("| %s | %d | %s | %.1f%% | %.1f%% | %.1f%% | %s | %s | %.1f | %.1f | %d | %s | %s |\n",
-                            m.name, w + 1, r.domain, 100 * r.accuracy_before, 100 * r.accuracy_after,
-                            100 * r.predicted_accuracy, FormatBytes(static_cast<uint64_t>(r.peak_memory_bytes)),
-                            FormatBytes(r.predicted_memory_bytes), r.train_seconds, r.predicted_train_seconds,
-                            r.iterations, FormatBytes(r.bytes_up), r.plan);
-    }
-  }
-  if (o.via_daemons) md += DaemonComparison(ordered);
-  md += "\nbefore/after: accuracy on the domain's held-out samples; predicted: the law's prediction on the probe "
-        "slice; peak memory: measured by the counting allocator during retraining; up: bytes of retrained blocks.\n";
-  std::printf("%s", md.c_str());
-  if (!o.out_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o.out_dir, ec);
-    if (ec) return absl::InternalError(absl::StrCat(o.out_dir, ": ", ec.message()));
-    RETURN_IF_ERROR(WriteFileAtomically(o.out_dir + "/results.json", out.dump(2) + "\n"));
-    RETURN_IF_ERROR(WriteFileAtomically(o.out_dir + "/results.md", md));
-    RETURN_IF_ERROR(Plot(o.out_dir, ordered, scenario.name));
-    spdlog::info("wrote {}/results.json, results.md, accuracy.png", o.out_dir);
-  }
-  return absl::OkStatus();
+  ReportInfo info;
+  info.scenario = scenario.name;
+  info.model_path = o.model_path;
+  info.budget_bytes = budget_bytes;
+  info.budget_text = o.memory_budget;
+  info.window = budget.window;
+  info.seed = o.seed;
+  info.labeled_fraction = o.labeled_fraction;
+  info.probe_runs = o.probe_runs;
+  info.via_daemons = o.via_daemons;
+  std::vector<MethodResult> results;
+  for (MethodState& m : ordered) results.push_back({m.name, std::move(m.windows)});
+  return WriteReport(info, results, o.out_dir);
 }
 
 }  // namespace bt

@@ -16,6 +16,7 @@
 #include "common/base/file_util.h"
 #include "common/wire/grpc_status.h"
 #include "common/base/sha256.h"
+#include "cloud/handlers.h"
 #include "cloud/planning.h"
 #include "cloud/update_merger.h"
 #include "common/plan/window_plan.h"
@@ -29,11 +30,6 @@ namespace {
 
 constexpr size_t kMaxChunk = 1 << 20;
 
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 // The edge the call's bearer token belongs to; `claimed` (the request's edge_id) must be that edge.
 absl::StatusOr<std::string> Authenticate(const CloudContext* ctx, grpc::CallbackServerContext* context,
@@ -57,26 +53,6 @@ absl::StatusOr<std::string> Authenticate(const CloudContext* ctx, grpc::Callback
   return *edge;
 }
 
-void FillManifest(const CloudContext* ctx, const BlockDigests& version, v1::Manifest* out) {
-  out->set_model_name(ctx->model_name);
-  for (const BlockEntry& block : ctx->model->manifest().blocks) {
-    v1::BlockInfo* b = out->add_blocks();
-    b->set_name(block.name);
-    b->set_bytes(block.bytes);
-    b->set_parameters(static_cast<uint64_t>(block.parameters));
-    b->set_digest(block.digest);
-    for (const auto& [name, digest] : version) {
-      if (name == block.name) b->set_digest(digest);
-    }
-    for (const ParamEntry& p : block.params) {
-      v1::ParamInfo* param = b->add_params();
-      param->set_name(p.name);
-      param->set_dtype(DTypeName(p.dtype));
-      for (int64_t d : p.shape) param->add_shape(d);
-      param->set_bytes(p.bytes);
-    }
-  }
-}
 
 BlockDigests FoundationManifest(const ModelStore& model) {
   BlockDigests out;
@@ -310,154 +286,5 @@ grpc::ServerReadReactor<v1::PushMessage>* CloudService::PushUpdate(grpc::Callbac
                                                                   v1::PushResponse* response) {
   return new PushReactor(ctx_, context, response);
 }
-
-// ---- admin --------------------------------------------------------------------------------------------------------
-
-grpc::ServerUnaryReactor* CloudAdminService::ListEdges(grpc::CallbackServerContext* context,
-                                                       const v1::ListEdgesRequest*, v1::ListEdgesResponse* response) {
-  auto run = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<EdgeSummary> edges, ctx_->registry->ListEdgeSummaries());
-    for (const EdgeSummary& summary : edges) {
-      const EdgeRecord& e = summary.edge;
-      v1::EdgeSummary* s = response->add_edges();
-      s->set_edge_id(e.id);
-      s->set_hardware(e.hardware);
-      s->set_memory_budget_bytes(e.memory_budget);
-      s->set_last_seen(e.last_seen);
-      s->set_state(e.state);
-      s->set_window_id(e.window_id);
-      s->set_progress(e.progress);
-      s->set_unsent_updates(e.unsent_updates);
-      s->set_version(summary.head);
-      if (summary.has_result) {
-        s->set_last_accuracy_before(summary.last_accuracy_before);
-        s->set_last_accuracy_after(summary.last_accuracy_after);
-        s->set_last_predicted_accuracy(summary.last_predicted_accuracy);
-      }
-    }
-    return absl::OkStatus();
-  };
-  return Done(context, run());
-}
-
-grpc::ServerUnaryReactor* CloudAdminService::ListVersions(grpc::CallbackServerContext* context,
-                                                          const v1::ListVersionsRequest* request,
-                                                          v1::ListVersionsResponse* response) {
-  auto run = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<VersionRecord> versions, ctx_->registry->ListVersions(request->edge_id()));
-    std::map<uint64_t, const VersionRecord*> by_version;
-    for (const VersionRecord& v : versions) by_version[v.version] = &v;
-    for (const VersionRecord& v : versions) {
-      v1::VersionInfo* info = response->add_versions();
-      info->set_version(v.version);
-      info->set_parent(v.parent);
-      info->set_created(v.created);
-      info->set_note(v.note);
-      auto parent = by_version.find(v.parent);
-      if (v.version != 0 && parent != by_version.end()) {
-        const BlockDigests& p = parent->second->blocks;
-        for (size_t k = 0; k < v.blocks.size() && k < p.size(); ++k) {
-          if (v.blocks[k].second != p[k].second) info->add_changed_blocks(v.blocks[k].first);
-        }
-      }
-      FillManifest(ctx_, v.blocks, info->mutable_manifest());
-    }
-    return absl::OkStatus();
-  };
-  return Done(context, run());
-}
-
-grpc::ServerUnaryReactor* CloudAdminService::Rollback(grpc::CallbackServerContext* context,
-                                                      const v1::RollbackRequest* request,
-                                                      v1::RollbackResponse* response) {
-  auto run = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(VersionRecord target, ctx_->registry->GetVersion(request->edge_id(), request->to_version()));
-    ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(request->edge_id()));
-    ASSIGN_OR_RETURN(uint64_t version,
-                     ctx_->registry->CommitVersion(request->edge_id(), head.version, target.blocks,
-                                                   absl::StrCat("rollback to version ", target.version), "", 0, 0,
-                                                   NowSeconds(ctx_)));
-    response->set_version(version);
-    spdlog::info("edge '{}': rolled back to the blocks of version {} as version {}", request->edge_id(),
-                 target.version, version);
-    return absl::OkStatus();
-  };
-  return Done(context, run());
-}
-
-// ---- server -------------------------------------------------------------------------------------------------------
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerSecurity& s,
-                                                                               const std::string& address) {
-  if (s.cert_file.empty() && s.key_file.empty()) {
-    if (!IsLoopbackAddress(address)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "refusing plaintext on '", address, "': it is not a loopback address; configure tls.cert and tls.key"));
-    }
-    return grpc::InsecureServerCredentials();
-  }
-  if (s.cert_file.empty() || s.key_file.empty()) {
-    return absl::InvalidArgumentError("TLS needs both a certificate and a key");
-  }
-  grpc::SslServerCredentialsOptions options(s.client_ca_file.empty()
-                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                                                : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ASSIGN_OR_RETURN(std::string cert, ReadFileToString(s.cert_file));
-  ASSIGN_OR_RETURN(std::string key, ReadFileToString(s.key_file));
-  options.pem_key_cert_pairs.push_back({key, cert});
-  if (!s.client_ca_file.empty()) {
-    ASSIGN_OR_RETURN(options.pem_root_certs, ReadFileToString(s.client_ca_file));
-  }
-  return grpc::SslServerCredentials(options);
-}
-
-absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(const std::string& address,
-                                                               const std::string& admin_address,
-                                                               const CloudContext* context,
-                                                               const ServerSecurity& security) {
-  std::unique_ptr<CloudServer> server(new CloudServer());
-  server->service_ = std::make_unique<CloudService>(context);
-  server->admin_ = std::make_unique<CloudAdminService>(context);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(security, address));
-  grpc::ServerBuilder builder;
-  // Without this, gRPC sets SO_REUSEPORT and a second daemon on the same port would silently share it.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(address, credentials, &server->port_);
-  builder.RegisterService(server->service_.get());
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on '", address, "' (in use or not a valid address)"));
-  }
-  // The admin service has a listener of its own, on loopback only: a separate server, so the edge-facing port
-  // never exposes it.
-  if (!admin_address.empty()) {
-    if (!IsLoopbackAddress(admin_address)) {
-      return absl::FailedPreconditionError(absl::StrCat("the admin address '", admin_address,
-                                                        "' must be a loopback address"));
-    }
-    grpc::ServerBuilder admin;
-    admin.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    admin.AddListeningPort(admin_address, grpc::InsecureServerCredentials(), &server->admin_port_);
-    admin.RegisterService(server->admin_.get());
-    server->admin_server_ = admin.BuildAndStart();
-    if (server->admin_server_ == nullptr || server->admin_port_ == 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on the admin address '", admin_address, "'"));
-    }
-  }
-  return server;
-}
-
-void CloudServer::Stop(std::chrono::milliseconds deadline) {
-  for (auto* s : {&admin_server_, &server_}) {
-    if (*s == nullptr) continue;
-    (*s)->Shutdown(std::chrono::system_clock::now() + deadline);
-    (*s)->Wait();
-    s->reset();
-  }
-}
-
-CloudServer::~CloudServer() { Stop(); }
 
 }  // namespace bt

@@ -1,3 +1,5 @@
+// ~450 lines: the wiring of the edge's parts (each in its own file, see daemon.h) and the glue they need from each
+// other — the cloud link's register/heartbeat calls and a window's feed → RunWindow → deploy → push sequence.
 #include "edge/daemon.h"
 
 #include <spdlog/spdlog.h>

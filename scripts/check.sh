@@ -15,7 +15,6 @@ case "${1:-}" in
     echo "thread-safety: clean (build-tsa)"
     ;;
   tsan)
-    # No precompiled header and no ccache: a TSan build compiles every file with -fsanitize=thread.
     BT_BUILD_DIR=build-tsan scripts/build.sh -DBT_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
     export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
     ctest --test-dir build-tsan --output-on-failure --parallel "$(nproc)" --timeout 1200 ${TSAN_TESTS:+-R "$TSAN_TESTS"}

@@ -1,3 +1,4 @@
+// ~400 lines: the schema and every query of the registry, kept together so that each transaction reads in one place.
 #include "cloud/store/registry.h"
 
 #include <sqlite3.h>

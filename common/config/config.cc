@@ -1,3 +1,5 @@
+// One file on purpose (~460 lines): every key of both daemons' configs, with its default, range and error wording,
+// read by one small typed YAML reader, so that the two configs cannot drift apart in how they report mistakes.
 #include "common/config/config.h"
 
 #include <yaml-cpp/yaml.h>

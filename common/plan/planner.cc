@@ -1,3 +1,6 @@
+// One file on purpose (~670 lines): the exact solver is one algorithm — request validation, the memory buckets, the
+// backward Pareto pass with its LP bounds, plan reconstruction — whose parts share private state; the plan's table
+// and JSON forms and the brute-force reference sit beside it because the tests compare all three.
 #include "common/plan/planner.h"
 
 #include <algorithm>

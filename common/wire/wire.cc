@@ -46,6 +46,7 @@ void ProbeReportToProto(const ProbeReport& r, v1::ProbeReportMsg* out) {
   out->set_curve_runs(r.curve_runs);
   out->set_budget_exhausted(r.budget_exhausted);
   out->set_seconds(r.seconds);
+  out->set_drift_samples(r.drift.samples);
 }
 
 absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
@@ -54,7 +55,8 @@ absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
   r.acc0 = m.acc0();
   r.labeled_samples = m.labeled_samples();
   r.unlabeled_samples = m.unlabeled_samples();
-  r.drift = {m.feature_mean_shift(), m.feature_covariance_shift(), m.mean_confidence(), m.estimated_accuracy(), 0};
+  r.drift = {m.feature_mean_shift(), m.feature_covariance_shift(), m.mean_confidence(), m.estimated_accuracy(),
+             m.drift_samples()};
   for (const v1::ProbePointMsg& p : m.points()) {
     r.points.push_back({std::vector<double>(p.shares().begin(), p.shares().end()), p.iterations(), p.accuracy()});
   }

@@ -1,11 +1,10 @@
-// The status board and the admin endpoint: a window's result shows while it runs, lands in results.jsonl when it
-// ends (one JSON line each), and `bt-edge status` reads it over the admin server.
+// The status board: a window's result shows while it runs and lands in results.jsonl when it ends (one JSON line
+// each); an unwritable results file is an error, not a crash.
 #include "edge/status_board.h"
 
 #include <gtest/gtest.h>
 
 #include "common/base/file_util.h"
-#include "edge/admin_service.h"
 #include "tests/testing/test_dir.h"
 
 namespace bt {
@@ -52,35 +51,6 @@ TEST(StatusBoard, AnUnwritableResultsFileIsAnErrorNotACrash) {
   board.BeginWindow("w1", std::chrono::seconds(1));
   EXPECT_FALSE(board.EndWindow(EdgeState::kIdle).ok());
   EXPECT_EQ(board.state(), EdgeState::kIdle);
-}
-
-TEST(EdgeAdminServer, ServesStatusAndRetrainNowOnLoopbackOnly) {
-  EXPECT_FALSE(EdgeAdminServer::Start("0.0.0.0:0", {}).ok());
-  int requests = 0;
-  EdgeAdminServer::Calls calls;
-  calls.status = [] {
-    v1::EdgeStatus s;
-    s.set_edge_id("edge-7");
-    s.set_state("idle");
-    return s;
-  };
-  calls.retrain_now = [&](std::string* reason) {
-    *reason = ++requests == 1 ? "window requested" : "a window is already queued";
-    return requests == 1;
-  };
-  auto server = EdgeAdminServer::Start("127.0.0.1:0", calls);
-  ASSERT_TRUE(server.ok()) << server.status();
-  const std::string address = "127.0.0.1:" + std::to_string((*server)->port());
-  auto status = QueryEdgeStatus(address);
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->edge_id(), "edge-7");
-  auto first = StartWindowNow(address);
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(*first, "window requested");
-  auto second = StartWindowNow(address);
-  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
-  (*server)->Stop();
-  EXPECT_FALSE(QueryEdgeStatus(address).ok());
 }
 
 }  // namespace

@@ -162,30 +162,5 @@ TEST(WindowRunner, BaselinesRunThroughTheSamePipelineWithoutCurves) {
   EXPECT_EQ(with_lora->planned.plan.blocks[1].form.kind, BlockChoice::Kind::kLora) << with_lora->plan_text;
 }
 
-TEST(PlanFromProto, RejectsPlansThatDoNotFitTheModel) {
-  Plan plan;
-  plan.feasible = true;
-  plan.iterations = 25;
-  plan.blocks = {{"embed", BlockChoice::Train()}, {"head", BlockChoice::Frozen()}};
-  v1::PlanResponse msg;
-  PlanToProto(plan, &msg);
-  auto ok = PlanFromProto(msg, {"embed", "head"}, 64);
-  ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(ok->first_trainable, 0);
-  EXPECT_EQ(PlanText(*ok), "embed:train");
-
-  EXPECT_FALSE(PlanFromProto(msg, {"embed", "layer", "head"}, 64).ok());  // block count
-  EXPECT_FALSE(PlanFromProto(msg, {"stem", "head"}, 64).ok());            // block name
-  v1::PlanResponse bad = msg;
-  bad.mutable_blocks(0)->set_option("train@1.5");
-  EXPECT_FALSE(PlanFromProto(bad, {"embed", "head"}, 64).ok());
-  bad = msg;
-  bad.set_iterations(0);
-  EXPECT_FALSE(PlanFromProto(bad, {"embed", "head"}, 64).ok());
-  bad = msg;
-  bad.set_micro_batch(65);
-  EXPECT_FALSE(PlanFromProto(bad, {"embed", "head"}, 64).ok());
-}
-
 }  // namespace
 }  // namespace bt

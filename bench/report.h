@@ -1,0 +1,51 @@
+// The scoreboard's report: per method and window what was planned, measured and predicted; written as
+// results.json, results.md (with the in-process vs daemons comparison when both ran) and accuracy.png (gnuplot),
+// and printed as markdown.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+
+namespace bt {
+
+struct WindowRecord {
+  std::string domain;
+  double accuracy_before = 0, accuracy_after = 0, predicted_accuracy = 0;
+  int64_t peak_memory_bytes = 0;
+  uint64_t predicted_memory_bytes = 0;
+  double train_seconds = 0, predicted_train_seconds = 0, probe_seconds = 0;
+  int64_t iterations = 0;
+  uint64_t bytes_down = 0, bytes_up = 0;
+  std::string plan = "-";
+  std::string note;
+  bool label_free = false;
+  double wall_seconds = 0;  // the whole window: probes, planning, (pulls,) training, evaluation
+  // Through the daemons only.
+  double edge_accuracy_after = -1;  // the edge's own held-out slice
+  uint64_t version = 0;             // the cloud's version after the window
+};
+
+struct MethodResult {
+  std::string name;
+  std::vector<WindowRecord> windows;
+};
+
+struct ReportInfo {
+  std::string scenario, model_path;
+  uint64_t budget_bytes = 0;
+  std::string budget_text;  // as given: "35%" or a size
+  std::chrono::milliseconds window{0};
+  uint64_t seed = 1;
+  double labeled_fraction = -1;
+  int probe_runs = 0;
+  bool via_daemons = false;
+};
+
+// Prints the markdown; with `out_dir` also writes results.json, results.md and accuracy.png there.
+absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>& methods, const std::string& out_dir);
+
+}  // namespace bt
