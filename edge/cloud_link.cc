@@ -12,7 +12,7 @@ namespace bt {
 CloudLink::~CloudLink() { Stop(); }
 
 void CloudLink::Start() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this] { Loop(); });
@@ -20,43 +20,43 @@ void CloudLink::Start() {
 
 void CloudLink::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
 }
 
 bool CloudLink::connected() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return connected_;
 }
 
 bool CloudLink::WaitConnected(std::chrono::milliseconds timeout) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return connected_ || stopping_; };
-  mu_.AwaitWithTimeout(absl::Condition(&ready), absl::FromChrono(timeout));
+  mu_.Await(ready, timeout);
   return connected_;
 }
 
 void CloudLink::Reconnect() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   reconnect_ = true;
   beat_now_ = true;
 }
 
 void CloudLink::HeartbeatNow() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   beat_now_ = true;
 }
 
 int CloudLink::registrations() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return registrations_;
 }
 
 bool CloudLink::WaitFor(std::chrono::milliseconds d) {
   auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || beat_now_; };
-  mu_.AwaitWithTimeout(absl::Condition(&wake), absl::FromChrono(d));
+  mu_.Await(wake, d);
   beat_now_ = false;
   return !stopping_;
 }
@@ -66,7 +66,7 @@ void CloudLink::Loop() {
   bool registered = false;
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (stopping_) return;
       if (reconnect_) {
         reconnect_ = false;
@@ -76,7 +76,7 @@ void CloudLink::Loop() {
     if (!registered) {
       const absl::Status s = calls_.on_register();
       if (s.ok()) {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         registered = true;
         connected_ = true;
         ++registrations_;
@@ -84,12 +84,12 @@ void CloudLink::Loop() {
         continue;  // heartbeat at once
       }
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         connected_ = false;
       }
       spdlog::warn("cannot reach bt-cloud: {} (retrying in {})", std::string(s.message()), FormatDuration(backoff));
       if (calls_.on_disconnected) calls_.on_disconnected();
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (!WaitFor(backoff)) return;
       backoff = std::min(backoff * 2, timing_.max_backoff);
       continue;
@@ -98,7 +98,7 @@ void CloudLink::Loop() {
     if (!beat.ok()) {
       bool was_connected;
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         was_connected = std::exchange(connected_, false);
       }
       registered = false;
@@ -106,7 +106,7 @@ void CloudLink::Loop() {
       if (calls_.on_disconnected) calls_.on_disconnected();
       continue;
     }
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (reconnect_) continue;
     if (!WaitFor(timing_.heartbeat_interval)) return;
   }

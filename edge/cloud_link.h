@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex.h"
 #include "common/base/status.h"
 
 namespace bt {
@@ -55,7 +55,7 @@ class CloudLink {
 
   const Calls calls_;
   const Timing timing_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   bool reconnect_ ABSL_GUARDED_BY(mu_) = false;

@@ -85,7 +85,7 @@ struct EdgeDaemon::Impl {
   std::unique_ptr<EdgeAdminServer> admin;
 
   // Written by the link thread on registration, read by windows.
-  absl::Mutex mu;
+  Mutex mu;
   std::shared_ptr<const SourceStats> source ABSL_GUARDED_BY(mu);
 
   // Window thread only.
@@ -114,7 +114,7 @@ struct EdgeDaemon::Impl {
     if (!response.source_stats().empty()) {
       auto stats = SourceStats::FromJson(response.source_stats(), "source statistics from bt-cloud");
       if (stats.ok()) {
-        absl::MutexLock lock(&mu);
+        MutexLock lock(&mu);
         source = std::make_shared<const SourceStats>(std::move(*stats));
       }
     }
@@ -209,7 +209,7 @@ struct EdgeDaemon::Impl {
     ASSIGN_OR_RETURN(ServingState::Snapshot base, serving.CopyForWindow());
     std::shared_ptr<const SourceStats> source_stats;
     {
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       source_stats = source;
     }
     WindowInput input;

@@ -102,7 +102,7 @@ absl::Status Outbox::Add(const OutboxEntry& entry) {
   if (ec) return absl::UnavailableError(absl::StrCat(dir_, ": ", ec.message()));
   uint64_t seq;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     seq = sequence_++;
   }
   const std::string path = absl::StrFormat("%s/%020d-%06d-%s.json", dir_, now_(), seq % 1000000,
@@ -134,7 +134,7 @@ absl::Status Outbox::Reject(const std::string& file, const std::string& reason) 
 }
 
 absl::Status Outbox::Flush(const Push& push, const std::function<void(const Delivered&)>& on_delivered) {
-  absl::MutexLock flushing(&flush_mu_);
+  MutexLock flushing(&flush_mu_);
   for (const std::string& file : PendingFiles()) {
     auto text = ReadFileToString(file);
     if (!text.ok()) return text.status();  // unreadable now (I/O): try again later

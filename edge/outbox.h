@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex.h"
 #include "blocktrainer/v1/blocktrainer.pb.h"
 #include "common/base/status.h"
 #include "edge/cloud_client.h"
@@ -77,8 +77,8 @@ class Outbox {
   const std::string dir_;
   const BlockStore* store_;
   std::function<int64_t()> now_;
-  absl::Mutex flush_mu_;  // one Flush at a time
-  absl::Mutex mu_;
+  Mutex flush_mu_;  // one Flush at a time
+  Mutex mu_;
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;  // orders entries added within one second
 };
 

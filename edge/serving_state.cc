@@ -27,7 +27,7 @@ absl::Status ServingState::Load() {
   if (!parsed.ok()) return Annotate(parsed.status(), path_);
   blocks = std::move(*parsed);
   ASSIGN_OR_RETURN(auto model, Build(blocks, architecture));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   architecture_ = std::move(architecture);
   model_ = std::move(model);
   blocks_ = std::move(blocks);
@@ -36,22 +36,22 @@ absl::Status ServingState::Load() {
 }
 
 bool ServingState::has_model() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return model_ != nullptr;
 }
 
 uint64_t ServingState::version() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return version_;
 }
 
 BlockDigests ServingState::blocks() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return blocks_;
 }
 
 void ServingState::SetArchitecture(std::map<std::string, std::string> architecture) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   architecture_ = std::move(architecture);
 }
 
@@ -83,11 +83,11 @@ absl::Status ServingState::SaveLocked() const {
 absl::Status ServingState::Adopt(const BlockDigests& blocks, uint64_t version) {
   std::map<std::string, std::string> architecture;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     architecture = architecture_;
   }
   ASSIGN_OR_RETURN(auto model, Build(blocks, architecture));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::swap(model_, model);
   BlockDigests previous_blocks = std::exchange(blocks_, blocks);
   const uint64_t previous_version = std::exchange(version_, version);
@@ -103,7 +103,7 @@ absl::Status ServingState::Adopt(const BlockDigests& blocks, uint64_t version) {
 absl::Status ServingState::Deploy(std::unique_ptr<BlockModel> model, const BlockDigests& blocks) {
   if (model == nullptr) return absl::InvalidArgumentError("no model to deploy");
   model->SetTrainingMode(false);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   BlockDigests previous = std::exchange(blocks_, blocks);
   absl::Status saved = SaveLocked();
   if (!saved.ok()) {
@@ -115,7 +115,7 @@ absl::Status ServingState::Deploy(std::unique_ptr<BlockModel> model, const Block
 }
 
 absl::Status ServingState::SetVersion(uint64_t version) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const uint64_t previous = std::exchange(version_, version);
   absl::Status saved = SaveLocked();
   if (!saved.ok()) version_ = previous;
@@ -123,7 +123,7 @@ absl::Status ServingState::SetVersion(uint64_t version) {
 }
 
 absl::StatusOr<ServingState::Snapshot> ServingState::CopyForWindow() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (model_ == nullptr) return absl::FailedPreconditionError("no model is served yet");
   Snapshot s;
   ASSIGN_OR_RETURN(s.model, CopyModel(*model_));

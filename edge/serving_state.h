@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex.h"
 #include "common/format/manifest.h"
 #include "common/model/block_model.h"
 #include "common/base/status.h"
@@ -58,7 +58,7 @@ class ServingState {
 
   const std::string path_;
   const BlockStore* store_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, std::string> architecture_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<BlockModel> model_ ABSL_GUARDED_BY(mu_);
   BlockDigests blocks_ ABSL_GUARDED_BY(mu_);

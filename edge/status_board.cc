@@ -40,18 +40,18 @@ nlohmann::ordered_json WindowResultJson(const v1::WindowResult& r) {
 }
 
 void StatusBoard::SetState(EdgeState state, double progress) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   state_ = state;
   if (progress >= 0) progress_ = progress;
 }
 
 EdgeState StatusBoard::state() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return state_;
 }
 
 void StatusBoard::BeginWindow(const std::string& id, std::chrono::milliseconds length) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   window_id_ = id;
   window_end_ = std::chrono::steady_clock::now() + length;
   progress_ = 0;
@@ -63,7 +63,7 @@ void StatusBoard::BeginWindow(const std::string& id, std::chrono::milliseconds l
 }
 
 void StatusBoard::UpdateResult(const std::string& id, const std::function<void(v1::WindowResult*)>& update) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (v1::WindowResult& r : recent_) {
     if (r.window_id() == id) update(&r);
   }
@@ -72,7 +72,7 @@ void StatusBoard::UpdateResult(const std::string& id, const std::function<void(v
 absl::Status StatusBoard::EndWindow(EdgeState next_state) {
   std::string line;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     state_ = next_state;
     if (!window_id_.empty() && !recent_.empty() && recent_.front().window_id() == window_id_) {
       line = WindowResultJson(recent_.front()).dump() + "\n";
@@ -85,17 +85,17 @@ absl::Status StatusBoard::EndWindow(EdgeState next_state) {
 }
 
 std::string StatusBoard::running_window() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return window_id_;
 }
 
 void StatusBoard::NotePeak(int64_t bytes) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   peak_bytes_ = std::max(peak_bytes_, bytes);
 }
 
 void StatusBoard::Fill(v1::EdgeStatus* out) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   out->set_state(EdgeStateName(state_));
   out->set_window_id(window_id_);
   out->set_progress(progress_);

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex.h"
 #include "blocktrainer/v1/blocktrainer.pb.h"
 #include "common/base/status.h"
 #include "nlohmann/json.hpp"
@@ -44,7 +44,7 @@ class StatusBoard {
 
  private:
   const std::string results_path_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   EdgeState state_ ABSL_GUARDED_BY(mu_) = EdgeState::kStarting;
   std::string window_id_ ABSL_GUARDED_BY(mu_);
   double progress_ ABSL_GUARDED_BY(mu_) = 0;

@@ -33,7 +33,7 @@ WindowSchedule::WindowSchedule(std::vector<std::pair<std::string, WindowSpec>> s
       clock_(std::move(clock)) {}
 
 bool WindowSchedule::Request(std::string* reason) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (requested_) {
     *reason = "a window is already queued";
     return false;
@@ -45,18 +45,18 @@ bool WindowSchedule::Request(std::string* reason) {
 }
 
 bool WindowSchedule::requested() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return requested_;
 }
 
 void WindowSchedule::Wake() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   woken_ = true;
 }
 
 std::optional<WindowSchedule::Opening> WindowSchedule::Poll() {
   const int64_t unix_now = clock_();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (requested_) {
     requested_ = false;
     return Opening{absl::StrCat("now-", unix_now), on_request_length_};
@@ -87,8 +87,8 @@ std::optional<WindowSchedule::Opening> WindowSchedule::Poll() {
 std::optional<WindowSchedule::Opening> WindowSchedule::Next(const CancelToken* cancel) {
   while (cancel == nullptr || !cancel->cancelled()) {
     if (auto opening = Poll()) return opening;
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&woken_), absl::Seconds(1));
+    MutexLock lock(&mu_);
+    mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_; }, std::chrono::seconds(1));
     woken_ = false;
   }
   return std::nullopt;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex.h"
 #include "common/base/cancel.h"
 #include "common/config/config.h"
 #include "common/base/status.h"
@@ -59,7 +59,7 @@ class WindowSchedule {
   const int offset_minutes_;
   const std::chrono::milliseconds on_request_length_;
   const UnixClock clock_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   bool requested_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, int64_t> opened_ ABSL_GUARDED_BY(mu_);  // occurrence key → when it opened

@@ -160,7 +160,7 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& path
   std::unique_ptr<Registry> r(new Registry(db));
   sqlite3_busy_timeout(db, 5000);
   {
-    absl::MutexLock lock(&r->mu_);
+    MutexLock lock(&r->mu_);
     RETURN_IF_ERROR(Annotate(r->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"),
                              path));
     RETURN_IF_ERROR(Annotate(r->Exec(kSchema), path));
@@ -181,7 +181,7 @@ absl::Status Registry::Exec(const std::string& sql) const {
 }
 
 absl::Status Registry::RegisterEdge(const EdgeRecord& edge, const BlockDigests& foundation, int64_t now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> absl::Status {
     Stmt exists(db_, "SELECT 1 FROM edges WHERE id = ?");
@@ -209,7 +209,7 @@ absl::Status Registry::RegisterEdge(const EdgeRecord& edge, const BlockDigests& 
 }
 
 absl::Status Registry::SetTokenHash(const std::string& edge_id, const std::string& token_sha256) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, "INSERT INTO tokens (edge_id, token_sha256) VALUES (?, ?) "
               "ON CONFLICT(edge_id) DO UPDATE SET token_sha256 = excluded.token_sha256");
   s.Bind(1, edge_id).Bind(2, token_sha256);
@@ -217,7 +217,7 @@ absl::Status Registry::SetTokenHash(const std::string& edge_id, const std::strin
 }
 
 absl::StatusOr<std::string> Registry::EdgeForTokenHash(const std::string& token_sha256) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, "SELECT edge_id FROM tokens WHERE token_sha256 = ?");
   s.Bind(1, token_sha256);
   ASSIGN_OR_RETURN(bool row, s.Step());
@@ -227,7 +227,7 @@ absl::StatusOr<std::string> Registry::EdgeForTokenHash(const std::string& token_
 
 absl::Status Registry::Heartbeat(const std::string& edge_id, const std::string& state, const std::string& window_id,
                                  double progress, uint32_t unsent_updates, uint64_t serving_version, int64_t now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, "UPDATE edges SET state = ?, window_id = ?, progress = ?, unsent_updates = ?, serving_version = ?, "
               "last_seen = ? WHERE id = ?");
   s.Bind(1, state).Bind(2, window_id).Bind(3, progress).Bind(4, static_cast<int64_t>(unsent_updates));
@@ -238,7 +238,7 @@ absl::Status Registry::Heartbeat(const std::string& edge_id, const std::string& 
 }
 
 absl::StatusOr<EdgeRecord> Registry::GetEdge(const std::string& edge_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kEdgeColumns, " FROM edges WHERE id = ?").c_str());
   s.Bind(1, edge_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
@@ -247,7 +247,7 @@ absl::StatusOr<EdgeRecord> Registry::GetEdge(const std::string& edge_id) const {
 }
 
 absl::StatusOr<std::vector<EdgeRecord>> Registry::ListEdges() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kEdgeColumns, " FROM edges ORDER BY id").c_str());
   std::vector<EdgeRecord> out;
   while (true) {
@@ -259,7 +259,7 @@ absl::StatusOr<std::vector<EdgeRecord>> Registry::ListEdges() const {
 }
 
 absl::StatusOr<std::vector<EdgeSummary>> Registry::ListEdgeSummaries() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // The edge columns (prefixed: plans has a window_id too), the head, and the newest completed plan if any.
   Stmt s(db_,
          "SELECT e.id, e.hardware, e.memory_budget, e.windows, e.registered, e.last_seen, e.state, e.window_id, "
@@ -285,7 +285,7 @@ absl::StatusOr<std::vector<EdgeSummary>> Registry::ListEdgeSummaries() const {
 absl::StatusOr<VersionRecord> Registry::Head(const std::string& edge_id) const {
   uint64_t head = 0;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     Stmt s(db_, "SELECT head FROM edges WHERE id = ?");
     s.Bind(1, edge_id);
     ASSIGN_OR_RETURN(bool row, s.Step());
@@ -296,7 +296,7 @@ absl::StatusOr<VersionRecord> Registry::Head(const std::string& edge_id) const {
 }
 
 absl::StatusOr<VersionRecord> Registry::GetVersion(const std::string& edge_id, uint64_t version) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, "SELECT version, parent, created, note, blocks FROM versions WHERE edge_id = ? AND version = ?");
   s.Bind(1, edge_id).Bind(2, version);
   ASSIGN_OR_RETURN(bool row, s.Step());
@@ -306,7 +306,7 @@ absl::StatusOr<VersionRecord> Registry::GetVersion(const std::string& edge_id, u
 }
 
 absl::StatusOr<std::vector<VersionRecord>> Registry::ListVersions(const std::string& edge_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, "SELECT version, parent, created, note, blocks FROM versions WHERE edge_id = ? ORDER BY version");
   s.Bind(1, edge_id);
   std::vector<VersionRecord> out;
@@ -331,7 +331,7 @@ absl::StatusOr<bool> Registry::EdgeMayRead(const std::string& edge_id, const std
 }
 
 absl::Status Registry::SavePlan(const PlanRecord& p) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, "INSERT INTO plans (plan_id, edge_id, window_id, base_version, trainable, plan_json, "
               "predicted_accuracy, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   s.Bind(1, p.plan_id).Bind(2, p.edge_id).Bind(3, p.window_id).Bind(4, p.base_version);
@@ -341,7 +341,7 @@ absl::Status Registry::SavePlan(const PlanRecord& p) {
 }
 
 absl::StatusOr<PlanRecord> Registry::GetPlan(const std::string& plan_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kPlanColumns, " FROM plans WHERE plan_id = ?").c_str());
   s.Bind(1, plan_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
@@ -350,7 +350,7 @@ absl::StatusOr<PlanRecord> Registry::GetPlan(const std::string& plan_id) const {
 }
 
 absl::StatusOr<std::vector<PlanRecord>> Registry::RecentPlans(const std::string& edge_id, int limit) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kPlanColumns, " FROM plans WHERE edge_id = ? ORDER BY created DESC, rowid "
                            "DESC LIMIT ?").c_str());
   s.Bind(1, edge_id).Bind(2, static_cast<int64_t>(limit));
@@ -367,7 +367,7 @@ absl::StatusOr<uint64_t> Registry::CommitVersion(const std::string& edge_id, uin
                                                  const BlockDigests& blocks, const std::string& note,
                                                  const std::string& plan_id, double accuracy_before,
                                                  double accuracy_after, int64_t now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   uint64_t version = 0;
   auto body = [&]() -> absl::Status {

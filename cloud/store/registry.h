@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex.h"
 #include "common/base/status.h"
 #include "common/format/manifest.h"
 
@@ -107,7 +107,7 @@ class Registry {
  private:
   explicit Registry(sqlite3* db) : db_(db) {}
   absl::Status Exec(const std::string& sql) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);  // one connection; every statement runs under mu_
 };
 

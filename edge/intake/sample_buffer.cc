@@ -108,7 +108,7 @@ absl::StatusOr<std::unique_ptr<SampleBuffer>> SampleBuffer::Open(const SampleBuf
 }
 
 SampleBuffer::~SampleBuffer() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (fd_ >= 0) {
     ::fdatasync(fd_);
     ::close(fd_);
@@ -116,7 +116,7 @@ SampleBuffer::~SampleBuffer() {
 }
 
 absl::Status SampleBuffer::Load() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(std::string data, ReadFileToString(options_.path));
   if (data.empty()) {
     RETURN_IF_ERROR(WriteAll(fd_, std::string(kFileMagic, 8), options_.path));
@@ -179,7 +179,7 @@ absl::Status SampleBuffer::Append(const Sample& sample) {
   }
   if (sample.source.size() > 255) return absl::InvalidArgumentError("sample: source longer than 255 bytes");
   std::string record = EncodeSampleRecord(sample);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   RETURN_IF_ERROR(WriteAll(fd_, record, options_.path));
   file_bytes_ += record.size();
   ++file_records_;
@@ -215,30 +215,30 @@ absl::Status SampleBuffer::CompactLocked() {
 }
 
 absl::Status SampleBuffer::Sync() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (::fdatasync(fd_) != 0) return Errno("cannot sync", options_.path);
   unsynced_ = 0;
   return absl::OkStatus();
 }
 
 std::vector<Sample> SampleBuffer::Recent(size_t n) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   size_t start = samples_.size() > n ? samples_.size() - n : 0;
   return std::vector<Sample>(samples_.begin() + static_cast<std::ptrdiff_t>(start), samples_.end());
 }
 
 size_t SampleBuffer::size() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return samples_.size();
 }
 
 uint64_t SampleBuffer::bytes() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return bytes_;
 }
 
 size_t SampleBuffer::labeled_count() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   size_t n = 0;
   for (const Sample& s : samples_) n += s.labeled();
   return n;

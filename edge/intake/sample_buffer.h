@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex.h"
 #include "common/base/status.h"
 
 namespace bt {
@@ -69,7 +69,7 @@ class SampleBuffer {
 
   const SampleBufferOptions options_;
   uint64_t recovered_bytes_ = 0;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   int fd_ ABSL_GUARDED_BY(mu_);
   std::deque<Sample> samples_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;        // record bytes of retained samples

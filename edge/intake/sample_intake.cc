@@ -17,7 +17,7 @@ void SampleIntake::Start() {
 void SampleIntake::Stop() {
   cancel_.Cancel();
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (stream_thread_.joinable()) stream_thread_.join();
@@ -33,8 +33,8 @@ void SampleIntake::PollSpool() {
       spdlog::info("spool: {} accepted, {} rejected (buffer: {} samples)", scan->accepted, scan->rejected,
                    buffer_->size());
     }
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(poll_interval_));
+    MutexLock lock(&mu_);
+    mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }, poll_interval_);
     if (stopping_) return;
   }
 }

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex.h"
 #include "common/base/cancel.h"
 #include "common/base/status.h"
 #include "edge/intake/sample_buffer.h"
@@ -41,7 +41,7 @@ class SampleIntake {
   const std::chrono::milliseconds poll_interval_;
   const SampleBuffer* buffer_;
   CancelToken cancel_;
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread stream_thread_, spool_thread_;
 };
