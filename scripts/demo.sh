@@ -21,10 +21,10 @@ start=$(date +%s)
 echo "BlockTrainer demo: $WINDOWS retraining windows of $WINDOW through bt-cloud and bt-edge on loopback."
 [ -x "$BIN/bt-cloud" ] || echo "  first run: installs missing Debian packages (a few minutes) and builds (about 4 minutes on 2 cores)"
 if [ -f "$MODEL" ]; then
-  echo "  the foundation model is cached ($MODEL): about 9 minutes in all"
+  echo "  the foundation model is cached ($MODEL): about 5 minutes in all"
 else
-  echo "  pretrains the foundation model once (about 7 minutes on an idle 2-core machine, up to 20 under load;"
-  echo "  progress every 10 s), then about 9 minutes for the rest"
+  echo "  pretrains the foundation model once (3-7 minutes on an idle 2-core machine, up to 20 under load;"
+  echo "  progress every 10 s), then about 5 minutes for the rest"
 fi
 echo
 scripts/setup.sh
