@@ -7,18 +7,13 @@
 #include <random>
 
 #include "common/base/file_util.h"
+#include "tests/testing/idx_bytes.h"
 #include "tests/testing/test_dir.h"
 
 namespace bt {
 namespace {
 
-std::string Idx(const std::vector<uint32_t>& dims, const std::string& data) {
-  std::string out = {0, 0, 0x08, static_cast<char>(dims.size())};
-  for (uint32_t d : dims) {
-    for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>((d >> shift) & 0xff));
-  }
-  return out + data;
-}
+using fixtures::Idx;
 
 void WriteSplit(const TestDir& dir, const std::string& images, const std::string& labels) {
   ASSERT_TRUE(WriteFileAtomically(dir.Path("t10k-images-idx3-ubyte"), images).ok());
