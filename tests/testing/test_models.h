@@ -23,6 +23,9 @@ inline VitConfig TinyVit(int64_t hidden = 16, int64_t heads = 2, int64_t layers 
   return c;
 }
 
+// The two-class tiny ViT the window and training tests share (the toy task has two classes).
+inline VitConfig Tiny() { return TinyVit(16, 2, 2, 32, /*classes=*/2); }
+
 // Random F32 weights for every parameter of a ViT layout, without LibTorch; `views` point into `storage`.
 struct FakeWeights {
   explicit FakeWeights(const VitConfig& config, uint32_t seed = 1) {

@@ -10,8 +10,6 @@
 
 namespace bt::fixtures {
 
-inline VitConfig Tiny() { return TinyVit(16, 2, 2, 32, /*classes=*/2); }
-
 inline std::unique_ptr<BlockModel> TrainedTiny() {
   auto model = *CreateVitModel(Tiny(), 1);
   RetrainOptions options;

@@ -8,7 +8,7 @@
 namespace bt {
 namespace {
 
-VitConfig Tiny() { return fixtures::TinyVit(16, 2, 2, 32, /*classes=*/2); }
+using fixtures::Tiny;
 
 using fixtures::ToyData;
 

@@ -15,7 +15,7 @@ namespace {
 
 namespace v1 = blocktrainer::v1;
 
-VitConfig Tiny() { return fixtures::TinyVit(16, 2, 2, 32, /*classes=*/2); }
+using fixtures::Tiny;
 
 // A fake cloud: the planning step as bt-cloud runs it, behind the wire messages both ways.
 struct FakeCloud {
