@@ -106,6 +106,18 @@ absl::StatusOr<Plan> SolvePlan(const PlanRequest& request);
 // baselines that choose their blocks another way.
 absl::StatusOr<Plan> EvaluatePlan(const PlanRequest& request, const std::vector<size_t>& options, int64_t iterations);
 
+// The plan given by `options` at the most iterations on the grid that its predicted time fits into the window (the
+// smallest grid value if none fits); `feasible` says whether it fits the memory budget.
+absl::StatusOr<Plan> FitPlan(const PlanRequest& request, const std::vector<size_t>& options);
+
+// Up to `count` distinct feasible plans that train something, best predicted accuracy first, each option
+// combination at its best iteration count; ties go to less memory, then less time, then a fixed order. Exhaustive
+// when the model has at most `exhaustive_limit` option combinations; beyond that, the solver's plan and every plan
+// that differs from it in one or two blocks (so the first is always the solver's optimum or as good).
+inline constexpr uint64_t kTopPlansExhaustiveLimit = 4'000'000;
+absl::StatusOr<std::vector<Plan>> TopPlans(const PlanRequest& request, size_t count,
+                                           uint64_t exhaustive_limit = kTopPlansExhaustiveLimit);
+
 // Exhaustive search over every option combination, for tests (exponential: keep instances tiny). Uses the same
 // discretised memory as SolvePlan.
 absl::StatusOr<Plan> BruteForcePlan(const PlanRequest& request);

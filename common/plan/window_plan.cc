@@ -110,12 +110,7 @@ absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawPa
   const int64_t batch = std::max<int64_t>(1, report.batch);
   for (int64_t divisor : request.micro_batch_divisors) {
     if (divisor < 1 || divisor > batch) continue;
-    PlanRequest plan_request = RequestForMicroBatch(report, divisor);
-    plan_request.law = out.law;
-    plan_request.memory_budget = BudgetForDivisor(request.memory_budget, divisor);
-    plan_request.window_seconds = request.train_seconds;
-    plan_request.iteration_grid = request.iteration_grid;
-    ASSIGN_OR_RETURN(Plan plan, SolvePlan(plan_request));
+    ASSIGN_OR_RETURN(Plan plan, SolvePlan(WindowRequest(report, out.law, request, divisor)));
     plan.micro_batch = divisor == 1 ? 0 : batch / divisor;
     plan.memory_budget = request.memory_budget;
     const bool better = !have || (plan.feasible && !out.plan.feasible) ||
@@ -127,6 +122,72 @@ absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawPa
   }
   if (!have) return absl::InvalidArgumentError("no micro-batch divisor fits the probe batch");
   return out;
+}
+
+PlanRequest WindowRequest(const ProbeReport& report, const LawParams& law, const WindowPlanRequest& request,
+                          int64_t divisor) {
+  PlanRequest r = RequestForMicroBatch(report, divisor);
+  r.law = law;
+  r.memory_budget = BudgetForDivisor(request.memory_budget, divisor);
+  r.window_seconds = request.train_seconds;
+  r.iteration_grid = request.iteration_grid;
+  return r;
+}
+
+namespace {
+
+std::vector<size_t> OptionsOf(const Plan& plan) {
+  std::vector<size_t> options;
+  for (const BlockDecision& d : plan.blocks) options.push_back(d.option_index);
+  return options;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Plan>> TopWindowPlans(const ProbeReport& report, const LawParams& law,
+                                                 const WindowPlanRequest& request, size_t count) {
+  const int64_t batch = std::max<int64_t>(1, report.batch);
+  std::vector<Plan> all;
+  for (int64_t divisor : request.micro_batch_divisors) {
+    if (divisor < 1 || divisor > batch) continue;
+    ASSIGN_OR_RETURN(std::vector<Plan> top, TopPlans(WindowRequest(report, law, request, divisor), count));
+    for (Plan& plan : top) {
+      plan.micro_batch = divisor == 1 ? 0 : batch / divisor;
+      plan.memory_budget = request.memory_budget;
+      all.push_back(std::move(plan));
+    }
+  }
+  // Best first; among equal predictions the larger chunk (stable: divisors were visited in the request's order).
+  std::stable_sort(all.begin(), all.end(), [](const Plan& a, const Plan& b) {
+    return a.predicted_accuracy > b.predicted_accuracy + 1e-9;
+  });
+  std::vector<Plan> out;
+  std::vector<std::vector<size_t>> seen;
+  for (Plan& plan : all) {
+    std::vector<size_t> options = OptionsOf(plan);
+    if (std::find(seen.begin(), seen.end(), options) != seen.end()) continue;
+    seen.push_back(std::move(options));
+    out.push_back(std::move(plan));
+    if (out.size() == count) break;
+  }
+  return out;
+}
+
+absl::StatusOr<Plan> FitWindowPlan(const ProbeReport& report, const LawParams& law, const WindowPlanRequest& request,
+                                   const std::vector<size_t>& options) {
+  const int64_t batch = std::max<int64_t>(1, report.batch);
+  Plan last;
+  bool have = false;
+  for (int64_t divisor : request.micro_batch_divisors) {
+    if (divisor < 1 || divisor > batch) continue;
+    ASSIGN_OR_RETURN(last, FitPlan(WindowRequest(report, law, request, divisor), options));
+    last.micro_batch = divisor == 1 ? 0 : batch / divisor;
+    last.memory_budget = request.memory_budget;
+    have = true;
+    if (last.feasible) return last;
+  }
+  if (!have) return absl::InvalidArgumentError("no micro-batch divisor fits the probe batch");
+  return last;
 }
 
 }  // namespace bt

@@ -64,6 +64,22 @@ PlanRequest RequestForMicroBatch(const ProbeReport& report, int64_t divisor);
 // of full fine-tuning ("35%") is a share of.
 absl::StatusOr<uint64_t> FullFineTuningBytes(const ProbeReport& report);
 
+// The planner's request for `report` with `law` at chunks of batch / `divisor`: costs scaled (RequestForMicroBatch),
+// the budget a chunked plan is solved against (BudgetForDivisor), the window's training time and grid.
+PlanRequest WindowRequest(const ProbeReport& report, const LawParams& law, const WindowPlanRequest& request,
+                          int64_t divisor);
+
+// Up to `count` plans over every chunk size in `request`, best predicted first (TopPlans): each option combination
+// once, at the chunk size where it is predicted best (the larger chunk on ties). Plan::micro_batch carries it and
+// Plan::memory_budget is the edge's budget. The first is the plan PlanFromProbes returns for the same law.
+absl::StatusOr<std::vector<Plan>> TopWindowPlans(const ProbeReport& report, const LawParams& law,
+                                                 const WindowPlanRequest& request, size_t count);
+
+// The plan `options` (an index into each block's options) at the largest chunk whose budget it fits, at the most
+// iterations that fit the window (FitPlan); infeasible (at the smallest chunk) when no chunk size fits.
+absl::StatusOr<Plan> FitWindowPlan(const ProbeReport& report, const LawParams& law, const WindowPlanRequest& request,
+                                   const std::vector<size_t>& options);
+
 // `prior`: the edge's previous law, or null for a new edge. Tries every micro-batch divisor and keeps the plan
 // with the best predicted accuracy (the largest chunk on ties); Plan::micro_batch carries the choice.
 absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawParams* prior,

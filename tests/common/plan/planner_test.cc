@@ -193,5 +193,100 @@ TEST(EvaluatePlan, AgreesWithTheSolverOnTheSolversOwnChoice) {
   EXPECT_FALSE(EvaluatePlan(request, std::vector<size_t>(r.costs.size(), 99), 25).ok());
 }
 
+// Every feasible, gaining option combination of `r` at its best q, by brute force: (predicted accuracy, options).
+std::vector<std::pair<double, std::vector<size_t>>> AllPlans(const PlanRequest& r) {
+  std::vector<std::pair<double, std::vector<size_t>>> all;
+  const size_t n = r.blocks.size();
+  std::vector<size_t> options(n, 0);
+  while (true) {
+    bool trains = false, canonical = true;
+    for (size_t i = 0; i < n && !trains; ++i) {
+      trains = r.blocks[i].options[options[i]].trainable;
+      if (!trains && options[i] != 0) canonical = false;
+    }
+    if (trains && canonical) {
+      auto plan = FitPlan(r, options);
+      if (plan.ok() && plan->feasible && plan->train_seconds <= r.window_seconds * (1 + 1e-12) &&
+          plan->predicted_accuracy > r.law.acc0 + 1e-12) {
+        all.push_back({plan->predicted_accuracy, options});
+      }
+    }
+    size_t i = 0;
+    while (i < n && ++options[i] == r.blocks[i].options.size()) options[i++] = 0;
+    if (i == n) break;
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  return all;
+}
+
+TEST(TopPlans, AreTheBestDistinctPlansInOrderAndStartWithTheSolversOptimum) {
+  std::mt19937 rng(7);
+  int compared = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    PlanRequest r = RandomRequest(rng);
+    auto top = TopPlans(r, 5);
+    auto solved = SolvePlan(r);
+    ASSERT_TRUE(top.ok() && solved.ok()) << trial;
+    const auto all = AllPlans(r);
+    ASSERT_EQ(top->size(), std::min<size_t>(5, all.size())) << "trial " << trial;
+    for (size_t k = 0; k < top->size(); ++k) {
+      const Plan& p = (*top)[k];
+      EXPECT_TRUE(p.feasible);
+      EXPECT_LE(p.memory_bytes, r.memory_budget);
+      EXPECT_LE(p.train_seconds, r.window_seconds * (1 + 1e-9));
+      // The k-th best prediction over every plan (ties may come in either order, the values may not).
+      EXPECT_NEAR(p.predicted_accuracy, all[k].first, 1e-9) << "trial " << trial << " rank " << k;
+      for (size_t j = 0; j < k; ++j) {
+        std::vector<size_t> a, b;
+        for (const BlockDecision& d : p.blocks) a.push_back(d.option_index);
+        for (const BlockDecision& d : (*top)[j].blocks) b.push_back(d.option_index);
+        EXPECT_NE(a, b) << "trial " << trial << ": rank " << j << " and " << k << " are the same plan";
+      }
+    }
+    if (!top->empty() && solved->first_trainable >= 0) {
+      EXPECT_NEAR(top->front().predicted_accuracy, solved->predicted_accuracy, 1e-9) << "trial " << trial;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 100);
+}
+
+TEST(TopPlans, BeyondTheExhaustiveLimitSearchTheSolversNeighbourhood) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 100; ++trial) {
+    PlanRequest r = RandomRequest(rng);
+    auto exhaustive = TopPlans(r, 3);
+    auto local = TopPlans(r, 3, /*exhaustive_limit=*/1);
+    auto solved = SolvePlan(r);
+    ASSERT_TRUE(exhaustive.ok() && local.ok() && solved.ok());
+    ASSERT_EQ(local->empty(), exhaustive->empty()) << trial;
+    if (local->empty()) continue;
+    EXPECT_NEAR(local->front().predicted_accuracy, solved->predicted_accuracy, 1e-9) << trial;
+    for (size_t k = 0; k < local->size(); ++k) {
+      // Never better than the true k-th best (it searches a subset), and in order.
+      EXPECT_LE((*local)[k].predicted_accuracy, (*exhaustive)[k].predicted_accuracy + 1e-9) << trial;
+      if (k > 0) EXPECT_GE((*local)[k - 1].predicted_accuracy, (*local)[k].predicted_accuracy - 1e-12);
+    }
+  }
+}
+
+TEST(FitPlan, RunsTheMostIterationsThatFitTheWindow) {
+  PlanRequest r = ThreeBlocks();
+  std::vector<size_t> options(r.blocks.size(), 0);
+  options.back() = 1;
+  r.iteration_grid = {10, 20, 40, 80};
+  auto at_10 = EvaluatePlan(r, options, 10);
+  ASSERT_TRUE(at_10.ok());
+  r.window_seconds = at_10->seconds_per_iteration * 45;  // 40 fit, 80 do not
+  auto fitted = FitPlan(r, options);
+  ASSERT_TRUE(fitted.ok()) << fitted.status();
+  EXPECT_EQ(fitted->iterations, 40);
+  r.window_seconds = at_10->seconds_per_iteration * 5;  // not even the smallest: the smallest, honestly timed
+  fitted = FitPlan(r, options);
+  ASSERT_TRUE(fitted.ok());
+  EXPECT_EQ(fitted->iterations, 10);
+  EXPECT_GT(fitted->train_seconds, r.window_seconds);
+}
+
 }  // namespace
 }  // namespace bt

@@ -75,5 +75,35 @@ TEST(WindowPlan, GridTextAndFullFineTuning) {
   EXPECT_GE(*full, trainable_bytes);  // every block trainable, plus what every plan pays
 }
 
+TEST(WindowPlan, TopPlansStartWithThePlannersChoiceAndFitWindowPlanFindsAChunkThatFits) {
+  const ProbeReport r = SampleReport();
+  WindowPlanRequest request;
+  request.memory_budget = 3u << 20;
+  request.train_seconds = 30;
+  auto planned = PlanFromProbes(r, nullptr, request);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  ASSERT_TRUE(planned->plan.feasible && planned->plan.first_trainable >= 0) << planned->plan.ToTable();
+  auto top = TopWindowPlans(r, planned->law, request, 6);
+  ASSERT_TRUE(top.ok()) << top.status();
+  ASSERT_FALSE(top->empty());
+  EXPECT_NEAR(top->front().predicted_accuracy, planned->plan.predicted_accuracy, 1e-9);
+  EXPECT_EQ(top->front().micro_batch, planned->plan.micro_batch);
+  for (size_t k = 1; k < top->size(); ++k) {
+    EXPECT_GE((*top)[k - 1].predicted_accuracy, (*top)[k].predicted_accuracy - 1e-12);
+    EXPECT_EQ((*top)[k].memory_budget, request.memory_budget);
+  }
+  // Every block trainable does not fit 3 MiB on the whole batch; FitWindowPlan moves to smaller chunks or says so.
+  std::vector<size_t> all;
+  for (const BlockProfile& b : r.costs) all.push_back(b.options.size() > 1 ? 1 : 0);
+  auto fitted = FitWindowPlan(r, planned->law, request, all);
+  ASSERT_TRUE(fitted.ok()) << fitted.status();
+  if (fitted->feasible) {
+    EXPECT_LE(fitted->memory_bytes, BudgetForDivisor(request.memory_budget, fitted->micro_batch > 0 ? 2 : 1));
+    EXPECT_LE(fitted->train_seconds, request.train_seconds + 1e-9);
+  } else {
+    EXPECT_EQ(fitted->micro_batch, r.batch / 8);  // it tried down to the smallest chunk
+  }
+}
+
 }  // namespace
 }  // namespace bt
