@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_join.h"
+#include "bench/oracle.h"
 #include "bench/scoreboard.h"
 #include "common/base/cancel.h"
 #include "common/base/logging.h"
@@ -42,6 +43,17 @@ int main(int argc, char** argv) {
   app.add_flag("--via-daemons", o.via_daemons,
                "also run blocktrainer through bt-cloud and bt-edge (child processes on loopback; state and logs under "
                "OUT/daemons) and compare with the in-process run");
+  bool oracle = false;
+  OracleOptions oracle_options;
+  app.add_flag("--oracle", oracle,
+               "judge the planner instead: per window, retrain a fixed candidate set (the planner's top plans, every "
+               "last-k, every block alone in each form, fixed-compressed(-lora), random plans) from blocktrainer's "
+               "starting model and report the chosen plan's rank, regret and the law's rank correlation (bench/oracle.h; "
+               "about 10-20 minutes per window on 2 cores)");
+  app.add_option("--oracle-top", oracle_options.top, "--oracle: how many of the planner's best plans to retrain")
+      ->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--oracle-random", oracle_options.random, "--oracle: how many random feasible plans to retrain")
+      ->capture_default_str()->check(CLI::Range(0, 100));
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (auto s = InitLogging(log_level); !s.ok()) {
@@ -50,7 +62,11 @@ int main(int argc, char** argv) {
   }
   CancelToken cancel;
   CancelOnSignals(&cancel);
-  absl::Status status = RunScoreboard(o, &cancel);
+  if (oracle && o.via_daemons) {
+    std::fprintf(stderr, "bt-bench: error: --oracle and --via-daemons do not combine\n");
+    return 2;
+  }
+  absl::Status status = oracle ? RunOracle(o, oracle_options, &cancel) : RunScoreboard(o, &cancel);
   if (!status.ok()) {
     std::fprintf(stderr, "bt-bench: error: %s\n", std::string(status.message()).c_str());
     return 1;

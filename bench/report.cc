@@ -11,6 +11,21 @@
 #include "nlohmann/json.hpp"
 
 namespace bt {
+
+absl::Status RenderPng(const std::string& dir, const std::string& stem, const std::string& plot) {
+  const std::string script = absl::StrCat("set terminal pngcairo size 1000,520 noenhanced\nset output '", dir, "/",
+                                          stem, ".png.tmp'\n", plot);
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/", stem, ".gp"), script));
+  const std::string command = absl::StrCat("gnuplot '", dir, "/", stem, ".gp' 2>&1");
+  if (std::system(command.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("gnuplot failed or is missing (install gnuplot-nox); ran: ", command));
+  }
+  std::error_code error;
+  std::filesystem::rename(absl::StrCat(dir, "/", stem, ".png.tmp"), absl::StrCat(dir, "/", stem, ".png"), error);
+  if (error) return absl::InternalError(absl::StrCat("cannot write ", dir, "/", stem, ".png: ", error.message()));
+  return absl::OkStatus();
+}
+
 namespace {
 
 // Renders accuracy per window per method with gnuplot (gnuplot-nox); the data and script stay next to the PNG.
@@ -24,20 +39,13 @@ absl::Status Plot(const std::string& dir, const std::vector<MethodResult>& metho
     data += "\n";
   }
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/accuracy.dat", data));
-  std::string script = absl::StrFormat(
-      "set terminal pngcairo size 1000,520 noenhanced\nset output '%s/accuracy.png.tmp'\n"
+  const std::string script = absl::StrFormat(
       "set title 'Accuracy after each window: %s'\nset ylabel 'held-out accuracy (%%)'\nset yrange [0:100]\n"
       "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
       "set boxwidth 0.9\nset grid ytics\nset key outside right\nset xtics rotate by -20\n"
       "plot for [i=2:%d] '%s/accuracy.dat' using i:xtic(1) title columnheader(i)\n",
-      dir, title, static_cast<int>(methods.size()) + 1, dir);
-  RETURN_IF_ERROR(WriteFileAtomically(dir + "/accuracy.gp", script));
-  const std::string command = absl::StrCat("gnuplot '", dir, "/accuracy.gp' 2>&1");
-  if (std::system(command.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("gnuplot failed or is missing (install gnuplot-nox); ran: ", command));
-  }
-  std::filesystem::rename(dir + "/accuracy.png.tmp", dir + "/accuracy.png");
-  return absl::OkStatus();
+      title, static_cast<int>(methods.size()) + 1, dir);
+  return RenderPng(dir, "accuracy", script);
 }
 
 double MeanAfter(const MethodResult& m) {

@@ -45,6 +45,10 @@ struct ReportInfo {
   bool via_daemons = false;
 };
 
+// Renders `plot` (gnuplot commands after the terminal and output lines) to DIR/STEM.png with gnuplot (gnuplot-nox);
+// the script stays beside it as DIR/STEM.gp.
+absl::Status RenderPng(const std::string& dir, const std::string& stem, const std::string& plot);
+
 // Prints the markdown; with `out_dir` also writes results.json, results.md and accuracy.png there.
 absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>& methods, const std::string& out_dir);
 

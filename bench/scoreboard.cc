@@ -1,4 +1,5 @@
 #include "bench/scoreboard.h"
+#include "bench/setup.h"
 #include "bench/baselines.h"
 #include "bench/report.h"
 #include "bench/via_daemons.h"
@@ -59,40 +60,13 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
   if (o.via_daemons && std::find(o.methods.begin(), o.methods.end(), "blocktrainer") == o.methods.end()) {
     return absl::InvalidArgumentError("--via-daemons compares with the in-process run: add blocktrainer to --methods");
   }
-  auto window = ParseDuration(o.window);
-  if (!window.ok()) return Annotate(window.status(), "--window");
-  double budget_fraction = 0;
-  uint64_t budget_bytes = 0;
-  if (!o.memory_budget.empty() && o.memory_budget.back() == '%') {
-    char* end = nullptr;
-    budget_fraction = std::strtod(o.memory_budget.c_str(), &end) / 100.0;
-    if (end != o.memory_budget.c_str() + o.memory_budget.size() - 1 || !(budget_fraction > 0 && budget_fraction <= 10)) {
-      return absl::InvalidArgumentError(absl::StrCat("--memory-budget: '", o.memory_budget,
-                                                     "' is not a size or a percentage like 35%"));
-    }
-  } else {
-    auto size = ParseSize(o.memory_budget);
-    if (!size.ok()) return Annotate(size.status(), "--memory-budget");
-    budget_bytes = *size;
-  }
-  if (o.max_iterations < 25) return absl::InvalidArgumentError("--max-iterations must be at least 25");
-
-  torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
-  ASSIGN_OR_RETURN(Scenario scenario, LoadScenario(o.scenario_path));
-  if (o.labeled_fraction >= 0) {
-    if (o.labeled_fraction > 1) return absl::InvalidArgumentError("--labeled-fraction must be in [0, 1]");
-    for (DomainSpec& d : scenario.domains) d.labeled_fraction = o.labeled_fraction;
-  }
-  ASSIGN_OR_RETURN(auto foundation, LoadModel(o.model_path));
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(foundation->ArchitectureMetadata()));
-  foundation->SetTrainingMode(false);
-  ASSIGN_OR_RETURN(SourceStats source, LoadOrComputeSourceStats(o.model_path, *foundation, o.dataset_dir));
-  ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(o.dataset_dir, "test"));
-  ASSIGN_OR_RETURN(ScenarioData data, MaterializeScenario(scenario, test));
-  const size_t windows = o.max_windows > 0 ? std::min<size_t>(data.windows.size(), static_cast<size_t>(o.max_windows))
-                                           : data.windows.size();
-
-  const std::vector<int64_t> grid = IterationGrid(o.max_iterations);
+  ASSIGN_OR_RETURN(BenchSetup setup, LoadBench(o));
+  const ScenarioData& data = setup.data;
+  const size_t windows = setup.windows;
+  const WindowBudget& budget = setup.budget;
+  const uint64_t budget_bytes = budget.memory_budget;
+  const SourceStats& source = setup.source;
+  const std::vector<int64_t>& grid = setup.grid;
   uint64_t blocktrainer_memory = 0;  // its plan's predicted peak in the current window: what `random` matches
   std::vector<MethodState> methods;
   for (const std::string& name : o.methods) {
@@ -111,32 +85,11 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
   std::stable_sort(methods.begin(), methods.end(),
                    [](const MethodState& a, const MethodState& b) { return a.name == "blocktrainer" && b.name != "blocktrainer"; });
 
-  WindowBudget budget;
-  budget.window = *window;
-  budget.probe_runs = o.probe_runs;
-  MemoryMeter::Install();
-  if (budget_bytes == 0) {
-    // A percentage of full fine-tuning's predicted peak, on the foundation model's costs for the first window.
-    const ImageDataset first = ThroughBuffer(data.windows.front().stream, data.windows.front().labeled);
-    WindowProbeOptions costs_only;
-    costs_only.window = budget.window;
-    costs_only.batch = budget.batch;
-    costs_only.min_labeled = std::numeric_limits<int64_t>::max();
-    ASSIGN_OR_RETURN(ProbeReport report, ProbeWindow(*foundation, config, ImageDataset{}, first.images, nullptr,
-                                                     costs_only));
-    ASSIGN_OR_RETURN(uint64_t full_bytes, FullFineTuningBytes(report));
-    budget_bytes = static_cast<uint64_t>(budget_fraction * static_cast<double>(full_bytes));
-    spdlog::info("memory budget: {} = {} of full fine-tuning's predicted peak {}", FormatBytes(budget_bytes),
-                 o.memory_budget, FormatBytes(full_bytes));
-  }
-  budget.memory_budget = budget_bytes;
-
   for (size_t w = 0; w < windows && !(cancel && cancel->cancelled()); ++w) {
     const DomainWindow& dw = data.windows[w];
     const ImageDataset& eval = data.eval[dw.domain_index];
     // Exactly what an edge's buffer gives back (8-bit images; bt-bench --via-daemons feeds the same stream).
-    const ImageDataset stream = ThroughBuffer(dw.stream, dw.labeled);
-    const WindowSamples samples = SplitWindowSamples(stream, stream.labels.ge(0));
+    const WindowSamples samples = BenchWindowSamples(setup, w);
     const bool label_free = samples.labeled.size() < kMinLabeledSamples;
     blocktrainer_memory = 0;
     spdlog::info("window {}/{}: {} ({} samples, {} labeled{})", w + 1, windows, dw.domain, samples.all.size(),
@@ -252,7 +205,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     ordered.push_back(std::move(daemons));
   }
   ReportInfo info;
-  info.scenario = scenario.name;
+  info.scenario = setup.scenario.name;
   info.model_path = o.model_path;
   info.budget_bytes = budget_bytes;
   info.budget_text = o.memory_budget;

@@ -69,6 +69,32 @@ absl::StatusOr<std::unique_ptr<BlockModel>> CopyModel(const BlockModel& model) {
   return copy;
 }
 
+absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,
+                                      const PlanTraining& options, const CancelToken* cancel) {
+  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
+  ASSIGN_OR_RETURN(std::vector<BlockChoice> choices, ChoicesFromPlan(plan));
+  RetrainOptions retrain;
+  retrain.memory_budget = options.memory_budget;
+  retrain.predicted_peak_bytes = plan.memory_bytes;
+  retrain.time_budget = options.time_budget;
+  retrain.max_iterations = std::max<int64_t>(1, plan.iterations);
+  retrain.batch = options.batch;
+  retrain.micro_batch = plan.micro_batch;
+  retrain.seed = options.seed;
+  retrain.label_free = options.label_free;
+  if (options.on_iteration) {
+    retrain.on_iteration = [&](int64_t it) { options.on_iteration(it, retrain.max_iterations); };
+  }
+  TrainedPlan out;
+  ASSIGN_OR_RETURN(out.result, RetrainWindow(model, config, choices, options.label_free ? samples.all : samples.labeled,
+                                             retrain, cancel));
+  if (!out.result.deployed) return out;
+  ASSIGN_OR_RETURN(out.trained, out.result.model->TrainedBlocks(model, config));
+  ASSIGN_OR_RETURN(out.trained_bytes, ApplyTrainedBlocks(model, out.trained));
+  model.SetTrainingMode(false);
+  return out;
+}
+
 absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, const CancelToken* cancel,
                                         const WindowHooks& hooks) {
   if (in.model == nullptr || in.samples == nullptr) return absl::InvalidArgumentError("window: no model or samples");
@@ -122,24 +148,20 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
 
   // Retrain under the budget, until the window's end less the reserve.
   state(WindowStage::kTraining, 0.15);
-  ASSIGN_OR_RETURN(std::vector<BlockChoice> choices, ChoicesFromPlan(plan));
-  RetrainOptions retrain;
-  retrain.memory_budget = budget.memory_budget;
-  retrain.predicted_peak_bytes = plan.memory_bytes;
+  PlanTraining training;
+  training.memory_budget = budget.memory_budget;
   const double window_seconds = std::chrono::duration<double>(budget.window).count();
   const double left = std::chrono::duration<double>(in.opened + budget.window - std::chrono::steady_clock::now()).count();
-  retrain.time_budget = std::chrono::milliseconds(
+  training.time_budget = std::chrono::milliseconds(
       static_cast<int64_t>(1000 * std::max(0.0, left - budget.reserve_share * window_seconds)));
-  retrain.max_iterations = std::max<int64_t>(1, plan.iterations);
-  retrain.batch = budget.batch;
-  retrain.micro_batch = plan.micro_batch;
-  retrain.seed = in.seed;
-  retrain.label_free = out.label_free;
-  retrain.on_iteration = [&](int64_t it) {
-    state(WindowStage::kTraining, 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(retrain.max_iterations));
+  training.batch = budget.batch;
+  training.seed = in.seed;
+  training.label_free = out.label_free;
+  training.on_iteration = [&](int64_t it, int64_t of) {
+    state(WindowStage::kTraining, 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(std::max<int64_t>(1, of)));
   };
-  ASSIGN_OR_RETURN(RetrainResult result, RetrainWindow(model, config, choices,
-                                                       out.label_free ? samples.all : samples.labeled, retrain, cancel));
+  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(model, plan, samples, training, cancel));
+  const RetrainResult& result = trained.result;
   out.retrained = true;
   out.accuracy_before = result.accuracy_before;
   out.accuracy_after = result.deployed ? result.accuracy_after : result.accuracy_before;
@@ -151,9 +173,8 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
     out.outcome = absl::StrCat("kept the deployed model (", result.stop_reason, ")");
     return out;
   }
-  ASSIGN_OR_RETURN(out.trained, result.model->TrainedBlocks(model, config));
-  ASSIGN_OR_RETURN(out.trained_bytes, ApplyTrainedBlocks(model, out.trained));
-  model.SetTrainingMode(false);
+  out.trained = std::move(trained.trained);
+  out.trained_bytes = trained.trained_bytes;
   out.model = std::move(in.model);
   out.deployed = true;
   out.outcome = "deployed";

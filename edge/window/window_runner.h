@@ -64,6 +64,28 @@ absl::StatusOr<uint64_t> ApplyTrainedBlocks(BlockModel& deployed, const std::map
 // serving until the window's result replaces it.
 absl::StatusOr<std::unique_ptr<BlockModel>> CopyModel(const BlockModel& model);
 
+// How a plan is trained (the training step of a window).
+struct PlanTraining {
+  uint64_t memory_budget = 0;
+  std::chrono::milliseconds time_budget{0};  // training and its evaluations
+  int64_t batch = 64;
+  uint64_t seed = 1;
+  bool label_free = false;
+  std::function<void(int64_t iteration, int64_t of)> on_iteration;
+};
+
+struct TrainedPlan {
+  RetrainResult result;                      // result.deployed: the blocks below were written into the model
+  std::map<std::string, TensorMap> trained;  // the retrained blocks, whole
+  uint64_t trained_bytes = 0;                // their F32 bytes
+};
+
+// Trains `plan` on `samples` starting from `model` under the memory and time budgets (RetrainWindow: keep-best,
+// never worse) and, when the result beats the model on the held-out slice, writes the retrained blocks into
+// `model`. The training step of RunWindow; bt-bench --oracle trains its candidate plans with it.
+absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,
+                                      const PlanTraining& options, const CancelToken* cancel);
+
 struct WindowInput {
   std::string id;
   std::unique_ptr<BlockModel> model;  // a copy of the deployed model; the runner trains it
