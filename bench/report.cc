@@ -109,6 +109,7 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
                    {"window_seconds", std::chrono::duration<double>(info.window).count()}};
   out["seed"] = info.seed;
   out["probe_runs"] = info.probe_runs;
+  out["race_iterations"] = info.race_iterations;
   if (info.labeled_fraction >= 0) out["labeled_fraction"] = info.labeled_fraction;
   out["methods"] = nlohmann::ordered_json::array();
   std::string md = absl::StrFormat("# bt-bench: %s\n\nModel `%s`, memory budget %s (%s), window %s, seed %llu.\n\n",
@@ -117,6 +118,9 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
   md += info.probe_runs > 0
             ? absl::StrFormat("Probe work pinned: %d retraining-curve runs per window (blocktrainer).\n\n", info.probe_runs)
             : std::string("Probe work: as many retraining-curve runs as fit in 10% of the window (timing-dependent).\n\n");
+  md += info.race_iterations > 0
+            ? absl::StrFormat("Race pinned: %d first-round iterations per entrant (blocktrainer).\n\n", info.race_iterations)
+            : std::string("Race: first-round iterations as fit in 15% of the window (timing-dependent).\n\n");
   if (info.labeled_fraction >= 0) md += absl::StrFormat("Labeled fraction of every domain: %.2f.\n\n", info.labeled_fraction);
   md += "| method | mean accuracy | gain over none |\n| --- | --- | --- |\n";
   double none_mean = -1;
@@ -140,6 +144,7 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
                                {"bytes_down", r.bytes_down},
                                {"bytes_up", r.bytes_up},
                                {"plan", r.plan},
+                               {"race", r.race},
                                {"label_free", r.label_free},
                                {"wall_seconds", r.wall_seconds},
                                {"note", r.note}});

@@ -21,6 +21,7 @@ struct WindowRecord {
   int64_t iterations = 0;
   uint64_t bytes_down = 0, bytes_up = 0;
   std::string plan = "-";
+  std::string race;  // the window's race (blocktrainer), when it raced
   std::string note;
   bool label_free = false;
   double wall_seconds = 0;  // the whole window: probes, planning, (pulls,) training, evaluation
@@ -42,6 +43,7 @@ struct ReportInfo {
   uint64_t seed = 1;
   double labeled_fraction = -1;
   int probe_runs = 0;
+  int64_t race_iterations = 0;
   bool via_daemons = false;
 };
 

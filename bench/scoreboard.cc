@@ -33,8 +33,9 @@
 namespace bt {
 
 const std::vector<std::string>& KnownMethods() {
-  static const std::vector<std::string> methods = {"none",   "blocktrainer", "fixed-compressed", "fixed-compressed-lora",
-                                                   "last-k", "random",       "full"};
+  // blocktrainer-law: the law's plan without the race (what the race adds, measured in the same run).
+  static const std::vector<std::string> methods = {"none",   "blocktrainer", "blocktrainer-law", "fixed-compressed",
+                                                   "fixed-compressed-lora", "last-k", "random", "full"};
   return methods;
 }
 
@@ -73,8 +74,8 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     MethodState m;
     m.name = name;
     ASSIGN_OR_RETURN(m.model, LoadModel(o.model_path));
-    if (name == "blocktrainer") {
-      m.source = std::make_unique<LocalPlanner>(grid);
+    if (name == "blocktrainer" || name == "blocktrainer-law") {
+      m.source = std::make_unique<LocalPlanner>(grid, /*race=*/name == "blocktrainer");
     } else if (name != "none") {
       ASSIGN_OR_RETURN(BaselinePlanSource::Kind kind, BaselineKind(name));
       m.source = std::make_unique<BaselinePlanSource>(kind, grid, o.seed, &blocktrainer_memory);
@@ -127,6 +128,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       if (m.name == "blocktrainer") blocktrainer_memory = plan.memory_bytes;
       r.probe_seconds = outcome->probe_seconds;
       r.plan = outcome->plan_text;
+      r.race = outcome->race_text;
       r.predicted_memory_bytes = plan.memory_bytes;
       r.predicted_train_seconds = plan.train_seconds;
       r.predicted_accuracy = plan.predicted_accuracy;  // on the probe slice's scale (acc0 from probes)
@@ -175,6 +177,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     d.window = budget.window;
     d.seed = o.seed;
     d.probe_runs = o.probe_runs;
+    d.race_iterations = o.race_iterations;
     d.windows = windows;
     auto evaluate = [&](size_t w, BlockModel& model) -> absl::StatusOr<double> {
       ASSIGN_OR_RETURN(EvalResult result, Evaluate(&model, data.eval[data.windows[w].domain_index]));
@@ -213,6 +216,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
   info.seed = o.seed;
   info.labeled_fraction = o.labeled_fraction;
   info.probe_runs = o.probe_runs;
+  info.race_iterations = o.race_iterations;
   info.via_daemons = o.via_daemons;
   std::vector<MethodResult> results;
   for (MethodState& m : ordered) results.push_back({m.name, std::move(m.windows)});

@@ -56,6 +56,7 @@ absl::StatusOr<BenchSetup> LoadBench(const ScoreboardOptions& o) {
   WindowBudget& budget = s.budget;
   budget.window = *window;
   budget.probe_runs = o.probe_runs;
+  budget.race_iterations = o.race_iterations;
   MemoryMeter::Install();
   if (budget_bytes == 0) {
     // A percentage of full fine-tuning's predicted peak, on the foundation model's costs for the first window.

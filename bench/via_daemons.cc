@@ -181,7 +181,8 @@ absl::StatusOr<std::vector<DaemonWindowResult>> RunThroughDaemons(const DaemonRu
                    "\n  admin_listen: ", Quote(absl::StrCat("127.0.0.1:", edge_port)),
                    "\n  heartbeat_interval: 2s\nretrain:\n  window: ",
                    Quote(absl::StrCat(std::chrono::duration_cast<std::chrono::seconds>(o.window).count(), "s")),
-                   "\n  seed: ", o.seed, "\n  probe_runs: ", o.probe_runs, "\nsimulator:\n  scenario: ", Quote(fs::absolute(o.scenario_path).string()),
+                   "\n  seed: ", o.seed, "\n  probe_runs: ", o.probe_runs,
+                   "\n  race_iterations: ", o.race_iterations, "\nsimulator:\n  scenario: ", Quote(fs::absolute(o.scenario_path).string()),
                    "\n  rate: 0\n  dataset_dir: ", Quote(o.dataset_dir), "\n  advance: per_window\n")));
   ASSIGN_OR_RETURN(EdgeConfig edge_config, LoadEdgeConfig(edge_yaml));
 

@@ -28,6 +28,7 @@ struct DaemonRunOptions {
   uint64_t memory_budget = 0;    // the edge's memory_budget, bytes
   std::chrono::milliseconds window{120'000};
   int probe_runs = 0;            // the edge's retrain.probe_runs
+  int64_t race_iterations = 0;   // the edge's retrain.race_iterations
   uint64_t seed = 1;             // the edge's retrain.seed: window n uses seed + n, as bt-bench does
   size_t windows = 0;            // windows to run (one domain each)
 };

@@ -50,6 +50,7 @@ absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v
   plan.created = NowSeconds(ctx_);
   v1::PlanResponse response;
   PlanToProto(wp.plan, &response);
+  AlternativesToProto(wp.alternatives, &response);
   response.set_plan_id(plan.plan_id);
   response.set_base_version(head.version);
   response.set_note(absl::StrCat(wp.law_fitted ? absl::StrFormat("law fitted on %d probe points (rmse %.3f)",

@@ -222,6 +222,7 @@ struct EdgeDaemon::Impl {
     input.budget.probe_share = config.retrain.probe_share;
     input.budget.batch = config.retrain.batch;
     input.budget.probe_runs = static_cast<int>(config.retrain.probe_runs);
+    input.budget.race_iterations = config.retrain.race_iterations;
     input.seed = static_cast<uint64_t>(config.retrain.seed) + windows_started++;
     input.base_version = base.version;
     input.opened = start;
@@ -244,6 +245,7 @@ struct EdgeDaemon::Impl {
         case WindowStage::kProbing: return board.SetState(EdgeState::kProbing, p);
         case WindowStage::kPlanning: return board.SetState(EdgeState::kPlanning, p);
         case WindowStage::kPulling: return board.SetState(EdgeState::kPulling, p);
+        case WindowStage::kRacing: return board.SetState(EdgeState::kRacing, p);
         case WindowStage::kTraining: return board.SetState(EdgeState::kTraining, p);
       }
     };
@@ -260,8 +262,12 @@ struct EdgeDaemon::Impl {
     };
     ASSIGN_OR_RETURN(WindowOutcome result, bt::RunWindow(std::move(input), cloud, cancel, hooks));
     board.NotePeak(result.peak_bytes);
+    if (!result.race_text.empty()) spdlog::info("window {}: {}", id, result.race_text);
     board.UpdateResult(id, [&](v1::WindowResult* r) {
       r->set_bytes_down(result.bytes_down);
+      r->set_plan(result.plan_text);  // the race's winner when the window raced
+      r->set_predicted_accuracy(result.planned.plan.predicted_accuracy);
+      r->set_predicted_memory_bytes(result.planned.plan.memory_bytes);
       if (result.retrained) {
         r->set_accuracy_before(result.accuracy_before);
         r->set_accuracy_after(result.accuracy_after);

@@ -16,6 +16,7 @@ const char* EdgeStateName(EdgeState state) {
     case EdgeState::kProbing: return "probing";
     case EdgeState::kPlanning: return "planning";
     case EdgeState::kPulling: return "pulling";
+    case EdgeState::kRacing: return "racing";
     case EdgeState::kTraining: return "training";
     case EdgeState::kPushing: return "pushing";
   }

@@ -19,7 +19,7 @@
 namespace bt {
 
 // What the edge is doing; Name() is what status and heartbeats carry.
-enum class EdgeState { kStarting, kIdle, kDisconnected, kProbing, kPlanning, kPulling, kTraining, kPushing };
+enum class EdgeState { kStarting, kIdle, kDisconnected, kProbing, kPlanning, kPulling, kRacing, kTraining, kPushing };
 const char* EdgeStateName(EdgeState state);
 
 // One window's result as JSON: a line of results.jsonl and an entry of `bt-edge status --json`.

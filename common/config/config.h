@@ -84,6 +84,7 @@ struct RetrainConfig {
   std::chrono::milliseconds window{120'000};  // length of a window opened by `retrain --now` (scheduled windows: their span)
   double probe_share = 0.10;                  // share of the window for probes
   int64_t probe_runs = 0;                     // 0: curve runs fit into probe_share; N: exactly N (reproducible)
+  int64_t race_iterations = 0;                // 0: the race's first round fits its share of the window; N: exactly N
   int64_t batch = 64;
   int64_t samples = 1400;                     // most recent buffered samples a window trains on
   int64_t seed = 1;                           // probes and training batches: window n of a run uses seed + n

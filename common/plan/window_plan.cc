@@ -121,6 +121,9 @@ absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawPa
     }
   }
   if (!have) return absl::InvalidArgumentError("no micro-batch divisor fits the probe batch");
+  if (out.law_fitted && out.plan.feasible && out.plan.first_trainable >= 0) {
+    ASSIGN_OR_RETURN(out.alternatives, RaceAlternatives(report, out.law, request, out.plan));
+  }
   return out;
 }
 
@@ -188,6 +191,70 @@ absl::StatusOr<Plan> FitWindowPlan(const ProbeReport& report, const LawParams& l
   }
   if (!have) return absl::InvalidArgumentError("no micro-batch divisor fits the probe batch");
   return last;
+}
+
+namespace {
+
+std::vector<bool> TrainedSet(const Plan& plan) {
+  std::vector<bool> trained;
+  for (const BlockDecision& d : plan.blocks) trained.push_back(d.form.trains());
+  return trained;
+}
+
+size_t TrainOption(const BlockProfile& block) {
+  for (size_t i = 0; i < block.options.size(); ++i) {
+    if (block.options[i].form == BlockChoice::Train()) return i;
+  }
+  return 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Plan>> RaceAlternatives(const ProbeReport& report, const LawParams& law,
+                                                   const WindowPlanRequest& request, const Plan& chosen) {
+  std::vector<Plan> out;
+  std::vector<std::string> seen = {PlanText(chosen)};
+  auto add = [&](Plan plan) {
+    if (!plan.feasible || plan.first_trainable < 0) return;
+    if (plan.train_seconds > request.train_seconds * (1 + 1e-9)) return;
+    const std::string text = PlanText(plan);
+    if (std::find(seen.begin(), seen.end(), text) != seen.end()) return;
+    seen.push_back(text);
+    out.push_back(std::move(plan));
+  };
+  // The law's best plan that trains another set of blocks.
+  ASSIGN_OR_RETURN(std::vector<Plan> top, TopWindowPlans(report, law, request, 256));
+  const std::vector<bool> chosen_set = TrainedSet(chosen);
+  for (Plan& plan : top) {
+    if (TrainedSet(plan) != chosen_set) {
+      add(std::move(plan));
+      break;
+    }
+  }
+  // The largest last-k that fits.
+  const size_t n = report.costs.size();
+  for (size_t k = n; k >= 1; --k) {
+    std::vector<size_t> options(n, 0);
+    bool complete = true;
+    for (size_t i = n - k; i < n; ++i) {
+      options[i] = TrainOption(report.costs[i]);
+      complete &= options[i] != 0;
+    }
+    if (!complete) continue;
+    ASSIGN_OR_RETURN(Plan plan, FitWindowPlan(report, law, request, options));
+    if (plan.feasible && plan.train_seconds <= request.train_seconds * (1 + 1e-9)) {
+      add(std::move(plan));
+      break;
+    }
+  }
+  // The first block alone.
+  if (n > 0 && TrainOption(report.costs[0]) != 0) {
+    std::vector<size_t> options(n, 0);
+    options[0] = TrainOption(report.costs[0]);
+    ASSIGN_OR_RETURN(Plan plan, FitWindowPlan(report, law, request, options));
+    add(std::move(plan));
+  }
+  return out;
 }
 
 }  // namespace bt

@@ -149,4 +149,29 @@ absl::StatusOr<Plan> PlanFromProto(const v1::PlanResponse& m, const std::vector<
   return plan;
 }
 
+void AlternativesToProto(const std::vector<Plan>& alternatives, v1::PlanResponse* out) {
+  for (const Plan& plan : alternatives) PlanToProto(plan, out->add_alternatives());
+}
+
+absl::StatusOr<std::vector<Plan>> AlternativesFromProto(const v1::PlanResponse& m,
+                                                        const std::vector<std::string>& block_names, int64_t batch) {
+  if (m.alternatives_size() > kMaxAlternatives) {
+    return absl::InvalidArgumentError(absl::StrCat("plan: alternatives: ", m.alternatives_size(), " entries, at most ",
+                                                   kMaxAlternatives));
+  }
+  std::vector<Plan> out;
+  for (int k = 0; k < m.alternatives_size(); ++k) {
+    const v1::PlanResponse& a = m.alternatives(k);
+    auto where = [k](const absl::Status& s) { return Annotate(s, absl::StrCat("alternatives[", k, "]")); };
+    if (a.alternatives_size() > 0) return where(absl::InvalidArgumentError("plan: alternatives: nested"));
+    auto plan = PlanFromProto(a, block_names, batch);
+    if (!plan.ok()) return where(plan.status());
+    if (!plan->feasible || plan->first_trainable < 0) {
+      return where(absl::InvalidArgumentError("plan: an alternative must be feasible and train a block"));
+    }
+    out.push_back(std::move(*plan));
+  }
+  return out;
+}
+
 }  // namespace bt

@@ -23,4 +23,11 @@ void PlanToProto(const Plan& plan, blocktrainer::v1::PlanResponse* out);
 absl::StatusOr<Plan> PlanFromProto(const blocktrainer::v1::PlanResponse& msg,
                                    const std::vector<std::string>& block_names, int64_t batch);
 
+// The plan's race alternatives, each checked like PlanFromProto; at most kMaxAlternatives, none with alternatives of
+// its own, each feasible and training something. Errors name the alternative and the field.
+inline constexpr int kMaxAlternatives = 8;
+void AlternativesToProto(const std::vector<Plan>& alternatives, blocktrainer::v1::PlanResponse* out);
+absl::StatusOr<std::vector<Plan>> AlternativesFromProto(const blocktrainer::v1::PlanResponse& msg,
+                                                        const std::vector<std::string>& block_names, int64_t batch);
+
 }  // namespace bt

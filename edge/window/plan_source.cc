@@ -17,6 +17,7 @@ absl::StatusOr<PlannedWindow> LocalPlanner::PlanWindow(const PlanQuery& query) {
   has_law_ = true;
   PlannedWindow out;
   out.plan = std::move(wp.plan);
+  if (race_) out.alternatives = std::move(wp.alternatives);
   return out;
 }
 
@@ -33,6 +34,10 @@ absl::StatusOr<PlannedWindow> RemotePlanSource::PlanWindow(const PlanQuery& quer
   if (!plan.ok()) return Annotate(plan.status(), "from the cloud");
   out.plan = std::move(*plan);
   out.plan.memory_budget = query.memory_budget;
+  auto alternatives = AlternativesFromProto(response, query.block_names, batch_);
+  if (!alternatives.ok()) return Annotate(alternatives.status(), "from the cloud");
+  out.alternatives = std::move(*alternatives);
+  for (Plan& a : out.alternatives) a.memory_budget = query.memory_budget;
   out.plan_id = response.plan_id();
   for (const v1::PlannedBlock& b : response.blocks()) out.digests.push_back(b.digest());
   return out;

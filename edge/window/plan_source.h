@@ -38,6 +38,7 @@ struct PlannedWindow {
   Plan plan;                         // per-block options, iterations, chunk size, predictions, note
   std::string plan_id;               // the cloud's name for it (remote); empty in-process
   std::vector<std::string> digests;  // remote: each block's digest in the base version, forward order
+  std::vector<Plan> alternatives;    // raced against `plan` before training (edge/window/plan_race.h); empty: none
 };
 
 // Which probes a source plans from: baselines need only the block costs; LoRA baselines need LoRA forms costed.
@@ -58,12 +59,15 @@ class PlanSource {
 // The planner in-process: PlanFromProbes with this source's previous law as the prior.
 class LocalPlanner final : public PlanSource {
  public:
-  explicit LocalPlanner(std::vector<int64_t> iteration_grid = IterationGrid()) : grid_(std::move(iteration_grid)) {}
+  // `race`: hand the window the law's alternatives to race (as the cloud does); false: the law's plan alone.
+  explicit LocalPlanner(std::vector<int64_t> iteration_grid = IterationGrid(), bool race = true)
+      : grid_(std::move(iteration_grid)), race_(race) {}
   absl::StatusOr<PlannedWindow> PlanWindow(const PlanQuery& query) override;
   const LawParams* law() const { return has_law_ ? &law_ : nullptr; }
 
  private:
   std::vector<int64_t> grid_;
+  bool race_;
   LawParams law_;
   bool has_law_ = false;
 };

@@ -6,6 +6,7 @@
 
 #include "common/model/block_probe.h"
 #include "common/model/tensor_convert.h"
+#include "edge/window/plan_race.h"
 #include "edge/window/window_probe.h"
 
 namespace bt {
@@ -134,17 +135,41 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   query.window_id = in.id;
   query.base_version = in.base_version;
   ASSIGN_OR_RETURN(out.planned, source.PlanWindow(query));
-  const Plan& plan = out.planned.plan;
-  out.plan_text = PlanText(plan);
+  out.plan_text = PlanText(out.planned.plan);
   if (hooks.on_planned) hooks.on_planned(out);
-  if (!plan.feasible || plan.first_trainable < 0) {
-    out.outcome = absl::StrCat("nothing to train: ", plan.note.empty() ? "nothing trainable fits the budget" : plan.note);
+  if (!out.planned.plan.feasible || out.planned.plan.first_trainable < 0) {
+    const std::string& note = out.planned.plan.note;
+    out.outcome = absl::StrCat("nothing to train: ", note.empty() ? "nothing trainable fits the budget" : note);
     return out;
   }
 
   // Fetch what the edge does not hold (normally nothing: it holds its branch).
   state(WindowStage::kPulling, 0.12);
   ASSIGN_OR_RETURN(out.bytes_down, source.FetchBlocks(out.planned));
+
+  // Race the law's plan against its alternatives; the measured leader trains.
+  if (!out.planned.alternatives.empty()) {
+    state(WindowStage::kRacing, 0.13);
+    std::vector<Plan> entrants = {out.planned.plan};
+    entrants.insert(entrants.end(), out.planned.alternatives.begin(), out.planned.alternatives.end());
+    RaceOptions race;
+    const double window_seconds = std::chrono::duration<double>(budget.window).count();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count();
+    race.seconds = std::min(budget.race_share * window_seconds, 0.5 * TrainSecondsLeft(budget, elapsed));
+    race.first_round = budget.race_iterations;
+    if (race.first_round > 0) race.seconds = std::max(race.seconds, 0.5 * TrainSecondsLeft(budget, elapsed));
+    race.memory_budget = budget.memory_budget;
+    race.batch = budget.batch;
+    race.seed = in.seed;
+    ASSIGN_OR_RETURN(RaceResult result, RacePlans(model, entrants, samples, race, cancel));
+    out.race_text = result.text;
+    out.race_winner = result.winner;
+    if (result.winner != 0) {
+      out.planned.plan = entrants[result.winner];
+      out.plan_text = PlanText(out.planned.plan);
+    }
+  }
+  const Plan& plan = out.planned.plan;
 
   // Retrain under the budget, until the window's end less the reserve.
   state(WindowStage::kTraining, 0.15);

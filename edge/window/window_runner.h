@@ -1,7 +1,8 @@
 // One retraining window, the same code for `bt-edge serve` and `bt-bench`:
 //
 //   probe (≤ probe_share of the window) → plan (a PlanSource: the cloud, the planner in-process, or a baseline)
-//   → fetch the plan's blocks → retrain under the memory budget and the deadline (keep-best, never worse)
+//   → fetch the plan's blocks → race the plan against its alternatives (≤ race_share; edge/window/plan_race.h)
+//   → retrain the race's winner under the memory budget and the deadline (keep-best, never worse)
 //   → the retrained blocks applied to a copy of the deployed model.
 //
 // The runner owns nothing across windows: the caller hands it a copy of the deployed model and gets back the
@@ -38,8 +39,10 @@ struct WindowBudget {
   std::chrono::milliseconds window{120'000};
   double probe_share = kProbeShare;      // of the window, for probes
   double reserve_share = kReserveShare;  // of the window, kept free for the final evaluation and the upload
+  double race_share = kRaceShare;        // of the window, for racing the plan against its alternatives
   int64_t batch = 64;
   int probe_runs = 0;  // 0: curve runs bounded by probe_share in seconds; N: exactly N runs (CurveProbeOptions)
+  int64_t race_iterations = 0;  // 0: the race's first round fits race_share in seconds; N: exactly N (RaceOptions)
 };
 
 struct WindowSamples {
@@ -104,8 +107,10 @@ struct WindowOutcome {
   bool label_free = false;
   ProbeReport report;
   double probe_seconds = 0;
-  PlannedWindow planned;
+  PlannedWindow planned;             // planned.plan: what trained (the race's winner when the window raced)
   std::string plan_text = "-";
+  std::string race_text;              // the race, when there was one (edge/window/plan_race.h)
+  size_t race_winner = 0;             // 0: the law's plan; k: planned.alternatives[k - 1]
   uint64_t bytes_down = 0;
   bool retrained = false;             // the engine ran (the fields below are its result)
   double accuracy_before = 0, accuracy_after = 0;  // on the window's held-out slice (after = before if kept)
@@ -119,7 +124,7 @@ struct WindowOutcome {
 };
 
 // The stages of a window, in order (the edge's status shows them).
-enum class WindowStage { kProbing, kPlanning, kPulling, kTraining };
+enum class WindowStage { kProbing, kPlanning, kPulling, kRacing, kTraining };
 
 struct WindowHooks {
   std::function<void(WindowStage stage, double progress)> on_state;  // progress: share of the window

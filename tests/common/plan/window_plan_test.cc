@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
 #include "tests/testing/sample_report.h"
 
 namespace bt {
@@ -103,6 +106,35 @@ TEST(WindowPlan, TopPlansStartWithThePlannersChoiceAndFitWindowPlanFindsAChunkTh
   } else {
     EXPECT_EQ(fitted->micro_batch, r.batch / 8);  // it tried down to the smallest chunk
   }
+}
+
+TEST(WindowPlan, RaceAlternativesAreDistinctFeasiblePlansBesideTheLawsChoice) {
+  const ProbeReport r = SampleReport();
+  WindowPlanRequest request;
+  request.memory_budget = 3u << 20;
+  request.train_seconds = 30;
+  auto planned = PlanFromProbes(r, nullptr, request);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  ASSERT_FALSE(planned->alternatives.empty());
+  EXPECT_LE(planned->alternatives.size(), 3u);
+  std::vector<std::string> texts = {PlanText(planned->plan)};
+  bool first_alone = false;
+  for (const Plan& a : planned->alternatives) {
+    EXPECT_TRUE(a.feasible);
+    EXPECT_GE(a.first_trainable, 0);
+    EXPECT_LE(a.train_seconds, request.train_seconds + 1e-9);
+    EXPECT_EQ(std::count(texts.begin(), texts.end(), PlanText(a)), 0) << PlanText(a);
+    texts.push_back(PlanText(a));
+    first_alone |= a.first_trainable == 0 &&
+                   std::count_if(a.blocks.begin(), a.blocks.end(), [](const BlockDecision& d) { return d.form.trains(); }) == 1;
+  }
+  EXPECT_TRUE(first_alone || planned->plan.first_trainable == 0) << absl::StrJoin(texts, " | ");
+  // No curves, no fitted law: nothing to race against.
+  ProbeReport no_curves = r;
+  no_curves.points.clear();
+  auto prior_only = PlanFromProbes(no_curves, nullptr, request);
+  ASSERT_TRUE(prior_only.ok());
+  EXPECT_TRUE(prior_only->alternatives.empty());
 }
 
 }  // namespace

@@ -49,5 +49,44 @@ TEST(ProbeReportProto, RoundTripsAndRefusesUnknownForms) {
   EXPECT_NE(bad.status().message().find("train@2"), std::string::npos) << bad.status();
 }
 
+TEST(AlternativesProto, RoundTripAndRefuseTooManyNestedOrUntrainedAlternatives) {
+  Plan plan;
+  plan.feasible = true;
+  plan.iterations = 50;
+  plan.first_trainable = 1;
+  plan.predicted_accuracy = 0.7;
+  for (const char* name : {"embed", "head"}) {
+    BlockDecision d;
+    d.block = name;
+    d.form = std::string(name) == "head" ? BlockChoice::Train() : BlockChoice::Frozen();
+    d.in_backward_path = d.form.trains();
+    plan.blocks.push_back(d);
+  }
+  v1::PlanResponse msg;
+  AlternativesToProto({plan, plan}, &msg);
+  auto back = AlternativesFromProto(msg, {"embed", "head"}, 64);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ(PlanText((*back)[1]), "head:train");
+  EXPECT_EQ((*back)[1].iterations, 50);
+
+  v1::PlanResponse too_many;
+  AlternativesToProto(std::vector<Plan>(kMaxAlternatives + 1, plan), &too_many);
+  EXPECT_NE(AlternativesFromProto(too_many, {"embed", "head"}, 64).status().message().find("at most"),
+            std::string::npos);
+  v1::PlanResponse nested = msg;
+  AlternativesToProto({plan}, nested.mutable_alternatives(0));
+  EXPECT_NE(AlternativesFromProto(nested, {"embed", "head"}, 64).status().message().find("alternatives[0]"),
+            std::string::npos);
+  Plan frozen = plan;
+  frozen.blocks[1].form = BlockChoice::Frozen();
+  v1::PlanResponse untrained;
+  AlternativesToProto({plan, frozen}, &untrained);
+  auto refused = AlternativesFromProto(untrained, {"embed", "head"}, 64);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("alternatives[1]"), std::string::npos) << refused.status();
+  EXPECT_FALSE(AlternativesFromProto(msg, {"embed", "layer", "head"}, 64).ok());  // checked like the plan
+}
+
 }  // namespace
 }  // namespace bt

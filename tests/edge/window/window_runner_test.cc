@@ -32,6 +32,7 @@ struct FakeCloud {
     ASSIGN_OR_RETURN(WindowPlan wp, PlanFromProbes(report, nullptr, plan_request));
     v1::PlanResponse response;
     PlanToProto(wp.plan, &response);
+    AlternativesToProto(wp.alternatives, &response);
     response.set_plan_id("plan-" + request.window_id());
     for (int k = 0; k < response.blocks_size(); ++k) response.mutable_blocks(k)->set_digest(std::string(64, 'a' + k));
     return response;
@@ -88,6 +89,10 @@ TEST(WindowRunner, LocalAndRemotePlanSourcesGiveTheSamePlanAndAccuracy) {
   ASSERT_TRUE(b.ok()) << b.status();
 
   EXPECT_EQ(cloud.reports, 1);
+  // Both raced the law's plan against the same alternatives and trained the same winner.
+  EXPECT_FALSE(a->race_text.empty());
+  EXPECT_EQ(a->planned.alternatives.size(), b->planned.alternatives.size());
+  EXPECT_EQ(a->race_winner, b->race_winner);
   EXPECT_EQ(a->plan_text, b->plan_text);
   EXPECT_NE(a->plan_text, "all frozen");
   EXPECT_EQ(a->planned.plan.iterations, b->planned.plan.iterations);
@@ -160,6 +165,24 @@ TEST(WindowRunner, BaselinesRunThroughTheSamePipelineWithoutCurves) {
   auto with_lora = RunWindow(InputFor(w, 64ull << 20), lora, nullptr);
   ASSERT_TRUE(with_lora.ok()) << with_lora.status();
   EXPECT_EQ(with_lora->planned.plan.blocks[1].form.kind, BlockChoice::Kind::kLora) << with_lora->plan_text;
+}
+
+TEST(WindowRunner, TheRaceTrainsTheMeasuredLeaderAndTheLawAloneTrainsItsOwnPlan) {
+  const Window w = MakeWindow();
+  const std::vector<int64_t> grid = {25, 50};
+  LocalPlanner racing(grid), law_only(grid, /*race=*/false);
+  auto raced = RunWindow(InputFor(w, 64ull << 20), racing, nullptr);
+  auto alone = RunWindow(InputFor(w, 64ull << 20), law_only, nullptr);
+  ASSERT_TRUE(raced.ok() && alone.ok()) << raced.status() << alone.status();
+  EXPECT_TRUE(alone->planned.alternatives.empty());
+  EXPECT_TRUE(alone->race_text.empty());
+  ASSERT_FALSE(raced->planned.alternatives.empty());
+  EXPECT_NE(raced->race_text.find("race ("), std::string::npos) << raced->race_text;
+  // The winner is what trained: the law's plan (0) or one of the alternatives.
+  const Plan& trained = raced->race_winner == 0 ? alone->planned.plan
+                                                : raced->planned.alternatives[raced->race_winner - 1];
+  EXPECT_EQ(raced->plan_text, PlanText(trained));
+  if (raced->race_winner == 0) EXPECT_EQ(raced->plan_text, alone->plan_text);
 }
 
 }  // namespace

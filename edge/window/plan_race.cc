@@ -1,0 +1,99 @@
+#include "edge/window/plan_race.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/plan/window_plan.h"
+
+namespace bt {
+
+int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds) {
+  if (entrants.size() < 2 || !(seconds > 0)) return 0;
+  std::vector<double> per_iteration;
+  for (const Plan& p : entrants) per_iteration.push_back(std::max(1e-6, p.seconds_per_iteration));
+  std::sort(per_iteration.begin(), per_iteration.end(), std::greater<>());
+  const size_t survivors = (entrants.size() + 1) / 2;
+  const double all = std::accumulate(per_iteration.begin(), per_iteration.end(), 0.0);
+  const double slow_half = std::accumulate(per_iteration.begin(), per_iteration.begin() + static_cast<long>(survivors), 0.0);
+  const double fit = seconds / (all + 2 * slow_half);
+  const int64_t r = std::min<int64_t>(kMaxRaceIterations, static_cast<int64_t>(fit + 1e-9) / 5 * 5);
+  return r >= kMinRaceIterations ? r : 0;
+}
+
+absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<Plan>& entrants,
+                                     const WindowSamples& samples, const RaceOptions& options,
+                                     const CancelToken* cancel) {
+  RaceResult race;
+  if (entrants.empty()) return absl::InvalidArgumentError("race: no entrants");
+  for (const Plan& p : entrants) race.entries.push_back({PlanText(p), {}, {}});
+  const bool label_free = samples.labeled.size() < kMinLabeledSamples;
+  int64_t rounds_iterations = label_free || entrants.size() < 2 ? 0
+                              : options.first_round > 0   ? options.first_round
+                                                          : FirstRoundIterations(entrants, options.seconds);
+  if (rounds_iterations == 0) {
+    race.text = label_free ? "no race (label-free)" : entrants.size() < 2 ? "no race (one plan)"
+                                                                          : "no race (too little time)";
+    return race;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::milliseconds(static_cast<int64_t>(1000 * options.seconds));
+  std::vector<size_t> alive(entrants.size());
+  std::iota(alive.begin(), alive.end(), 0);
+  while (true) {
+    for (size_t k = 0; k < alive.size(); ++k) {
+      if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
+      const size_t e = alive[k];
+      ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> copy, CopyModel(model));
+      Plan plan = entrants[e];
+      plan.iterations = rounds_iterations;
+      PlanTraining training;
+      training.memory_budget = options.memory_budget;
+      const auto left = deadline - std::chrono::steady_clock::now();
+      training.time_budget = std::max(std::chrono::milliseconds(1),
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(left) /
+                                          static_cast<int64_t>(alive.size() - k));
+      training.batch = options.batch;
+      training.seed = options.seed;
+      auto trained = TrainPlan(*copy, plan, samples, training, cancel);
+      double score = -1;  // a run that failed (memory) loses
+      if (trained.ok()) {
+        score = trained->result.deployed ? trained->result.accuracy_after : trained->result.accuracy_before;
+        race.entries[e].iterations.push_back(trained->result.iterations);
+      } else {
+        if (absl::IsCancelled(trained.status())) return trained.status();
+        spdlog::info("race: {} failed: {}", race.entries[e].plan, std::string(trained.status().message()));
+        race.entries[e].iterations.push_back(0);
+      }
+      race.entries[e].accuracy.push_back(score);
+    }
+    // Best first; ties keep the earlier entrant (the law's plan first).
+    std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) {
+      return race.entries[a].accuracy.back() > race.entries[b].accuracy.back();
+    });
+    if (alive.size() <= 2 || std::chrono::steady_clock::now() >= deadline) {
+      race.winner = alive.front();
+      break;
+    }
+    alive.resize((alive.size() + 1) / 2);
+    rounds_iterations *= 2;
+  }
+  race.raced = true;
+  race.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<std::string> parts;
+  for (size_t e = 0; e < race.entries.size(); ++e) {
+    std::vector<std::string> scores;
+    for (size_t r = 0; r < race.entries[e].accuracy.size(); ++r) {
+      scores.push_back(absl::StrFormat("%.1f%%@%d", 100 * race.entries[e].accuracy[r], race.entries[e].iterations[r]));
+    }
+    parts.push_back(absl::StrCat(e == race.winner ? "*" : "", race.entries[e].plan, " ", absl::StrJoin(scores, " ")));
+  }
+  race.text = absl::StrCat("race (", absl::StrFormat("%.1f s", race.seconds), "): ", absl::StrJoin(parts, " | "));
+  spdlog::info("{}", race.text);
+  return race;
+}
+
+}  // namespace bt

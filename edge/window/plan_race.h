@@ -1,0 +1,58 @@
+// The race a window runs before it commits to a plan (successive halving): the law's plan and its alternatives
+// (RaceAlternatives in common/plan/window_plan.h) each train a few iterations from the same start on the window's
+// labeled samples, are scored on the held-out slice as they would be deployed (proxies written back; no gain when
+// keep-best would keep the deployed model), the better half trains twice as long again, and the measured leader is
+// the plan the window trains. The law is fitted from short curves and misranks plans (bt-bench --oracle); the race
+// costs at most kRaceShare of the window and turns a wrong law into a lost share of it, not a lost window.
+//
+// First-round iterations come from the entrants' predicted time per iteration and the race's seconds
+// (kMinRaceIterations..kMaxRaceIterations); too few fit: no race, the law's plan. Every run is also bounded by the
+// time left for the race. Label-free windows do not race (there is no accuracy to compare). Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/base/cancel.h"
+#include "common/base/status.h"
+#include "common/model/block_model.h"
+#include "common/plan/planner.h"
+#include "edge/window/window_runner.h"
+
+namespace bt {
+
+struct RaceOptions {
+  double seconds = 0;         // for the whole race
+  int64_t first_round = 0;    // iterations per entrant in the first round; 0: FirstRoundIterations(entrants, seconds)
+  uint64_t memory_budget = 0;
+  int64_t batch = 64;
+  uint64_t seed = 1;
+};
+
+struct RaceEntry {
+  std::string plan;           // PlanText
+  std::vector<int64_t> iterations;  // per round it ran
+  std::vector<double> accuracy;     // held-out slice, as it would be deployed, per round
+};
+
+struct RaceResult {
+  bool raced = false;         // false: one entrant, label-free, or too little time (winner = 0)
+  size_t winner = 0;          // index into the entrants (0 = the law's plan)
+  std::vector<RaceEntry> entries;
+  double seconds = 0;
+  std::string text;           // one line for logs and the scoreboard
+};
+
+// The iterations each entrant runs in the first round: `seconds` over the predicted cost of both rounds (every
+// entrant for r, the slower half again for 2r), rounded down to a multiple of 5, capped at kMaxRaceIterations; 0
+// when fewer than kMinRaceIterations fit.
+int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds);
+
+// `entrants[0]` is the law's plan. `model` is not changed.
+absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<Plan>& entrants,
+                                     const WindowSamples& samples, const RaceOptions& options,
+                                     const CancelToken* cancel);
+
+}  // namespace bt

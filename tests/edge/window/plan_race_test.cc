@@ -1,0 +1,116 @@
+// The race before a window commits: how many iterations its first round gets, when it does not run, and that the
+// winner is the entrant that measured best in the last round, with the caller's model untouched.
+#include "edge/window/plan_race.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/test_models.h"
+#include "tests/testing/toy_data.h"
+
+namespace bt {
+namespace {
+
+using fixtures::Tiny;
+
+Plan Timed(double seconds_per_iteration) {
+  Plan p;
+  p.feasible = true;
+  p.first_trainable = 0;
+  p.seconds_per_iteration = seconds_per_iteration;
+  return p;
+}
+
+TEST(PlanRace, FirstRoundFitsBothRoundsIntoTheRaceSeconds) {
+  // 4 entrants at 0.01/0.02/0.03/0.04 s: round 1 costs r·0.10, round 2 the slower half 2r·0.07; 12 s → r = 50.
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 12.0), 50);
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 1000.0), kMaxRaceIterations);
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 2.0), 0);  // under 10
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01)}, 100.0), 0);                                       // nothing to race
+}
+
+struct Window {
+  std::unique_ptr<BlockModel> model = *CreateVitModel(Tiny(), 3);
+  WindowSamples samples;
+  std::vector<Plan> entrants;
+};
+
+Window MakeWindow(int64_t samples) {
+  Window w;
+  ImageDataset data = fixtures::ToyData(samples, 7);
+  w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
+  // The head alone, the first block alone, everything: forms only matter to the engine.
+  for (std::vector<bool> trains : {std::vector<bool>{false, false, false, true}, {true, false, false, false},
+                                   {true, true, true, true}}) {
+    Plan p = Timed(0.001);
+    p.iterations = 200;
+    p.first_trainable = -1;
+    for (size_t k = 0; k < trains.size(); ++k) {
+      BlockDecision d;
+      d.block = w.model->layout()[k].name;
+      d.form = trains[k] ? BlockChoice::Train() : BlockChoice::Frozen();
+      d.in_backward_path = trains[k] || p.first_trainable >= 0;
+      if (trains[k] && p.first_trainable < 0) p.first_trainable = static_cast<int64_t>(k);
+      p.blocks.push_back(d);
+    }
+    w.entrants.push_back(p);
+  }
+  return w;
+}
+
+TEST(PlanRace, TheWinnerMeasuredBestInTheLastRoundAndTheModelIsUntouched) {
+  const Window w = MakeWindow(240);
+  const TensorMap head = *w.model->GetBlock("head");
+  RaceOptions options;
+  options.seconds = 600;
+  options.first_round = 20;
+  options.memory_budget = 64ull << 20;
+  options.batch = 32;
+  options.seed = 3;
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  ASSERT_EQ(race->entries.size(), 3u);
+  // Round 1: all three at 20 iterations; round 2: the better two at 40.
+  size_t in_round_two = 0;
+  for (const RaceEntry& e : race->entries) {
+    ASSERT_GE(e.iterations.size(), 1u);
+    EXPECT_EQ(e.iterations[0], 20);
+    if (e.iterations.size() == 2) {
+      EXPECT_EQ(e.iterations[1], 40);
+      ++in_round_two;
+    }
+  }
+  EXPECT_EQ(in_round_two, 2u);
+  const RaceEntry& winner = race->entries[race->winner];
+  ASSERT_EQ(winner.accuracy.size(), 2u);
+  for (const RaceEntry& e : race->entries) {
+    if (e.accuracy.size() == 2) EXPECT_GE(winner.accuracy[1], e.accuracy[1]);
+  }
+  EXPECT_NE(race->text.find("*"), std::string::npos);
+  for (const auto& [param, t] : head) EXPECT_TRUE(torch::equal(w.model->GetBlock("head")->at(param), t));
+}
+
+TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {
+  RaceOptions options;
+  options.seconds = 600;
+  options.memory_budget = 64ull << 20;
+  options.batch = 32;
+  const Window few = MakeWindow(30);  // under kMinLabeledSamples: label-free
+  auto label_free = RacePlans(*few.model, few.entrants, few.samples, options, nullptr);
+  ASSERT_TRUE(label_free.ok());
+  EXPECT_FALSE(label_free->raced);
+  EXPECT_EQ(label_free->winner, 0u);
+  EXPECT_EQ(label_free->text, "no race (label-free)");
+  const Window w = MakeWindow(240);
+  auto alone = RacePlans(*w.model, {w.entrants[0]}, w.samples, options, nullptr);
+  ASSERT_TRUE(alone.ok());
+  EXPECT_FALSE(alone->raced);
+  options.seconds = 0.001;
+  auto hurried = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(hurried.ok());
+  EXPECT_FALSE(hurried->raced);
+  EXPECT_EQ(hurried->text, "no race (too little time)");
+}
+
+}  // namespace
+}  // namespace bt
