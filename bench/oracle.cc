@@ -48,7 +48,8 @@ struct OracleWindow {
   int64_t blocktrainer_iterations = 0;
   double blocktrainer_predicted_seconds = 0, blocktrainer_train_seconds = 0;
   std::vector<Candidate> candidates;
-  size_t chosen = 0;                // index into candidates
+  size_t chosen = 0;                // index into candidates: what blocktrainer trained (the race's winner)
+  size_t law = 0;                   // the law's own plan ("planner #1")
   size_t best = 0;
   size_t chosen_rank = 0;           // by measured accuracy, 1 = best
   double regret_points = 0;
@@ -191,6 +192,10 @@ void Judge(const LawParams& law, const ProbeReport& report, size_t top, OracleWi
     measured.push_back(c.measured_accuracy);
   }
   w->best = static_cast<size_t>(std::max_element(measured.begin(), measured.end()) - measured.begin());
+  for (size_t k = 0; k < w->candidates.size(); ++k) {
+    const auto& labels = w->candidates[k].labels;
+    if (std::find(labels.begin(), labels.end(), "planner #1") != labels.end()) w->law = k;
+  }
   const Candidate& chosen = w->candidates[w->chosen];
   const Candidate& best = w->candidates[w->best];
   w->chosen_rank = RankOf(chosen.measured_accuracy, measured);
@@ -232,6 +237,8 @@ json ToJson(const OracleWindow& w) {
   j["law_error_points"] = w.law_error_points;
   j["diagnosis"] = w.diagnosis;
   j["chosen"] = w.chosen;
+  j["law_plan"] = w.law;
+  j["law_plan_gain_points"] = 100 * w.candidates[w.law].measured_gain;
   j["best"] = w.best;
   json cs = json::array();
   for (const Candidate& c : w.candidates) {
@@ -247,35 +254,37 @@ json ToJson(const OracleWindow& w) {
 
 absl::Status WriteOracle(const ScoreboardOptions& o, const OracleOptions& oo, const BenchSetup& setup,
                          const std::vector<OracleWindow>& windows, double seconds) {
-  double regret = 0, spearman = 0, law_error = 0, chosen_gain = 0, best_gain = 0, bt_gain = 0;
+  double regret = 0, spearman = 0, law_error = 0, chosen_gain = 0, law_gain = 0, best_gain = 0, bt_gain = 0;
   size_t judged = 0;
   std::string md = absl::StrFormat(
       "# Oracle: %s at %s (%s), window %s, seed %d, probe runs %s\n\n"
       "Per window, candidates retrained from blocktrainer's starting model for their planned iterations (deadline not "
       "enforced) and measured on the domain's held-out set. Gains in points over the starting model.\n\n"
-      "| window | before | blocktrainer (deadline) | chosen plan | chosen gain | best candidate | best gain | rank | "
-      "regret | Spearman | law error on chosen |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+      "Chosen = what blocktrainer trained (the race's winner); law's plan = the law's own top plan.\n\n"
+      "| window | before | blocktrainer (deadline) | chosen plan | chosen gain | law's plan gain | best candidate | "
+      "best gain | rank | regret | Spearman | law error on chosen |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
       setup.scenario.name, o.memory_budget, FormatBytes(setup.budget.memory_budget), o.window, o.seed,
       o.probe_runs > 0 ? absl::StrCat(o.probe_runs) : "as fit in 10% of the window");
   for (size_t i = 0; i < windows.size(); ++i) {
     const OracleWindow& w = windows[i];
     if (w.candidates.empty()) {
-      absl::StrAppendFormat(&md, "| %zu:%s | %.1f | %.1f (%s) | %s | | | | | | | |\n", i + 1, w.domain, 100 * w.before,
+      absl::StrAppendFormat(&md, "| %zu:%s | %.1f | %.1f (%s) | %s | | | | | | | | |\n", i + 1, w.domain, 100 * w.before,
                             100 * w.blocktrainer_after, w.blocktrainer_plan, w.note);
       continue;
     }
     const Candidate& c = w.candidates[w.chosen];
     const Candidate& b = w.candidates[w.best];
-    absl::StrAppendFormat(&md, "| %zu:%s | %.1f | %.1f (%+.1f) | %s x%d | %+.1f | %s x%d (%s) | %+.1f | %zu/%zu | %.1f | %.2f | %+.1f |\n",
+    absl::StrAppendFormat(&md, "| %zu:%s | %.1f | %.1f (%+.1f) | %s x%d | %+.1f | %+.1f | %s x%d (%s) | %+.1f | %zu/%zu | %.1f | %.2f | %+.1f |\n",
                           i + 1, w.domain, 100 * w.before, 100 * w.blocktrainer_after,
                           100 * (w.blocktrainer_after - w.before), PlanText(c.plan), c.plan.iterations,
-                          100 * c.measured_gain, PlanText(b.plan), b.plan.iterations, absl::StrJoin(b.labels, ", "),
+                          100 * c.measured_gain, 100 * w.candidates[w.law].measured_gain, PlanText(b.plan), b.plan.iterations, absl::StrJoin(b.labels, ", "),
                           100 * b.measured_gain, w.chosen_rank, w.candidates.size(), w.regret_points, w.spearman,
                           w.law_error_points);
     regret += w.regret_points;
     spearman += w.spearman;
     law_error += std::abs(w.law_error_points);
     chosen_gain += c.measured_gain;
+    law_gain += w.candidates[w.law].measured_gain;
     best_gain += b.measured_gain;
     bt_gain += w.blocktrainer_after - w.before;
     ++judged;
@@ -288,15 +297,16 @@ absl::Status WriteOracle(const ScoreboardOptions& o, const OracleOptions& oo, co
                {"mean_spearman", spearman / n},
                {"mean_abs_law_error_points", law_error / n},
                {"mean_chosen_gain_points", 100 * chosen_gain / n},
+               {"mean_law_plan_gain_points", 100 * law_gain / n},
                {"mean_best_gain_points", 100 * best_gain / n},
                {"mean_blocktrainer_gain_points", 100 * bt_gain / n},
                {"chosen_over_best", best_gain > 0 ? chosen_gain / best_gain : 0.0}};
     absl::StrAppendFormat(&md,
                           "\n**Means over %zu windows:** regret %.2f points, Spearman %.2f, |law error| on the chosen "
-                          "plan %.1f points; chosen plan %+.2f points vs the best candidate's %+.2f (%.0f%%); "
-                          "blocktrainer's own deadline-bound windows %+.2f.\n",
-                          judged, regret / n, spearman / n, law_error / n, 100 * chosen_gain / n, 100 * best_gain / n,
-                          best_gain > 0 ? 100 * chosen_gain / best_gain : 0.0, 100 * bt_gain / n);
+                          "plan %.1f points; chosen plan %+.2f points (the law's own plan %+.2f) vs the best "
+                          "candidate's %+.2f (%.0f%%); blocktrainer's own deadline-bound windows %+.2f.\n",
+                          judged, regret / n, spearman / n, law_error / n, 100 * chosen_gain / n, 100 * law_gain / n,
+                          100 * best_gain / n, best_gain > 0 ? 100 * chosen_gain / best_gain : 0.0, 100 * bt_gain / n);
   }
   md += "\n## Diagnoses\n\n";
   for (size_t i = 0; i < windows.size(); ++i) {

@@ -15,6 +15,7 @@
 #include "common/config/config.h"
 #include "common/base/file_util.h"
 #include "common/wire/grpc_status.h"
+#include "common/wire/wire.h"
 #include "common/base/sha256.h"
 #include "cloud/handlers.h"
 #include "cloud/planning.h"
@@ -29,6 +30,8 @@ namespace v1 = blocktrainer::v1;
 namespace {
 
 constexpr size_t kMaxChunk = 1 << 20;
+// Blocks one PullBlocks may name: a version's blocks, a few times over (each distinct block is mapped once).
+constexpr int kMaxPullItems = 4096;
 
 
 // The edge the call's bearer token belongs to; `claimed` (the request's edge_id) must be that edge.
@@ -79,7 +82,7 @@ class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
       : ctx_(ctx), context_(context) {
     absl::Status status = Prepare(request);
     if (!status.ok()) {
-      Finish(ToGrpcStatus(status));
+      Finish(ToPeerStatus(status));
       return;
     }
     Next();
@@ -103,7 +106,13 @@ class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
   absl::Status Prepare(const v1::PullBlocksRequest* request) {
     ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context_, request->edge_id()));
     chunk_ = request->chunk_bytes() == 0 ? kMaxChunk : std::min<size_t>(request->chunk_bytes(), kMaxChunk);
+    if (request->blocks_size() > kMaxPullItems) {
+      return absl::InvalidArgumentError(absl::StrCat("PullBlocks names ", request->blocks_size(), " blocks, at most ",
+                                                     kMaxPullItems));
+    }
+    std::set<std::string> requested;
     for (const v1::BlockRequest& b : request->blocks()) {
+      if (!requested.insert(b.digest()).second) continue;  // each block once, at its first offset
       if (!IsDigest(b.digest())) {
         return absl::InvalidArgumentError(absl::StrCat("'", b.digest(), "' is not a SHA-256 digest"));
       }
@@ -113,12 +122,16 @@ class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
             absl::StrCat("block ", b.digest().substr(0, 16), "… is not on edge '", edge, "''s branch"));
       }
       RETURN_IF_ERROR(EnsureStored(ctx_, b.digest()));
-      ASSIGN_OR_RETURN(auto file, ctx_->blocks->Get(b.digest()));
-      if (b.offset() > file->size()) {
-        return absl::OutOfRangeError(absl::StrCat("offset ", b.offset(), " is past the end of block ",
-                                                  b.digest().substr(0, 16), "… (", file->size(), " bytes)"));
+      auto file = ctx_->blocks->Get(b.digest());
+      if (!file.ok()) {  // the detail (a server path) stays in the cloud's log
+        spdlog::warn("PullBlocks from '{}': {}", edge, std::string(file.status().message()));
+        return absl::InternalError(absl::StrCat("block ", b.digest().substr(0, 16), "… cannot be read on the cloud"));
       }
-      items_.push_back({b.digest(), b.offset(), std::move(file)});
+      if (b.offset() > (*file)->size()) {
+        return absl::OutOfRangeError(absl::StrCat("offset ", b.offset(), " is past the end of block ",
+                                                  b.digest().substr(0, 16), "… (", (*file)->size(), " bytes)"));
+      }
+      items_.push_back({b.digest(), b.offset(), std::move(*file)});
     }
     return absl::OkStatus();
   }
@@ -178,7 +191,7 @@ class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
     if (!status.ok()) {
       spdlog::warn("push from '{}' rejected: {}", edge_.empty() ? context_->peer() : edge_, std::string(status.message()));
     }
-    Finish(ToGrpcStatus(status));
+    Finish(ToPeerStatus(status));
   }
 
   absl::Status Handle() {
@@ -211,7 +224,6 @@ grpc::ServerUnaryReactor* CloudService::GetStatus(grpc::CallbackServerContext* c
   const BlockManifest& manifest = ctx_->model->manifest();
   response->set_server_version(BT_VERSION);
   response->set_model_name(ctx_->model_name);
-  response->set_model_path(ctx_->model->path());
   response->set_block_count(static_cast<uint32_t>(manifest.blocks.size()));
   response->set_parameter_count(static_cast<uint64_t>(manifest.TotalParameters()));
   response->set_model_bytes(manifest.TotalBytes());
@@ -256,6 +268,7 @@ grpc::ServerUnaryReactor* CloudService::Heartbeat(grpc::CallbackServerContext* c
                                                   v1::HeartbeatResponse* response) {
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::string edge, Authenticate(ctx_, context, request->edge_id()));
+    RETURN_IF_ERROR(ValidateHeartbeat(*request));
     RETURN_IF_ERROR(ctx_->registry->Heartbeat(edge, request->state(), request->window_id(), request->progress(),
                                               request->unsent_updates(), request->serving_version(), NowSeconds(ctx_)));
     response->set_server_time(NowSeconds(ctx_));

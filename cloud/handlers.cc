@@ -8,7 +8,7 @@ namespace v1 = blocktrainer::v1;
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
+  reactor->Finish(ToPeerStatus(status));
   return reactor;
 }
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <random>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -12,12 +13,21 @@ namespace bt {
 
 namespace v1 = blocktrainer::v1;
 
+Planning::Planning(const CloudContext* context) : ctx_(context) {
+  std::random_device random;
+  instance_ = absl::StrFormat("%08x", random());
+}
+
 absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v1::ReportProbesRequest& request) {
   ASSIGN_OR_RETURN(EdgeRecord record, ctx_->registry->GetEdge(edge));
   ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
   if (request.base_version() != head.version) {
     return absl::FailedPreconditionError(absl::StrCat("edge '", edge, "' serves version ", request.base_version(),
                                                       " but its branch is at ", head.version, "; re-register"));
+  }
+  if (request.window_id().size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("window_id: ", request.window_id().size(), " bytes, at most ",
+                                                   kMaxIdBytes));
   }
   auto report = ProbeReportFromProto(request.probes());
   if (!report.ok()) return Annotate(report.status(), absl::StrCat("edge '", edge, "'"));
@@ -41,7 +51,7 @@ absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v
   ASSIGN_OR_RETURN(WindowPlan wp, PlanFromProbes(*report, prior.ok() ? &*prior : nullptr, plan_request));
 
   PlanRecord plan;
-  plan.plan_id = absl::StrCat(edge, "-", NowSeconds(ctx_), "-", ++counter_);
+  plan.plan_id = absl::StrCat(edge, "-", NowSeconds(ctx_), "-", instance_, "-", ++counter_);
   plan.edge_id = edge;
   plan.window_id = request.window_id();
   plan.base_version = head.version;

@@ -17,7 +17,9 @@ namespace bt {
 
 class Planning {
  public:
-  explicit Planning(const CloudContext* context) : ctx_(context) {}
+  // Plan ids are <edge>-<seconds>-<instance>-<n>: `instance` is drawn at random for each Planning object (each
+  // start of the daemon), so a restart within the same second never reuses an id.
+  explicit Planning(const CloudContext* context);
 
   // `edge`: the authenticated edge. FAILED_PRECONDITION when the edge's base version is not its branch head (a
   // rollback moved it: the edge re-registers); INVALID_ARGUMENT for a report that does not fit the model.
@@ -26,6 +28,7 @@ class Planning {
 
  private:
   const CloudContext* ctx_;
+  std::string instance_;
   std::atomic<uint64_t> counter_{0};
 };
 

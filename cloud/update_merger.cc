@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "common/format/safetensors.h"
 #include "common/base/sha256.h"
+#include "common/wire/wire.h"
 
 namespace bt {
 
@@ -53,6 +54,7 @@ absl::Status UpdateMerger::Begin(const std::string& edge, const v1::PushHeader& 
   if (begun_) return absl::InvalidArgumentError("a second push header");
   begun_ = true;
   edge_ = edge;
+  RETURN_IF_ERROR(ValidatePushHeader(h));
   header_ = h;
   auto plan = ctx_->registry->GetPlan(h.plan_id());
   if (!plan.ok() || plan->edge_id != edge_) {

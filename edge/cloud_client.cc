@@ -73,6 +73,20 @@ absl::StatusOr<v1::PlanResponse> CloudClient::ReportProbes(const v1::ReportProbe
 absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::string>& digests,
                                                       const BlockStore& store,
                                                       std::function<void(uint64_t, uint64_t)> progress) {
+  auto pulled = PullOnce(digests, store, progress);
+  if (!absl::IsOutOfRange(pulled.status())) return pulled;
+  // The cloud cannot resume a partial file (it is longer than the block, or not a prefix of it): start over.
+  spdlog::warn("pull: {}; discarding the partial blocks and pulling them again from the start",
+               std::string(pulled.status().message()));
+  std::error_code ec;
+  for (const std::string& d : digests) {
+    if (IsDigest(d)) std::filesystem::remove(store.PartialPathFor(d), ec);
+  }
+  return PullOnce(digests, store, progress);
+}
+
+absl::StatusOr<TransferStats> CloudClient::PullOnce(const std::vector<std::string>& digests, const BlockStore& store,
+                                                    std::function<void(uint64_t, uint64_t)> progress) {
   const auto start = std::chrono::steady_clock::now();
   TransferStats stats;
   std::error_code ec;
@@ -123,11 +137,28 @@ absl::StatusOr<TransferStats> CloudClient::PullBlocks(const std::vector<std::str
     return absl::OkStatus();
   };
   absl::Status failure;
+  std::map<std::string, uint64_t> declared;  // each block's total_bytes as its first chunk gave it
   while (reader->Read(&chunk)) {
     auto it = have.find(chunk.digest());
     if (it == have.end() || chunk.offset() != it->second) {
       failure = absl::DataLossError(absl::StrCat("unexpected chunk for ", chunk.digest().substr(0, 16), "… at offset ",
                                                  chunk.offset()));
+      context.TryCancel();
+      break;
+    }
+    // A block is as large as its first chunk declares (bounded), and never grows past that: a cloud that sends more
+    // cannot fill the edge's disk or leave a partial file no pull can finish.
+    auto [size, first] = declared.emplace(chunk.digest(), chunk.total_bytes());
+    if ((first && (chunk.total_bytes() == 0 || chunk.total_bytes() > kMaxPullBlockBytes)) ||
+        chunk.total_bytes() != size->second || it->second + chunk.data().size() > size->second) {
+      failure = absl::DataLossError(absl::StrCat("block ", chunk.digest().substr(0, 16), "…: the cloud sent ",
+                                                 it->second + chunk.data().size(), " bytes of a block declared as ",
+                                                 size->second, " (at most ", kMaxPullBlockBytes,
+                                                 "); its partial file is discarded"));
+      if (file != nullptr) std::fclose(file);
+      file = nullptr;
+      std::error_code ignored;
+      std::filesystem::remove(store.PartialPathFor(chunk.digest()), ignored);
       context.TryCancel();
       break;
     }

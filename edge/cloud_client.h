@@ -45,6 +45,10 @@ class CloudClient {
   absl::StatusOr<blocktrainer::v1::PlanResponse> ReportProbes(const blocktrainer::v1::ReportProbesRequest& request);
   // Pulls every digest the store does not hold yet (resuming partial files), verifying each. `progress` gets
   // (bytes so far, bytes wanted).
+  // A chunk that would make a block larger than its declared size (or a declared size over kMaxPullBlockBytes)
+  // fails the pull and discards that block's partial file; a partial file the cloud cannot resume (OUT_OF_RANGE)
+  // is discarded and the block pulled again from the start, once.
+  static constexpr uint64_t kMaxPullBlockBytes = 8ull << 30;
   absl::StatusOr<TransferStats> PullBlocks(const std::vector<std::string>& digests, const BlockStore& store,
                                            std::function<void(uint64_t, uint64_t)> progress = nullptr);
   // Streams the header and then every block's bytes (chunks of ≤ 1 MiB) and returns the new version.
@@ -59,6 +63,8 @@ class CloudClient {
   void set_deadline(std::chrono::milliseconds d) { deadline_ = d; }
 
  private:
+  absl::StatusOr<TransferStats> PullOnce(const std::vector<std::string>& digests, const BlockStore& store,
+                                         std::function<void(uint64_t, uint64_t)> progress);
   void Prepare(grpc::ClientContext* context) const;
   std::unique_ptr<blocktrainer::v1::Cloud::Stub> stub_;
   std::string edge_id_;

@@ -195,12 +195,6 @@ absl::StatusOr<Plan> FitWindowPlan(const ProbeReport& report, const LawParams& l
 
 namespace {
 
-std::vector<bool> TrainedSet(const Plan& plan) {
-  std::vector<bool> trained;
-  for (const BlockDecision& d : plan.blocks) trained.push_back(d.form.trains());
-  return trained;
-}
-
 size_t TrainOption(const BlockProfile& block) {
   for (size_t i = 0; i < block.options.size(); ++i) {
     if (block.options[i].form == BlockChoice::Train()) return i;
@@ -213,26 +207,38 @@ size_t TrainOption(const BlockProfile& block) {
 absl::StatusOr<std::vector<Plan>> RaceAlternatives(const ProbeReport& report, const LawParams& law,
                                                    const WindowPlanRequest& request, const Plan& chosen) {
   std::vector<Plan> out;
-  std::vector<std::string> seen = {PlanText(chosen)};
+  // Plans that train the same blocks in the same forms are the same entrant, whatever their chunk size.
+  auto forms = [](const Plan& plan) {
+    std::vector<std::string> parts;
+    for (const BlockDecision& d : plan.blocks) parts.push_back(d.form.trains() ? d.option() : "");
+    return parts;
+  };
+  std::vector<std::vector<std::string>> seen = {forms(chosen)};
   auto add = [&](Plan plan) {
     if (!plan.feasible || plan.first_trainable < 0) return;
     if (plan.train_seconds > request.train_seconds * (1 + 1e-9)) return;
-    const std::string text = PlanText(plan);
-    if (std::find(seen.begin(), seen.end(), text) != seen.end()) return;
-    seen.push_back(text);
+    std::vector<std::string> key = forms(plan);
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) return;
+    seen.push_back(std::move(key));
     out.push_back(std::move(plan));
   };
-  // The law's best plan that trains another set of blocks.
-  ASSIGN_OR_RETURN(std::vector<Plan> top, TopWindowPlans(report, law, request, 256));
-  const std::vector<bool> chosen_set = TrainedSet(chosen);
-  for (Plan& plan : top) {
-    if (TrainedSet(plan) != chosen_set) {
-      add(std::move(plan));
-      break;
+  // The block the law credits most, trained alone (in its best form that fits).
+  const size_t n = report.costs.size();
+  Plan best_single;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t f = 1; f < report.costs[i].options.size(); ++f) {
+      if (!report.costs[i].options[f].trainable) continue;
+      std::vector<size_t> options(n, 0);
+      options[i] = f;
+      ASSIGN_OR_RETURN(Plan plan, FitWindowPlan(report, law, request, options));
+      if (!plan.feasible || plan.train_seconds > request.train_seconds * (1 + 1e-9)) continue;
+      if (best_single.blocks.empty() || plan.predicted_accuracy > best_single.predicted_accuracy + 1e-12) {
+        best_single = std::move(plan);
+      }
     }
   }
+  if (!best_single.blocks.empty()) add(std::move(best_single));
   // The largest last-k that fits.
-  const size_t n = report.costs.size();
   for (size_t k = n; k >= 1; --k) {
     std::vector<size_t> options(n, 0);
     bool complete = true;

@@ -19,9 +19,8 @@ inline constexpr int64_t kMinLabeledSamples = 50;    // fewer labeled samples: a
 inline constexpr size_t kMinWindowSamples = 20;      // fewer samples in the buffer: no window at all
 inline constexpr double kProbeShare = 0.10;          // of the window, for every probe together
 inline constexpr double kReserveShare = 0.05;        // of the window, kept for the final evaluation and the upload
-inline constexpr double kRaceShare = 0.15;           // of the window, for racing the plan against its alternatives
+inline constexpr double kRaceShare = 0.5;            // of the training time left, at most, for the race
 inline constexpr int64_t kMinRaceIterations = 10;    // fewer per entrant fit the race's share: no race
-inline constexpr int64_t kMaxRaceIterations = 100;   // per entrant in the first round
 inline constexpr int64_t kMaxIterations = 400;       // top of the default iteration grid
 // Chunked (gradient-accumulation) plans are solved against this share of the budget: their costs are scaled from
 // the whole-batch probes, not measured, and miss what does not shrink with the chunk (allocator granularity,
@@ -85,8 +84,8 @@ absl::StatusOr<Plan> FitWindowPlan(const ProbeReport& report, const LawParams& l
                                    const std::vector<size_t>& options);
 
 // The plans a window races its plan against before it commits (successive halving on the window's held-out slice,
-// edge/window/plan_race.h): the law's best plan that trains a different set of blocks, the largest last-k that
-// fits, and the first block alone (for input-level shifts the first blocks are the ones to tune) — each at the
+// edge/window/plan_race.h): the law's best plan that trains a single block, the largest last-k that fits, and the
+// first block alone (for input-level shifts the first blocks are the ones to tune) — each at the
 // largest chunk that fits and the most iterations that fit the window, priced by `law`, without duplicates and
 // without `chosen`. The law is fitted from short curves and can be wrong in either direction (bt-bench --oracle
 // shows by how much); a race makes a wrong law cost part of the window, not the window.

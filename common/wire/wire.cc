@@ -50,6 +50,21 @@ void ProbeReportToProto(const ProbeReport& r, v1::ProbeReportMsg* out) {
 }
 
 absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
+  auto too_many = [](const std::string& what, int n, int most) {
+    return absl::InvalidArgumentError(absl::StrCat("probe report: ", what, ": ", n, " entries, at most ", most));
+  };
+  if (m.points_size() > kMaxProbePoints) return too_many("points", m.points_size(), kMaxProbePoints);
+  if (m.costs_size() > kMaxReportBlocks) return too_many("costs", m.costs_size(), kMaxReportBlocks);
+  for (int k = 0; k < m.costs_size(); ++k) {
+    if (m.costs(k).options_size() > kMaxBlockOptions) {
+      return too_many(absl::StrCat("costs[", k, "].options"), m.costs(k).options_size(), kMaxBlockOptions);
+    }
+  }
+  for (int k = 0; k < m.points_size(); ++k) {
+    if (m.points(k).shares_size() > m.costs_size()) {
+      return too_many(absl::StrCat("points[", k, "].shares"), m.points(k).shares_size(), m.costs_size());
+    }
+  }
   // Through the JSON form, so both wire forms share one validation.
   ProbeReport r;
   r.acc0 = m.acc0();
@@ -172,6 +187,44 @@ absl::StatusOr<std::vector<Plan>> AlternativesFromProto(const v1::PlanResponse& 
     out.push_back(std::move(*plan));
   }
   return out;
+}
+
+namespace {
+
+absl::Status Finite(const char* field, double value, double lo, double hi) {
+  if (!std::isfinite(value) || value < lo || value > hi) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", value, " is not a number in [", lo, ", ", hi, "]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Id(const char* field, const std::string& value) {
+  if (value.size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", value.size(), " bytes, at most ", kMaxIdBytes));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateHeartbeat(const v1::HeartbeatRequest& m) {
+  RETURN_IF_ERROR(Id("heartbeat: state", m.state()));
+  RETURN_IF_ERROR(Id("heartbeat: window_id", m.window_id()));
+  return Finite("heartbeat: progress", m.progress(), 0, 1);
+}
+
+absl::Status ValidatePushHeader(const v1::PushHeader& m) {
+  RETURN_IF_ERROR(Id("push: plan_id", m.plan_id()));
+  RETURN_IF_ERROR(Finite("push: accuracy_before", m.accuracy_before(), 0, 1));
+  RETURN_IF_ERROR(Finite("push: accuracy_after", m.accuracy_after(), 0, 1));
+  RETURN_IF_ERROR(Finite("push: train_seconds", m.train_seconds(), 0, 1e7));
+  if (m.iterations() < 0 || m.iterations() > 100'000'000) {
+    return absl::InvalidArgumentError(absl::StrCat("push: iterations: ", m.iterations(), " is out of range"));
+  }
+  if (m.peak_memory_bytes() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("push: peak_memory_bytes: ", m.peak_memory_bytes(), " is negative"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace bt

@@ -13,8 +13,22 @@
 namespace bt {
 
 void ProbeReportToProto(const ProbeReport& report, blocktrainer::v1::ProbeReportMsg* out);
-// Validates like ProbeReport::FromJson (shapes, ranges), naming the offending field.
+// What one probe report may hold, checked before any work is done on it (a peer decides its size): curve points,
+// blocks and cost options per block.
+inline constexpr int kMaxProbePoints = 2048;
+inline constexpr int kMaxReportBlocks = 4096;
+inline constexpr int kMaxBlockOptions = 64;
+// Ids a peer names (window ids, heartbeat states) are at most this long.
+inline constexpr size_t kMaxIdBytes = 128;
+
+// Validates like ProbeReport::FromJson (shapes, ranges), naming the offending field; sizes beyond the bounds above
+// are refused first.
 absl::StatusOr<ProbeReport> ProbeReportFromProto(const blocktrainer::v1::ProbeReportMsg& msg);
+
+// The numbers and ids of a heartbeat and a push header, as the cloud must see them before they reach its registry:
+// finite, in range, ids within kMaxIdBytes. InvalidArgument naming the field.
+absl::Status ValidateHeartbeat(const blocktrainer::v1::HeartbeatRequest& msg);
+absl::Status ValidatePushHeader(const blocktrainer::v1::PushHeader& msg);
 
 // A plan as the cloud sends it (plan_id, base_version and the blocks' digests are the caller's to set).
 void PlanToProto(const Plan& plan, blocktrainer::v1::PlanResponse* out);

@@ -13,14 +13,17 @@ namespace bt {
 
 int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds) {
   if (entrants.size() < 2 || !(seconds > 0)) return 0;
+  // Round 1 runs every entrant for r (skipped with two entrants), the final the two best for 2r.
   std::vector<double> per_iteration;
   for (const Plan& p : entrants) per_iteration.push_back(std::max(1e-6, p.seconds_per_iteration));
   std::sort(per_iteration.begin(), per_iteration.end(), std::greater<>());
-  const size_t survivors = (entrants.size() + 1) / 2;
-  const double all = std::accumulate(per_iteration.begin(), per_iteration.end(), 0.0);
-  const double slow_half = std::accumulate(per_iteration.begin(), per_iteration.begin() + static_cast<long>(survivors), 0.0);
-  const double fit = seconds / (all + 2 * slow_half);
-  const int64_t r = std::min<int64_t>(kMaxRaceIterations, static_cast<int64_t>(fit + 1e-9) / 5 * 5);
+  const double first = entrants.size() > 2 ? std::accumulate(per_iteration.begin(), per_iteration.end(), 0.0) : 0.0;
+  const double final_round = 2 * (per_iteration[0] + per_iteration[1]);
+  const double fit = seconds / (first + final_round);
+  // The final round runs half the law's plan: long enough for slow starters to show, short enough to leave the
+  // winner its training.
+  const int64_t half_plan = std::max<int64_t>(1, entrants.front().iterations) / 4;
+  const int64_t r = std::min<int64_t>(half_plan, static_cast<int64_t>(fit + 1e-9)) / 5 * 5;
   return r >= kMinRaceIterations ? r : 0;
 }
 
@@ -43,6 +46,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   const auto deadline = start + std::chrono::milliseconds(static_cast<int64_t>(1000 * options.seconds));
   std::vector<size_t> alive(entrants.size());
   std::iota(alive.begin(), alive.end(), 0);
+  // With two entrants there is only the final round.
+  if (alive.size() <= 2) rounds_iterations *= 2;
   while (true) {
     for (size_t k = 0; k < alive.size(); ++k) {
       if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
@@ -63,6 +68,10 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       if (trained.ok()) {
         score = trained->result.deployed ? trained->result.accuracy_after : trained->result.accuracy_before;
         race.entries[e].iterations.push_back(trained->result.iterations);
+        if (trained->result.iterations > 0) {
+          race.entries[e].seconds_per_iteration =
+              trained->result.train_seconds / static_cast<double>(trained->result.iterations);
+        }
       } else {
         if (absl::IsCancelled(trained.status())) return trained.status();
         spdlog::info("race: {} failed: {}", race.entries[e].plan, std::string(trained.status().message()));
@@ -78,7 +87,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       race.winner = alive.front();
       break;
     }
-    alive.resize((alive.size() + 1) / 2);
+    alive.resize(2);  // the final: the two best, twice as long
     rounds_iterations *= 2;
   }
   race.raced = true;

@@ -1,12 +1,13 @@
 // The race a window runs before it commits to a plan (successive halving): the law's plan and its alternatives
-// (RaceAlternatives in common/plan/window_plan.h) each train a few iterations from the same start on the window's
+// (RaceAlternatives in common/plan/window_plan.h) each train r iterations from the same start on the window's
 // labeled samples, are scored on the held-out slice as they would be deployed (proxies written back; no gain when
-// keep-best would keep the deployed model), the better half trains twice as long again, and the measured leader is
-// the plan the window trains. The law is fitted from short curves and misranks plans (bt-bench --oracle); the race
-// costs at most kRaceShare of the window and turns a wrong law into a lost share of it, not a lost window.
+// keep-best would keep the deployed model), the two best train 2r (the final: half the law's plan, so that a plan
+// that starts slowly but goes further can show it), and the measured leader is the plan the window trains. Its
+// measured time per iteration tells the window how many iterations it can still finish. The law is fitted from short curves and misranks plans (bt-bench --oracle); the race
+// costs at most kRaceShare of the training time and turns a wrong law into a lost share of it, not a lost window.
 //
-// First-round iterations come from the entrants' predicted time per iteration and the race's seconds
-// (kMinRaceIterations..kMaxRaceIterations); too few fit: no race, the law's plan. Every run is also bounded by the
+// First-round iterations come from the entrants' predicted time per iteration and the race's seconds, at most a
+// quarter of the law's plan; fewer than kMinRaceIterations fit: no race, the law's plan. Every run is also bounded by the
 // time left for the race. Label-free windows do not race (there is no accuracy to compare). Not thread-safe.
 #pragma once
 
@@ -35,6 +36,7 @@ struct RaceEntry {
   std::string plan;           // PlanText
   std::vector<int64_t> iterations;  // per round it ran
   std::vector<double> accuracy;     // held-out slice, as it would be deployed, per round
+  double seconds_per_iteration = 0; // measured in its last run (training and its evaluations)
 };
 
 struct RaceResult {
@@ -46,8 +48,8 @@ struct RaceResult {
 };
 
 // The iterations each entrant runs in the first round: `seconds` over the predicted cost of both rounds (every
-// entrant for r, the slower half again for 2r), rounded down to a multiple of 5, capped at kMaxRaceIterations; 0
-// when fewer than kMinRaceIterations fit.
+// entrant for r unless there are only two, the two slowest for 2r), at most a quarter of the law's plan
+// (entrants[0].iterations), rounded down to a multiple of 5; 0 when fewer than kMinRaceIterations fit.
 int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds);
 
 // `entrants[0]` is the law's plan. `model` is not changed.

@@ -153,11 +153,9 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
     std::vector<Plan> entrants = {out.planned.plan};
     entrants.insert(entrants.end(), out.planned.alternatives.begin(), out.planned.alternatives.end());
     RaceOptions race;
-    const double window_seconds = std::chrono::duration<double>(budget.window).count();
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count();
-    race.seconds = std::min(budget.race_share * window_seconds, 0.5 * TrainSecondsLeft(budget, elapsed));
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count(); };
+    race.seconds = budget.race_share * TrainSecondsLeft(budget, elapsed());
     race.first_round = budget.race_iterations;
-    if (race.first_round > 0) race.seconds = std::max(race.seconds, 0.5 * TrainSecondsLeft(budget, elapsed));
     race.memory_budget = budget.memory_budget;
     race.batch = budget.batch;
     race.seed = in.seed;
@@ -167,6 +165,19 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
     if (result.winner != 0) {
       out.planned.plan = entrants[result.winner];
       out.plan_text = PlanText(out.planned.plan);
+    }
+    // The winner's measured speed says how many iterations the window can still finish: no plan it cannot finish.
+    const double per_iteration = result.entries[result.winner].seconds_per_iteration;
+    if (result.raced && per_iteration > 0) {
+      Plan& p = out.planned.plan;
+      const auto can = static_cast<int64_t>(TrainSecondsLeft(budget, elapsed()) / per_iteration);
+      if (can < p.iterations) {
+        spdlog::info("window {}: {} iterations fit the time left at the race's measured {:.3f} s per iteration, not "
+                     "{}", in.id, std::max<int64_t>(1, can), per_iteration, p.iterations);
+        p.iterations = std::max<int64_t>(1, can);
+      }
+      p.seconds_per_iteration = per_iteration;
+      p.train_seconds = per_iteration * static_cast<double>(p.iterations);
     }
   }
   const Plan& plan = out.planned.plan;

@@ -1,8 +1,8 @@
 // One retraining window, the same code for `bt-edge serve` and `bt-bench`:
 //
 //   probe (≤ probe_share of the window) → plan (a PlanSource: the cloud, the planner in-process, or a baseline)
-//   → fetch the plan's blocks → race the plan against its alternatives (≤ race_share; edge/window/plan_race.h)
-//   → retrain the race's winner under the memory budget and the deadline (keep-best, never worse)
+//   → fetch the plan's blocks → race the plan against its alternatives (≤ race_share of the training time;
+//   edge/window/plan_race.h) → retrain the race's winner for the iterations its measured speed can finish under the memory budget and the deadline (keep-best, never worse)
 //   → the retrained blocks applied to a copy of the deployed model.
 //
 // The runner owns nothing across windows: the caller hands it a copy of the deployed model and gets back the
@@ -39,7 +39,7 @@ struct WindowBudget {
   std::chrono::milliseconds window{120'000};
   double probe_share = kProbeShare;      // of the window, for probes
   double reserve_share = kReserveShare;  // of the window, kept free for the final evaluation and the upload
-  double race_share = kRaceShare;        // of the window, for racing the plan against its alternatives
+  double race_share = kRaceShare;        // of the training time left after planning, at most, for the race
   int64_t batch = 64;
   int probe_runs = 0;  // 0: curve runs bounded by probe_share in seconds; N: exactly N runs (CurveProbeOptions)
   int64_t race_iterations = 0;  // 0: the race's first round fits race_share in seconds; N: exactly N (RaceOptions)

@@ -12,8 +12,10 @@
 #include "common/format/block_layout.h"
 #include "common/plan/block_profile.h"
 #include "common/format/safetensors.h"
+#include "common/base/file_util.h"
 #include "common/base/sha256.h"
 #include "common/plan/window_plan.h"
+#include "common/wire/grpc_status.h"
 #include "common/wire/wire.h"
 #include "edge/cloud_client.h"
 #include "tests/testing/test_models.h"
@@ -63,6 +65,7 @@ class Cloud {
     return CloudClient(*MakeCloudChannel(address(), {}), edge, token);
   }
   CloudServer& server() { return *server_; }
+  void SetClock(std::function<int64_t()> now) { context_.now = std::move(now); }
   Registry& registry() { return *registry_; }
   const ModelStore& model() const { return *model_; }
 
@@ -123,6 +126,7 @@ TEST_F(CloudServiceTest, ServesStatusManifestHealthWithoutAToken) {
   v1::GetStatusResponse response;
   ASSERT_TRUE(stub->GetStatus(&context, v1::GetStatusRequest(), &response).ok());
   EXPECT_EQ(response.block_count(), 5u);  // embed + 3 layers + head
+  EXPECT_TRUE(response.model_path().empty()) << "no server path to a caller without a token";
   EXPECT_EQ(response.parameter_count(), static_cast<uint64_t>(config_.ParameterCount()));
   grpc::ClientContext context2;
   v1::Manifest manifest;
@@ -307,6 +311,154 @@ TEST_F(CloudServiceTest, StreamsA64MiBBlockAndResumesAPullAfterACloudRestart) {
   EXPECT_EQ(resumed->blocks, 1);
   EXPECT_LT(resumed->bytes, std::filesystem::file_size(store.PathFor(layer.digest)));
   EXPECT_EQ(Sha256Hex(*store.Read(layer.digest)), layer.digest);
+}
+
+// Issue 15 #5: the plan counter restarted at 0 and a restart within the same second reused a plan id (UNIQUE
+// constraint failed: plans.plan_id, as INTERNAL).
+TEST_F(CloudServiceTest, PlanIdsStayUniqueAcrossARestartWithinTheSameSecond) {
+  Cloud cloud(dir_, config_);
+  cloud.SetClock([] { return int64_t{1'700'000'000}; });
+  const std::string token = cloud.Token("edge-a");
+  ASSERT_TRUE(cloud.Client("edge-a", token).Register(Registration("edge-a")).ok());
+  auto first = cloud.Client("edge-a", token).ReportProbes(Probes("edge-a", 0));
+  ASSERT_TRUE(first.ok()) << first.status();
+  cloud.Restart();
+  auto second = cloud.Client("edge-a", token).ReportProbes(Probes("edge-a", 0));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(first->plan_id(), second->plan_id());
+}
+
+// Issue 15 #6: a heartbeat with progress=NaN and a push with accuracy_before=NaN reached SQLite and came back
+// INTERNAL with the raw SQLite error (the push after its blocks were stored).
+TEST_F(CloudServiceTest, NonFiniteNumbersAreInvalidArgumentsNamingTheFieldAndStoreNothing) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  CloudClient client = cloud.Client("edge-a", token);
+  ASSERT_TRUE(client.Register(Registration("edge-a")).ok());
+  v1::HeartbeatRequest beat;
+  beat.set_edge_id("edge-a");
+  beat.set_state("training");
+  beat.set_progress(std::numeric_limits<double>::quiet_NaN());
+  auto refused = client.Heartbeat(beat);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_NE(refused.status().message().find("progress"), std::string::npos) << refused.status();
+  beat.set_progress(0.5);
+  beat.set_window_id(std::string(1000, 'w'));  // a long window id (gRPC itself refuses messages over 4 MiB)
+  EXPECT_EQ(client.Heartbeat(beat).status().code(), absl::StatusCode::kInvalidArgument);
+
+  auto plan = client.ReportProbes(Probes("edge-a", 0));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::string trained;
+  for (const v1::PlannedBlock& b : plan->blocks()) {
+    if (b.option() != "frozen") trained = b.name();
+  }
+  ASSERT_FALSE(trained.empty());
+  const BlockEntry* entry = cloud.model().FindBlock(trained);
+  ASSERT_NE(entry, nullptr);
+  const std::string bytes = *cloud.model().BlockBytes(trained);
+  v1::PushHeader header;
+  header.set_edge_id("edge-a");
+  header.set_plan_id(plan->plan_id());
+  header.set_base_version(0);
+  header.set_accuracy_before(std::numeric_limits<double>::quiet_NaN());
+  header.set_accuracy_after(0.9);
+  const size_t stored_before = std::distance(std::filesystem::recursive_directory_iterator(dir_ / "blocks"),
+                                             std::filesystem::recursive_directory_iterator());
+  auto pushed = client.PushUpdate(header, {{trained, entry->digest, bytes}});
+  ASSERT_EQ(pushed.status().code(), absl::StatusCode::kInvalidArgument) << pushed.status();
+  EXPECT_NE(pushed.status().message().find("accuracy_before"), std::string::npos) << pushed.status();
+  EXPECT_EQ(std::distance(std::filesystem::recursive_directory_iterator(dir_ / "blocks"),
+                          std::filesystem::recursive_directory_iterator()),
+            static_cast<std::ptrdiff_t>(stored_before));
+  EXPECT_EQ(cloud.registry().Head("edge-a")->version, 0u);
+}
+
+// Issue 15 #2: a 3.2 MB report with 60k curve points cost 15.9 s of cloud CPU; window ids of 3.9 MB were stored.
+TEST_F(CloudServiceTest, OversizedProbeReportsAreRefusedBeforeAnyWork) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  CloudClient client = cloud.Client("edge-a", token);
+  ASSERT_TRUE(client.Register(Registration("edge-a")).ok());
+  v1::ReportProbesRequest huge = Probes("edge-a", 0);
+  for (int i = 0; i < 60'000; ++i) {
+    v1::ProbePointMsg* p = huge.mutable_probes()->add_points();
+    for (int k = 0; k < 5; ++k) p->add_shares(k == 4 ? 1.0 : 0.0);
+    p->set_iterations(25 + i % 10);
+    p->set_accuracy(0.6);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto refused = client.ReportProbes(huge);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_NE(refused.status().message().find("points: 60000 entries, at most"), std::string::npos) << refused.status();
+  EXPECT_LT(seconds, 5.0) << "refused, but only after the work";
+  v1::ReportProbesRequest long_id = Probes("edge-a", 0);
+  long_id.set_window_id(std::string(1000, 'w'));
+  EXPECT_EQ(client.ReportProbes(long_id).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(client.ReportProbes(Probes("edge-a", 0)).ok());  // and a normal report still plans
+}
+
+// Issue 15 #3: one PullBlocks naming one digest 60,000 times mapped the file 60,000 times, then failed INTERNAL with
+// the server's absolute path in the message.
+TEST_F(CloudServiceTest, PullBlocksSendsEachBlockOnceAndCapsTheRequest) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  ASSERT_TRUE(cloud.Client("edge-a", token).Register(Registration("edge-a")).ok());
+  const BlockEntry& layer = cloud.model().manifest().blocks[1];
+  auto stub = v1::Cloud::NewStub(grpc::CreateChannel(cloud.address(), grpc::InsecureChannelCredentials()));
+  uint64_t total = 0;  // the block file's size, as the chunks declare it
+  auto pull = [&](int copies, uint64_t* bytes) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    v1::PullBlocksRequest request;
+    request.set_edge_id("edge-a");
+    for (int i = 0; i < copies; ++i) request.add_blocks()->set_digest(layer.digest);
+    auto reader = stub->PullBlocks(&context, request);
+    v1::BlockChunk chunk;
+    *bytes = 0;
+    while (reader->Read(&chunk)) {
+      *bytes += chunk.data().size();
+      total = chunk.total_bytes();
+    }
+    return reader->Finish();
+  };
+  uint64_t bytes = 0;
+  grpc::Status status = pull(4096, &bytes);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(total, layer.bytes);  // tensors plus the safetensors header
+  EXPECT_EQ(bytes, total);        // once, not 4096 times
+  status = pull(60'000, &bytes);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("at most"), std::string::npos) << status.error_message();
+  EXPECT_EQ(status.error_message().find(dir_.string()), std::string::npos) << status.error_message();
+}
+
+// Issue 15 #9: a partial file longer than the block made every retry ask the cloud to resume past the end
+// (OUT_OF_RANGE), so the edge never adopted a new version.
+TEST_F(CloudServiceTest, APartialFileTheCloudCannotResumeIsDiscardedAndPulledAgain) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  ASSERT_TRUE(cloud.Client("edge-a", token).Register(Registration("edge-a")).ok());
+  const BlockEntry& layer = cloud.model().manifest().blocks[1];
+  BlockStore store((dir_ / "edge").string());
+  std::filesystem::create_directories(store.ShardDir(layer.digest));
+  ASSERT_TRUE(WriteFileAtomically(store.PartialPathFor(layer.digest), std::string(layer.bytes + 4096, 'j')).ok());
+  auto pulled = cloud.Client("edge-a", token).PullBlocks({layer.digest}, store);
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  ASSERT_TRUE(store.Has(layer.digest));
+  EXPECT_EQ(Sha256Hex(*store.Read(layer.digest)), layer.digest);
+  EXPECT_FALSE(std::filesystem::exists(store.PartialPathFor(layer.digest)));
+}
+
+TEST(PeerStatus, InternalDetailsStayOnTheServer) {
+  const grpc::Status scrubbed =
+      ToPeerStatus(absl::InternalError("UNIQUE constraint failed: plans.plan_id in /var/lib/bt/db.sqlite"));
+  EXPECT_EQ(scrubbed.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(scrubbed.error_message().find("/var/lib"), std::string::npos);
+  EXPECT_EQ(scrubbed.error_message().find("UNIQUE"), std::string::npos);
+  const grpc::Status kept = ToPeerStatus(absl::InvalidArgumentError("heartbeat: progress: nan"));
+  EXPECT_EQ(kept.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(kept.error_message(), "heartbeat: progress: nan");
 }
 
 TEST_F(CloudServiceTest, BusyPortIsAClearError) {

@@ -17,13 +17,18 @@ Plan Timed(double seconds_per_iteration) {
   p.feasible = true;
   p.first_trainable = 0;
   p.seconds_per_iteration = seconds_per_iteration;
+  p.iterations = 400;
   return p;
 }
 
 TEST(PlanRace, FirstRoundFitsBothRoundsIntoTheRaceSeconds) {
-  // 4 entrants at 0.01/0.02/0.03/0.04 s: round 1 costs r·0.10, round 2 the slower half 2r·0.07; 12 s → r = 50.
+  // 4 entrants at 0.01/0.02/0.03/0.04 s: round 1 costs r·0.10, the final the two slowest 2r·0.07; 12 s → r = 50.
   EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 12.0), 50);
-  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 1000.0), kMaxRaceIterations);
+  // Plenty of time: a quarter of the law's 400 iterations (the final runs half of them).
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 1000.0), 100);
+  // Two entrants: only the final, 2r·0.03 = 12 s → r = 200, capped at 100.
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02)}, 6.0), 100);
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02)}, 0.9), 15);
   EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 2.0), 0);  // under 10
   EXPECT_EQ(FirstRoundIterations({Timed(0.01)}, 100.0), 0);                                       // nothing to race
 }
