@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "bench/oracle.h"
 #include "bench/scoreboard.h"
 #include "common/base/cancel.h"
@@ -22,7 +23,8 @@ int main(int argc, char** argv) {
   app.add_option("-m,--model", o.model_path, "deployed model every method starts from")->capture_default_str()
       ->check(CLI::ExistingFile);
   app.add_option("--memory-budget", o.memory_budget,
-                 "memory budget: a size (48MiB) or a percentage of full fine-tuning's predicted peak (35%)")
+                 "memory budget: a size (48MiB) or a percentage of full fine-tuning's predicted peak (35%); several, "
+                 "comma-separated (10%,15%,25%), run a budget sweep into OUT/<budget>/ and OUT/sweep.{md,json,png}")
       ->capture_default_str();
   app.add_option("--window", o.window, "retraining window per domain (e.g. 2m, 90s)")->capture_default_str();
   app.add_option("--methods", o.methods, absl::StrCat("comma-separated: ", absl::StrJoin(KnownMethods(), ",")))
@@ -70,7 +72,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bt-bench: error: --oracle and --via-daemons do not combine\n");
     return 2;
   }
-  absl::Status status = oracle ? RunOracle(o, oracle_options, &cancel) : RunScoreboard(o, &cancel);
+  const std::vector<std::string> budgets = absl::StrSplit(o.memory_budget, ',');
+  if (oracle && budgets.size() > 1) {
+    std::fprintf(stderr, "bt-bench: error: --oracle takes one --memory-budget\n");
+    return 2;
+  }
+  absl::Status status = oracle              ? RunOracle(o, oracle_options, &cancel)
+                        : budgets.size() > 1 ? RunSweep(o, budgets, &cancel)
+                                             : RunScoreboard(o, &cancel);
   if (!status.ok()) {
     std::fprintf(stderr, "bt-bench: error: %s\n", std::string(status.message()).c_str());
     return 1;

@@ -12,6 +12,12 @@
 
 namespace bt {
 
+double MeanAccuracyAfter(const MethodResult& m) {
+  double sum = 0;
+  for (const WindowRecord& w : m.windows) sum += w.accuracy_after;
+  return m.windows.empty() ? 0 : sum / static_cast<double>(m.windows.size());
+}
+
 absl::Status RenderPng(const std::string& dir, const std::string& stem, const std::string& plot) {
   const std::string script = absl::StrCat("set terminal pngcairo size 1000,520 noenhanced\nset output '", dir, "/",
                                           stem, ".png.tmp'\n", plot);
@@ -48,11 +54,6 @@ absl::Status Plot(const std::string& dir, const std::vector<MethodResult>& metho
   return RenderPng(dir, "accuracy", script);
 }
 
-double MeanAfter(const MethodResult& m) {
-  double sum = 0;
-  for (const WindowRecord& w : m.windows) sum += w.accuracy_after;
-  return m.windows.empty() ? 0 : sum / static_cast<double>(m.windows.size());
-}
 
 // Per-window comparison of blocktrainer in-process and through the daemons, with the tolerance the two must meet:
 // the same plan, and accuracy after each window within kWindowTolerance (the mean within kMeanTolerance). Both see
@@ -91,10 +92,10 @@ std::string DaemonComparison(const std::vector<MethodResult>& methods) {
                           same_plan ? "yes" : "no: " + b.plan, a.iterations, b.iterations, FormatBytes(b.bytes_down),
                           FormatBytes(b.bytes_up), a.train_seconds, b.train_seconds, a.wall_seconds, b.wall_seconds);
   }
-  const double mean_diff = MeanAfter(*daemons) - MeanAfter(*in_process);
+  const double mean_diff = MeanAccuracyAfter(*daemons) - MeanAccuracyAfter(*in_process);
   within &= std::abs(mean_diff) <= kMeanTolerance;
   md += absl::StrFormat("\nMean accuracy: in-process %.2f%%, daemons %.2f%% (%+.2f pt); %d of %zu plans the same; %s.\n",
-                        100 * MeanAfter(*in_process), 100 * MeanAfter(*daemons), 100 * mean_diff, same_plans, n,
+                        100 * MeanAccuracyAfter(*in_process), 100 * MeanAccuracyAfter(*daemons), 100 * mean_diff, same_plans, n,
                         within ? "within tolerance" : "NOT within tolerance");
   return md;
 }
@@ -120,15 +121,15 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
             : std::string("Probe work: as many retraining-curve runs as fit in 10% of the window (timing-dependent).\n\n");
   md += info.race_iterations > 0
             ? absl::StrFormat("Race pinned: %d first-round iterations per entrant (blocktrainer).\n\n", info.race_iterations)
-            : std::string("Race: first-round iterations as fit in 15% of the window (timing-dependent).\n\n");
+            : std::string("Race: first-round iterations as fit in half the training time (timing-dependent).\n\n");
   if (info.labeled_fraction >= 0) md += absl::StrFormat("Labeled fraction of every domain: %.2f.\n\n", info.labeled_fraction);
   md += "| method | mean accuracy | gain over none |\n| --- | --- | --- |\n";
   double none_mean = -1;
   for (const MethodResult& m : methods) {
-    if (m.name == "none") none_mean = MeanAfter(m);
+    if (m.name == "none") none_mean = MeanAccuracyAfter(m);
   }
   for (const MethodResult& m : methods) {
-    nlohmann::ordered_json jm = {{"name", m.name}, {"mean_accuracy", MeanAfter(m)}};
+    nlohmann::ordered_json jm = {{"name", m.name}, {"mean_accuracy", MeanAccuracyAfter(m)}};
     jm["windows"] = nlohmann::ordered_json::array();
     for (const WindowRecord& r : m.windows) {
       jm["windows"].push_back({{"domain", r.domain},
@@ -154,8 +155,8 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
       }
     }
     out["methods"].push_back(jm);
-    md += absl::StrFormat("| %s | %.2f%% | %s |\n", m.name, 100 * MeanAfter(m),
-                          none_mean < 0 ? "-" : absl::StrFormat("%+.2f pt", 100 * (MeanAfter(m) - none_mean)));
+    md += absl::StrFormat("| %s | %.2f%% | %s |\n", m.name, 100 * MeanAccuracyAfter(m),
+                          none_mean < 0 ? "-" : absl::StrFormat("%+.2f pt", 100 * (MeanAccuracyAfter(m) - none_mean)));
   }
   md += "\n| method | window | domain | before | after | predicted | peak memory | predicted memory | train s | "
         "predicted s | iterations | up | plan |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "

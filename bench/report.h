@@ -47,6 +47,9 @@ struct ReportInfo {
   bool via_daemons = false;
 };
 
+// A method's mean accuracy after its windows.
+double MeanAccuracyAfter(const MethodResult& method);
+
 // Renders `plot` (gnuplot commands after the terminal and output lines) to DIR/STEM.png with gnuplot (gnuplot-nox);
 // the script stays beside it as DIR/STEM.gp.
 absl::Status RenderPng(const std::string& dir, const std::string& stem, const std::string& plot);

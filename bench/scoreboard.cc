@@ -50,7 +50,7 @@ struct MethodState {
 
 }  // namespace
 
-absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel) {
+absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel, std::vector<MethodResult>* out) {
   for (const std::string& m : o.methods) {
     if (std::find(KnownMethods().begin(), KnownMethods().end(), m) == KnownMethods().end()) {
       return absl::InvalidArgumentError(
@@ -220,7 +220,85 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
   info.via_daemons = o.via_daemons;
   std::vector<MethodResult> results;
   for (MethodState& m : ordered) results.push_back({m.name, std::move(m.windows)});
-  return WriteReport(info, results, o.out_dir);
+  RETURN_IF_ERROR(WriteReport(info, results, o.out_dir));
+  if (out != nullptr) *out = std::move(results);
+  return absl::OkStatus();
+}
+
+absl::Status RunSweep(const ScoreboardOptions& o, const std::vector<std::string>& budgets, const CancelToken* cancel) {
+  if (budgets.size() < 2) return absl::InvalidArgumentError("--memory-budget: a sweep needs at least two budgets");
+  if (std::find(o.methods.begin(), o.methods.end(), "none") == o.methods.end()) {
+    return absl::InvalidArgumentError("a budget sweep reports gains over 'none': add none to --methods");
+  }
+  // gains[method][budget index], in points
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> gains;
+  for (size_t b = 0; b < budgets.size(); ++b) {
+    ScoreboardOptions one = o;
+    one.memory_budget = budgets[b];
+    std::string dir_name = budgets[b];
+    dir_name.erase(std::remove(dir_name.begin(), dir_name.end(), '%'), dir_name.end());
+    if (!o.out_dir.empty()) one.out_dir = absl::StrCat(o.out_dir, "/", dir_name);
+    spdlog::info("sweep: budget {} ({}/{})", budgets[b], b + 1, budgets.size());
+    std::vector<MethodResult> results;
+    RETURN_IF_ERROR(RunScoreboard(one, cancel, &results));
+    double none = 0;
+    for (const MethodResult& m : results) {
+      if (m.name == "none") none = MeanAccuracyAfter(m);
+    }
+    for (const MethodResult& m : results) {
+      auto it = std::find(names.begin(), names.end(), m.name);
+      if (it == names.end()) {
+        names.push_back(m.name);
+        gains.emplace_back(budgets.size(), 0.0);
+        it = names.end() - 1;
+      }
+      gains[static_cast<size_t>(it - names.begin())][b] = 100 * (MeanAccuracyAfter(m) - none);
+    }
+  }
+  std::string md = absl::StrCat("# Budget sweep: ", o.scenario_path, "\n\nMean gain over none (points) per memory budget "
+                                "(a share of full fine-tuning's predicted peak); each budget's windows in its own "
+                                "folder.\n\n| method |");
+  for (const std::string& b : budgets) absl::StrAppend(&md, " ", b, " |");
+  md += "\n|---|";
+  for (size_t b = 0; b < budgets.size(); ++b) md += "---|";
+  md += "\n";
+  nlohmann::ordered_json json;
+  json["scenario"] = o.scenario_path;
+  json["budgets"] = budgets;
+  std::string data = "budget";
+  for (const std::string& n : names) {
+    if (n != "none") absl::StrAppend(&data, " \"", n, "\"");
+  }
+  data += "\n";
+  for (size_t b = 0; b < budgets.size(); ++b) {
+    absl::StrAppend(&data, std::strtod(budgets[b].c_str(), nullptr));
+    for (size_t m = 0; m < names.size(); ++m) {
+      if (names[m] != "none") absl::StrAppendFormat(&data, " %.3f", gains[m][b]);
+    }
+    data += "\n";
+  }
+  for (size_t m = 0; m < names.size(); ++m) {
+    if (names[m] == "none") continue;
+    absl::StrAppend(&md, "| ", names[m], " |");
+    for (double g : gains[m]) absl::StrAppendFormat(&md, " %+.2f |", g);
+    md += "\n";
+    json["gain_points"][names[m]] = gains[m];
+  }
+  std::printf("%s", md.c_str());
+  if (o.out_dir.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(WriteFileAtomically(o.out_dir + "/sweep.md", md));
+  RETURN_IF_ERROR(WriteFileAtomically(o.out_dir + "/sweep.json", json.dump(2) + "\n"));
+  RETURN_IF_ERROR(WriteFileAtomically(o.out_dir + "/sweep.dat", data));
+  const int columns = static_cast<int>(names.size()) - 1;
+  RETURN_IF_ERROR(RenderPng(o.out_dir, "sweep",
+                            absl::StrFormat("set title 'Gain over none vs memory budget: %s'\nset xlabel 'memory budget "
+                                            "(%% of full fine-tuning)'\nset ylabel 'mean gain (points)'\nset grid\n"
+                                            "set key outside right\nplot for [i=2:%d] '%s/sweep.dat' using 1:i with "
+                                            "linespoints lw 2 title columnheader(i)\n",
+                                            o.scenario_path, columns + 1, o.out_dir)));
+  spdlog::info("wrote {}/sweep.md, sweep.json, sweep.png", o.out_dir);
+  return absl::OkStatus();
 }
 
 }  // namespace bt

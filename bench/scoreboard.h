@@ -32,6 +32,15 @@ struct ScoreboardOptions {
 // Method names the benchmark knows.
 const std::vector<std::string>& KnownMethods();
 
-absl::Status RunScoreboard(const ScoreboardOptions& options, const CancelToken* cancel);
+struct MethodResult;
+
+// `results` (optional) receives every method's windows as reported.
+absl::Status RunScoreboard(const ScoreboardOptions& options, const CancelToken* cancel,
+                           std::vector<MethodResult>* results = nullptr);
+
+// `--memory-budget 10%,15%,25%`: the scoreboard at each budget (each into OUT/<budget>/), then a sweep table and
+// plot (OUT/sweep.md, sweep.json, sweep.png: each method's mean gain over none against the budget).
+absl::Status RunSweep(const ScoreboardOptions& options, const std::vector<std::string>& budgets,
+                      const CancelToken* cancel);
 
 }  // namespace bt

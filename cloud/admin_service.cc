@@ -3,7 +3,13 @@
 
 #include <map>
 
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/file_util.h"
+#include "common/base/sha256.h"
 #include "cloud/cloud_service.h"
 #include "cloud/handlers.h"
 
@@ -13,9 +19,46 @@ namespace v1 = blocktrainer::v1;
 
 // ---- admin --------------------------------------------------------------------------------------------------------
 
+absl::StatusOr<std::string> LoadOrCreateAdminToken(const std::string& data_dir) {
+  const std::string path = AdminTokenPath(data_dir);
+  if (std::filesystem::exists(path)) {
+    ASSIGN_OR_RETURN(std::string token, ReadFileToString(path));
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.size() < 32) return absl::FailedPreconditionError(absl::StrCat(path, ": the admin token is too short"));
+    return token;
+  }
+  ASSIGN_OR_RETURN(std::string random, ReadRandomBytes(32));
+  std::string token;
+  for (unsigned char c : random) absl::StrAppendFormat(&token, "%02x", c);
+  RETURN_IF_ERROR(WriteFileAtomically(path, token + "\n", 0600));
+  return token;
+}
+
+namespace {
+
+// Every admin call presents the admin token: loopback is not a permission (any local user can reach it).
+absl::Status AuthenticateAdmin(const CloudContext* ctx, grpc::CallbackServerContext* context) {
+  if (ctx->admin_token_sha256.empty()) return absl::PermissionDeniedError("this cloud has no admin token configured");
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError("admin calls need 'authorization: Bearer <admin token>' (bt-cloud reads it "
+                                      "from the data directory's admin.token)");
+  }
+  const std::string value(it->second.data(), it->second.size());
+  if (value.compare(0, kBearer.size(), kBearer) != 0 || Sha256Hex(value.substr(kBearer.size())) != ctx->admin_token_sha256) {
+    return absl::UnauthenticatedError("wrong admin token");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* CloudAdminService::ListEdges(grpc::CallbackServerContext* context,
                                                        const v1::ListEdgesRequest*, v1::ListEdgesResponse* response) {
   auto run = [&]() -> absl::Status {
+    RETURN_IF_ERROR(AuthenticateAdmin(ctx_, context));
     ASSIGN_OR_RETURN(std::vector<EdgeSummary> edges, ctx_->registry->ListEdgeSummaries());
     for (const EdgeSummary& summary : edges) {
       const EdgeRecord& e = summary.edge;
@@ -44,6 +87,7 @@ grpc::ServerUnaryReactor* CloudAdminService::ListVersions(grpc::CallbackServerCo
                                                           const v1::ListVersionsRequest* request,
                                                           v1::ListVersionsResponse* response) {
   auto run = [&]() -> absl::Status {
+    RETURN_IF_ERROR(AuthenticateAdmin(ctx_, context));
     ASSIGN_OR_RETURN(std::vector<VersionRecord> versions, ctx_->registry->ListVersions(request->edge_id()));
     std::map<uint64_t, const VersionRecord*> by_version;
     for (const VersionRecord& v : versions) by_version[v.version] = &v;
@@ -71,6 +115,7 @@ grpc::ServerUnaryReactor* CloudAdminService::Rollback(grpc::CallbackServerContex
                                                       const v1::RollbackRequest* request,
                                                       v1::RollbackResponse* response) {
   auto run = [&]() -> absl::Status {
+    RETURN_IF_ERROR(AuthenticateAdmin(ctx_, context));
     ASSIGN_OR_RETURN(VersionRecord target, ctx_->registry->GetVersion(request->edge_id(), request->to_version()));
     ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(request->edge_id()));
     ASSIGN_OR_RETURN(uint64_t version,

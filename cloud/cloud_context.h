@@ -12,6 +12,7 @@
 #include "cloud/store/law_store.h"
 #include "cloud/store/model_store.h"
 #include "cloud/store/registry.h"
+#include "common/base/status.h"
 #include "common/plan/window_plan.h"
 
 namespace bt {
@@ -26,7 +27,16 @@ struct CloudContext {
   std::vector<int64_t> iteration_grid = IterationGrid();
   uint64_t max_push_bytes = 4ull << 30;  // largest update accepted (all blocks of one push)
   std::function<int64_t()> now;          // Unix seconds; injectable for tests
+  // SHA-256 of the admin token every CloudAdmin call must present ("authorization: Bearer <token>"); empty: every
+  // admin call is refused. bt-cloud serve keeps the token in AdminTokenPath(data_dir), mode 0600.
+  std::string admin_token_sha256;
 };
+
+inline std::string AdminTokenPath(const std::string& data_dir) { return data_dir + "/admin.token"; }
+
+// The admin token of the cloud whose state is in `data_dir`: read from AdminTokenPath, or made (32 random bytes,
+// hex) and written there readable by its owner only.
+absl::StatusOr<std::string> LoadOrCreateAdminToken(const std::string& data_dir);
 
 // Unix seconds from the context's clock (the system clock unless a test injects one).
 inline int64_t NowSeconds(const CloudContext* ctx) {

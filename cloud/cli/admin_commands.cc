@@ -1,5 +1,7 @@
 #include "cloud/cli/admin_commands.h"
 
+#include "absl/strings/ascii.h"
+
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
@@ -7,6 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "blocktrainer/v1/blocktrainer.grpc.pb.h"
+#include "cloud/cloud_context.h"
 #include "cloud/store/registry.h"
 #include "common/cli/cli.h"
 #include "common/base/file_util.h"
@@ -24,12 +27,26 @@ std::unique_ptr<blocktrainer::v1::CloudAdmin::Stub> AdminStub(const CloudConfig&
       address.empty() ? config.cloud.admin_listen : address, grpc::InsecureChannelCredentials()));
 }
 
+// The admin token bt-cloud serve wrote into its data directory (readable by the service user only).
+absl::Status AuthorizeAdmin(const CloudConfig& config, grpc::ClientContext* context) {
+  const std::string path = AdminTokenPath(config.cloud.data_dir);
+  auto token = ReadFileToString(path);
+  if (!token.ok()) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot read the admin token ", path, " (", token.status().message(),
+                                                    "): run as the service user (sudo -u blocktrainer ...) or root, "
+                                                    "after bt-cloud serve has started once"));
+  }
+  context->AddMetadata("authorization", absl::StrCat("Bearer ", absl::StripAsciiWhitespace(*token)));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status PrintEdges(const CloudConfig& config, const std::string& address_override, bool json) {
   const std::string address = address_override.empty() ? config.cloud.admin_listen : address_override;
   auto stub = AdminStub(config, address);
   grpc::ClientContext context;
+  RETURN_IF_ERROR(AuthorizeAdmin(config, &context));
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   blocktrainer::v1::ListEdgesResponse response;
   grpc::Status status = stub->ListEdges(&context, blocktrainer::v1::ListEdgesRequest(), &response);
@@ -72,6 +89,7 @@ absl::Status PrintVersions(const CloudConfig& config, const std::string& address
                            bool json) {
   auto stub = AdminStub(config, address);
   grpc::ClientContext context;
+  RETURN_IF_ERROR(AuthorizeAdmin(config, &context));
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   blocktrainer::v1::ListVersionsRequest request;
   request.set_edge_id(edge);
@@ -105,6 +123,7 @@ absl::Status RollbackEdge(const CloudConfig& config, const std::string& address,
                           uint64_t to) {
   auto stub = AdminStub(config, address);
   grpc::ClientContext context;
+  RETURN_IF_ERROR(AuthorizeAdmin(config, &context));
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   blocktrainer::v1::RollbackRequest request;
   request.set_edge_id(edge);
@@ -126,9 +145,7 @@ absl::Status AddEdgeToken(const CloudConfig& config, const std::string& edge, co
   std::filesystem::create_directories(config.cloud.data_dir, ec);
   ASSIGN_OR_RETURN(auto registry, Registry::Open(config.cloud.data_dir + "/blocktrainer.db"));
   if (!out.empty()) {
-    RETURN_IF_ERROR(WriteFileAtomically(out, token + "\n"));
-    std::filesystem::permissions(out, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                                 std::filesystem::perm_options::replace, ec);
+    RETURN_IF_ERROR(WriteFileAtomically(out, token + "\n", 0600));
   }
   RETURN_IF_ERROR(registry->SetTokenHash(edge, Sha256Hex(token)));
   if (out.empty()) {

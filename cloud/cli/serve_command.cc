@@ -9,6 +9,7 @@
 #include "cloud/store/registry.h"
 #include "common/cli/cli.h"
 #include "common/base/file_util.h"
+#include "common/base/sha256.h"
 #include "common/plan/probe_report.h"
 #include "common/base/units.h"
 #include "nlohmann/json.hpp"
@@ -28,8 +29,18 @@ absl::Status RunServeCommand(const CloudConfig& config, const std::string& liste
                FormatBytes(manifest.TotalBytes()));
   ASSIGN_OR_RETURN(auto blocks, BlockStore::Open(config.cloud.data_dir + "/blocks"));
   ASSIGN_OR_RETURN(auto registry, Registry::Open(config.cloud.data_dir + "/blocktrainer.db"));
+  // What a crash or a push that failed late left in the store: temporary files and blocks no version holds.
+  ASSIGN_OR_RETURN(std::set<std::string> referenced, registry->ReferencedDigests());
+  ASSIGN_OR_RETURN(BlockStore::SweepResult swept,
+                   blocks->Sweep([&](const std::string& digest) { return referenced.count(digest) > 0; }));
+  if (swept.blocks > 0 || swept.temporary > 0) {
+    spdlog::info("block store: removed {} blocks no version holds and {} temporary files ({})", swept.blocks,
+                 swept.temporary, FormatBytes(swept.bytes));
+  }
   LawStore laws(config.cloud.data_dir + "/edges");
+  ASSIGN_OR_RETURN(std::string admin_token, LoadOrCreateAdminToken(config.cloud.data_dir));
   CloudContext context;
+  context.admin_token_sha256 = Sha256Hex(admin_token);
   context.model = model->get();
   context.blocks = blocks.get();
   context.registry = registry.get();

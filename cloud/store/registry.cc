@@ -305,6 +305,23 @@ absl::StatusOr<VersionRecord> Registry::GetVersion(const std::string& edge_id, u
                        DigestsFromRow(s.Text(4))};
 }
 
+absl::StatusOr<std::set<std::string>> Registry::ReferencedDigests() const {
+  MutexLock lock(&mu_);
+  Stmt s(db_, "SELECT edge_id, version, blocks FROM versions");
+  std::set<std::string> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    auto blocks = BlockDigestsFromJson(s.Text(2));
+    if (!blocks.ok()) {
+      return absl::DataLossError(absl::StrCat("registry: version ", s.Int(1), " of edge '", s.Text(0),
+                                              "' has unreadable blocks: ", blocks.status().message()));
+    }
+    for (const auto& [name, digest] : *blocks) out.insert(digest);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<VersionRecord>> Registry::ListVersions(const std::string& edge_id) const {
   MutexLock lock(&mu_);
   Stmt s(db_, "SELECT version, parent, created, note, blocks FROM versions WHERE edge_id = ? ORDER BY version");

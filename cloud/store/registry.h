@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,9 @@ class Registry {
   absl::StatusOr<VersionRecord> Head(const std::string& edge_id) const;
   absl::StatusOr<VersionRecord> GetVersion(const std::string& edge_id, uint64_t version) const;
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(const std::string& edge_id) const;
+  // Every digest any version of any edge holds: the blocks the store must keep. A row that does not parse is an
+  // error (DATA_LOSS), so that a sweep never guesses.
+  absl::StatusOr<std::set<std::string>> ReferencedDigests() const;
   // Whether any version of the edge's branch (or a plan's base) holds `digest`: what the edge may pull.
   absl::StatusOr<bool> EdgeMayRead(const std::string& edge_id, const std::string& digest) const;
 

@@ -36,6 +36,10 @@ absl::Status FsyncDirectory(const std::string& dir) {
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  return WriteFileAtomically(path, data, 0644);
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view data, unsigned mode) {
   std::filesystem::path target(path);
   std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
   std::error_code ec;
@@ -44,7 +48,7 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view data)
 
   std::random_device rd;
   std::string tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".", rd());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) return ErrnoError("cannot create", tmp);
   size_t written = 0;
   while (written < data.size()) {

@@ -15,6 +15,8 @@ namespace bt {
 
 // Writes `data` to `path` atomically (temp file + fsync + rename + directory fsync).
 absl::Status WriteFileAtomically(const std::string& path, std::string_view data);
+// The same, the file created with `mode` (e.g. 0600 for a secret: it is never readable by others, not even briefly).
+absl::Status WriteFileAtomically(const std::string& path, std::string_view data, unsigned mode);
 
 // Appends `data` to `path` (created if missing) and fsyncs it; a failed write is truncated away, so the file never
 // ends in a partial record. For append-only logs such as results.jsonl (one writer at a time).

@@ -44,6 +44,28 @@ absl::Status BlockStore::MigrateFlatLayout() const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<BlockStore::SweepResult> BlockStore::Sweep(const std::function<bool(const std::string&)>& keep) const {
+  SweepResult result;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir_, ec)) return result;
+  for (std::filesystem::recursive_directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::filesystem::path path = it->path();
+    const std::string name = path.filename().string();
+    const bool temporary = name.find(".tmp.") != std::string::npos;
+    const bool orphan = path.extension() == ".safetensors" && IsDigest(path.stem().string()) && !keep(path.stem().string());
+    if (!temporary && !orphan) continue;
+    const uint64_t size = it->file_size(ec);
+    std::error_code removed;
+    std::filesystem::remove(path, removed);
+    if (removed) return absl::UnavailableError(absl::StrCat("cannot remove ", path.string(), ": ", removed.message()));
+    (temporary ? result.temporary : result.blocks) += 1;
+    result.bytes += size;
+  }
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot list ", dir_, ": ", ec.message()));
+  return result;
+}
+
 std::string BlockStore::ShardDir(const std::string& digest) const { return absl::StrCat(dir_, "/", digest.substr(0, 2)); }
 
 std::string BlockStore::PathFor(const std::string& digest) const {

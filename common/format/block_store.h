@@ -8,6 +8,7 @@
 // Torch-free.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +40,16 @@ class BlockStore {
   std::string PartialPathFor(const std::string& digest) const;
   std::string ShardDir(const std::string& digest) const;
   const std::string& dir() const { return dir_; }
+
+  // Removes what a crash or a failed push leaves behind: temporary files of interrupted writes (*.tmp.*) and block
+  // files whose digest `keep` rejects. Partial pulls are kept (they resume). Only for a store no one writes to
+  // meanwhile (the cloud sweeps at start-up, before it serves).
+  struct SweepResult {
+    int blocks = 0;
+    int temporary = 0;
+    uint64_t bytes = 0;
+  };
+  absl::StatusOr<SweepResult> Sweep(const std::function<bool(const std::string& digest)>& keep) const;
 
   // Moves <dir>/<digest>.{safetensors,partial} (the edge's flat layout before) into their shard directories.
   absl::Status MigrateFlatLayout() const;

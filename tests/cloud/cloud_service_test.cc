@@ -47,6 +47,7 @@ class Cloud {
     context_.registry = registry_.get();
     context_.laws = laws_.get();
     context_.model_name = "tiny";
+    context_.admin_token_sha256 = Sha256Hex("the-admin-token");
     Restart();
   }
   void Restart() {
@@ -448,6 +449,45 @@ TEST_F(CloudServiceTest, APartialFileTheCloudCannotResumeIsDiscardedAndPulledAga
   ASSERT_TRUE(store.Has(layer.digest));
   EXPECT_EQ(Sha256Hex(*store.Read(layer.digest)), layer.digest);
   EXPECT_FALSE(std::filesystem::exists(store.PartialPathFor(layer.digest)));
+}
+
+// Issue 15 #7: the admin port had no authentication; any local user could Rollback any edge.
+TEST_F(CloudServiceTest, AdminCallsNeedTheAdminToken) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  ASSERT_TRUE(cloud.Client("edge-a", token).Register(Registration("edge-a")).ok());
+  auto admin = v1::CloudAdmin::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", cloud.server().admin_port()),
+                                                           grpc::InsecureChannelCredentials()));
+  auto list = [&](const std::string& bearer) {
+    grpc::ClientContext context;
+    if (!bearer.empty()) context.AddMetadata("authorization", "Bearer " + bearer);
+    v1::ListEdgesResponse response;
+    return admin->ListEdges(&context, v1::ListEdgesRequest(), &response).error_code();
+  };
+  EXPECT_EQ(list(""), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(list(token), grpc::StatusCode::UNAUTHENTICATED);  // an edge's token is not the admin's
+  EXPECT_EQ(list("the-admin-token"), grpc::StatusCode::OK);
+  grpc::ClientContext context;
+  v1::RollbackRequest rollback;
+  rollback.set_edge_id("edge-a");
+  rollback.set_to_version(0);
+  v1::RollbackResponse response;
+  EXPECT_EQ(admin->Rollback(&context, rollback, &response).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST(AdminToken, IsMadeOnceReadableByItsOwnerOnlyAndThenReadBack) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("bt_admin_token_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto made = LoadOrCreateAdminToken(dir.string());
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->size(), 64u);
+  const auto perms = std::filesystem::status(AdminTokenPath(dir.string())).permissions();
+  EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+            std::filesystem::perms::none);
+  auto again = LoadOrCreateAdminToken(dir.string());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *made);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PeerStatus, InternalDetailsStayOnTheServer) {

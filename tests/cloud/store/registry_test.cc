@@ -87,5 +87,16 @@ TEST(Registry, APushCompletesItsPlanAndTheSummaryShowsTheLastResult) {
   EXPECT_FALSE(e2.has_result);
 }
 
+TEST(Registry, ReferencedDigestsAreEveryVersionsBlocks) {
+  TestDir dir;
+  auto registry = OpenWithEdge(dir, "e1");
+  BlockDigests next = kFoundation;
+  next[1].second = std::string(64, 'c');
+  ASSERT_TRUE(registry->CommitVersion("e1", 0, next, "window 1", "", 0.4, 0.6, 200).ok());
+  auto referenced = registry->ReferencedDigests();
+  ASSERT_TRUE(referenced.ok()) << referenced.status();
+  EXPECT_EQ(*referenced, (std::set<std::string>{std::string(64, 'a'), std::string(64, 'b'), std::string(64, 'c')}));
+}
+
 }  // namespace
 }  // namespace bt

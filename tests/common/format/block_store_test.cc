@@ -59,5 +59,28 @@ TEST(BlockStore, OpenMigratesTheFlatLayout) {
   EXPECT_TRUE(std::filesystem::exists(dir.Path("blocks/notes.txt")));
 }
 
+// Issue 15 #4: pushes that failed late left their block files, and crashes left *.tmp.* files, for ever.
+TEST(BlockStore, SweepRemovesTemporaryFilesAndBlocksNoOneKeepsButNotPartialPulls) {
+  TestDir dir;
+  BlockStore store(dir.Path("blocks"));
+  const std::string kept = *store.Put("kept"), orphan = *store.Put("orphan");
+  const std::string partial = Sha256Hex("partial");
+  std::filesystem::create_directories(store.ShardDir(partial));
+  ASSERT_TRUE(WriteFileAtomically(store.PartialPathFor(partial), "part").ok());
+  const std::string temporary = store.PathFor(kept) + ".tmp.123.456";
+  ASSERT_TRUE(WriteFileAtomically(temporary, "interrupted").ok());
+  auto swept = store.Sweep([&](const std::string& d) { return d == kept; });
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->blocks, 1);
+  EXPECT_EQ(swept->temporary, 1);
+  EXPECT_EQ(swept->bytes, std::string("orphan").size() + std::string("interrupted").size());
+  EXPECT_TRUE(store.Has(kept));
+  EXPECT_FALSE(store.Has(orphan));
+  EXPECT_FALSE(std::filesystem::exists(temporary));
+  EXPECT_TRUE(std::filesystem::exists(store.PartialPathFor(partial)));
+  EXPECT_EQ(store.Sweep([](const std::string&) { return true; })->blocks, 0);  // nothing more
+  EXPECT_EQ(BlockStore(dir.Path("none")).Sweep([](const std::string&) { return false; })->blocks, 0);
+}
+
 }  // namespace
 }  // namespace bt
