@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -170,6 +171,32 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
                             FormatBytes(r.predicted_memory_bytes), r.train_seconds, r.predicted_train_seconds,
                             r.iterations, FormatBytes(r.bytes_up), r.plan);
     }
+  }
+  // How well the law and the time model predicted what blocktrainer then trained.
+  for (const MethodResult& m : methods) {
+    if (m.name.rfind("blocktrainer", 0) != 0) continue;
+    double abs_error = 0, signed_error = 0, time_error = 0;
+    int n = 0, timed = 0;
+    for (const WindowRecord& r : m.windows) {
+      if (r.iterations == 0) continue;
+      const double e = r.predicted_accuracy - r.accuracy_after;
+      abs_error += std::abs(e);
+      signed_error += e;
+      ++n;
+      if (r.train_seconds > 0 && r.predicted_train_seconds > 0) {
+        time_error += std::abs(r.predicted_train_seconds - r.train_seconds) / r.train_seconds;
+        ++timed;
+      }
+    }
+    if (n == 0) continue;
+    md += absl::StrFormat("\n%s: the law's prediction for the plan it trained vs the held-out accuracy reached: mean "
+                          "|error| %.2f points, mean error %+.2f (prediction on the probe slice's scale); predicted "
+                          "training time off by %.0f%% on average.\n",
+                          m.name, 100 * abs_error / n, 100 * signed_error / n,
+                          timed > 0 ? 100 * time_error / timed : 0.0);
+    out["prediction_error"][m.name] = {{"mean_abs_points", 100 * abs_error / n},
+                                       {"mean_points", 100 * signed_error / n},
+                                       {"mean_train_seconds_relative_error", timed > 0 ? time_error / timed : 0.0}};
   }
   if (info.via_daemons) md += DaemonComparison(methods);
   md += "\nbefore/after: accuracy on the domain's held-out samples; predicted: the law's prediction on the probe "

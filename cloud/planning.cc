@@ -67,9 +67,13 @@ absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v
                                                                  report->points.size(), wp.law_rmse)
                                                : std::string("no retraining curves: the edge's previous law"),
                                  wp.plan.note.empty() ? "" : "; ", wp.plan.note));
+  // What the edge may push for this plan: the blocks the plan or any of its race alternatives trains (the edge
+  // trains the race's winner).
   for (size_t k = 0; k < wp.plan.blocks.size(); ++k) {
     response.mutable_blocks(static_cast<int>(k))->set_digest(head.blocks[k].second);
-    if (wp.plan.blocks[k].form.trains()) plan.trainable_blocks.push_back(wp.plan.blocks[k].block);
+    bool trains = wp.plan.blocks[k].form.trains();
+    for (const auto& alternative : wp.alternatives) trains |= alternative.blocks[k].form.trains();
+    if (trains) plan.trainable_blocks.push_back(wp.plan.blocks[k].block);
   }
   RETURN_IF_ERROR(ctx_->laws->Save(edge, wp.law));
   RETURN_IF_ERROR(ctx_->laws->SaveProbes(edge, report->ToJson()));

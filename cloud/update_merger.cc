@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_join.h"
+#include "common/format/manifest.h"
 #include "common/format/safetensors.h"
 #include "common/base/sha256.h"
 #include "common/wire/wire.h"
@@ -20,7 +21,8 @@ namespace {
 constexpr size_t kMaxChunk = 1 << 20;
 }  // namespace
 
-absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes) {
+absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes, const SafetensorsFile* base) {
+  const std::string original = bytes;
   ASSIGN_OR_RETURN(auto file, SafetensorsFile::FromBytes(std::move(bytes), "block '" + expected.name + "'"));
   if (file->tensors().size() != expected.params.size()) {
     return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' has ", file->tensors().size(),
@@ -44,6 +46,40 @@ absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes) {
           return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
                                                          "' holds a non-finite value at index ", i));
         }
+      }
+    }
+  }
+  // Exactly the canonical serialisation of its tensors: no bytes after them, no metadata, no duplicated or
+  // reordered header keys (the digest then names the weights, not one of many encodings of them).
+  std::vector<TensorView> views;
+  for (const ParamEntry& p : expected.params) views.push_back(*file->Find(p.name));
+  ASSIGN_OR_RETURN(std::string canonical, SerializeBlock(views));
+  if (canonical != original) {
+    return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' is not in canonical form (",
+                                                   original.size(), " bytes; its tensors serialise to ",
+                                                   canonical.size(), ")"));
+  }
+  // Finite is not enough: values far beyond the base's are refused (kMaxValueGrowth × the base's largest, + 1).
+  if (base != nullptr) {
+    for (const ParamEntry& p : expected.params) {
+      const TensorView* now = file->Find(p.name);
+      const TensorView* before = base->Find(p.name);
+      if (now->dtype != DType::kF32 || before == nullptr || before->dtype != DType::kF32) continue;
+      auto largest = [](const TensorView& t) {
+        float m = 0;
+        for (size_t i = 0; i < t.size_bytes / 4; ++i) {
+          float v;
+          std::memcpy(&v, t.data + 4 * i, 4);
+          m = std::max(m, std::fabs(v));
+        }
+        return m;
+      };
+      const double limit = kMaxValueGrowth * (static_cast<double>(largest(*before)) + 1.0);
+      const double got = largest(*now);
+      if (got > limit) {
+        return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name, "' holds ",
+                                                       got, ", beyond ", limit, " (", kMaxValueGrowth,
+                                                       " × the base's largest + 1)"));
       }
     }
   }
@@ -89,6 +125,11 @@ absl::Status UpdateMerger::Begin(const std::string& edge, const v1::PushHeader& 
                                                         "…, but version ", base_.version, " holds ",
                                                         base_digest.substr(0, 16), "…"));
     }
+    // Same tensors, same canonical size: anything else is refused before a byte is read.
+    if (b.entry->file_bytes > 0 && b.size != b.entry->file_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': declared as ", b.size,
+                                                     " bytes, its canonical form is ", b.entry->file_bytes));
+    }
     total += b.size;
     if (b.size == 0 || total > ctx_->max_push_bytes) {
       return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': size ", b.size, " out of range"));
@@ -126,7 +167,11 @@ absl::StatusOr<uint64_t> UpdateMerger::Commit() {
       return absl::DataLossError(absl::StrCat("block '", b.name, "': the bytes do not match digest ",
                                               b.digest.substr(0, 16), "… (corrupted or tampered); nothing was stored"));
     }
-    RETURN_IF_ERROR(ValidateBlock(*b.entry, b.bytes));
+    auto base = ctx_->blocks->Has(b.replaces) ? ctx_->blocks->Read(b.replaces) : ctx_->model->BlockBytes(b.name);
+    if (!base.ok()) return Annotate(base.status(), absl::StrCat("block '", b.name, "': its base"));
+    auto base_file = SafetensorsFile::FromBytes(std::move(*base), "base block '" + b.name + "'");
+    if (!base_file.ok()) return Annotate(base_file.status(), "the cloud's own base block");
+    RETURN_IF_ERROR(ValidateBlock(*b.entry, b.bytes, base_file->get()));
   }
   // Everything checked: store the blocks (atomic files), then the version (one transaction).
   BlockDigests next = base_.blocks;

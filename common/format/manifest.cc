@@ -63,6 +63,7 @@ absl::StatusOr<BlockEntry> DescribeBlock(const std::string& name, const std::vec
   BlockEntry entry;
   entry.name = name;
   entry.digest = Sha256Hex(bytes);
+  entry.file_bytes = bytes.size();
   for (const TensorView& t : tensors) {
     entry.params.push_back({t.name, t.dtype, t.shape, t.size_bytes});
     entry.bytes += t.size_bytes;

@@ -28,6 +28,7 @@ struct BlockEntry {
   uint64_t bytes = 0;        // tensor data bytes of the block
   int64_t parameters = 0;    // number of scalar parameters
   std::string digest;        // lowercase hex SHA-256 of the canonical block bytes
+  uint64_t file_bytes = 0;   // size of the canonical block bytes (header + data): every version of the block has it
 };
 
 struct BlockManifest {

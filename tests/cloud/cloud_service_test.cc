@@ -32,6 +32,19 @@ std::string WriteCheckpoint(const std::string& path, VitConfig config) {
   return path;
 }
 
+// `file`'s tensors with the first value of the first tensor replaced by `value`, serialised with `metadata`: a
+// "retrained" block.
+std::string WithFirstValue(const SafetensorsFile& file, float value, const Metadata& metadata = {}) {
+  std::vector<std::vector<uint8_t>> storage;
+  std::vector<TensorView> views = file.tensors();
+  for (TensorView& v : views) {
+    storage.emplace_back(v.data, v.data + v.size_bytes);
+    v.data = storage.back().data();
+  }
+  std::memcpy(storage[0].data(), &value, 4);
+  return *SerializeSafetensors(views, metadata);
+}
+
 // A cloud on loopback with its state in a temp dir; Restart() keeps the state (a daemon restart).
 class Cloud {
  public:
@@ -199,17 +212,7 @@ TEST_F(CloudServiceTest, PlansPullsAndCommitsAnUpdateAndRejectsBadPushesChanging
   // The "retrained" block: the same tensors with one weight changed.
   auto [old_digest, bytes] = block_of(trained);
   auto file = *SafetensorsFile::FromBytes(bytes, "block");
-  std::vector<std::vector<uint8_t>> storage;
-  auto modified = [&](float value) {
-    storage.clear();
-    std::vector<TensorView> views = file->tensors();
-    for (TensorView& v : views) {
-      storage.emplace_back(v.data, v.data + v.size_bytes);
-      v.data = storage.back().data();
-    }
-    std::memcpy(storage[0].data(), &value, 4);
-    return *SerializeSafetensors(views);
-  };
+  auto modified = [&](float value) { return WithFirstValue(*file, value); };
   v1::PushHeader header;
   header.set_plan_id(plan->plan_id());
   header.set_base_version(0);
@@ -372,6 +375,68 @@ TEST_F(CloudServiceTest, NonFiniteNumbersAreInvalidArgumentsNamingTheFieldAndSto
                           std::filesystem::recursive_directory_iterator()),
             static_cast<std::ptrdiff_t>(stored_before));
   EXPECT_EQ(cloud.registry().Head("edge-a")->version, 0u);
+}
+
+// Issue 15 #1: 4 KiB of junk after the tensors, metadata, a block declared as 209.7 MB, and values of 3e38 were
+// accepted and stored.
+TEST_F(CloudServiceTest, OnlyCanonicalBlocksWithinTheBasesRangeAreAccepted) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  CloudClient client = cloud.Client("edge-a", token);
+  ASSERT_TRUE(client.Register(Registration("edge-a")).ok());
+  auto plan = client.ReportProbes(Probes("edge-a", 0));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::string trained;
+  for (const v1::PlannedBlock& b : plan->blocks()) {
+    if (b.option() != "frozen") trained = b.name();
+  }
+  ASSERT_FALSE(trained.empty());
+  const BlockEntry* entry = cloud.model().FindBlock(trained);
+  const std::string canonical = *cloud.model().BlockBytes(trained);
+  auto file = *SafetensorsFile::FromBytes(canonical, "block");
+  auto with_value = [&](float value, const Metadata& metadata = {}) { return WithFirstValue(*file, value, metadata); };
+  v1::PushHeader header;
+  header.set_plan_id(plan->plan_id());
+  header.set_base_version(0);
+  header.set_accuracy_before(0.4);
+  header.set_accuracy_after(0.6);
+  auto blocks_stored = [&] {
+    return std::distance(std::filesystem::recursive_directory_iterator(dir_ / "blocks"),
+                         std::filesystem::recursive_directory_iterator());
+  };
+  const auto stored = blocks_stored();
+  auto refused = [&](const std::string& bytes, const std::string& why) {
+    auto pushed = client.PushUpdate(header, {{trained, entry->digest, bytes}});
+    EXPECT_EQ(pushed.status().code(), absl::StatusCode::kInvalidArgument) << why << ": " << pushed.status();
+    EXPECT_NE(pushed.status().message().find(why), std::string::npos) << pushed.status();
+  };
+  refused(with_value(0.5f) + std::string(4096, 'j'), "canonical form");       // junk after the tensors
+  refused(with_value(0.5f, {{"pad", std::string(500'000, 'm')}}), "canonical form");  // 500 KB of metadata
+  refused(with_value(3e38f), "beyond");                                          // finite, absurd
+  // A header that declares 209.7 MB: refused before any chunk is read.
+  auto stub = v1::Cloud::NewStub(grpc::CreateChannel(cloud.address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + token);
+  v1::PushResponse response;
+  auto writer = stub->PushUpdate(&context, &response);
+  v1::PushMessage m;
+  *m.mutable_header() = header;
+  m.mutable_header()->set_edge_id("edge-a");
+  v1::PushedBlock* pb = m.mutable_header()->add_blocks();
+  pb->set_name(trained);
+  pb->set_digest(std::string(64, 'f'));
+  pb->set_replaces_digest(entry->digest);
+  pb->set_bytes(209'700'000);
+  writer->Write(m);
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("canonical form is"), std::string::npos) << status.error_message();
+  EXPECT_EQ(blocks_stored(), stored);
+  EXPECT_EQ(cloud.registry().Head("edge-a")->version, 0u);
+  // The canonical block with a sane change is accepted.
+  auto accepted = client.PushUpdate(header, {{trained, entry->digest, with_value(0.5f)}});
+  EXPECT_TRUE(accepted.ok()) << accepted.status();
 }
 
 // Issue 15 #2: a 3.2 MB report with 60k curve points cost 15.9 s of cloud CPU; window ids of 3.9 MB were stored.

@@ -3,6 +3,8 @@
 // runs through the same pipeline; and what the runner hands back is consistent with what it reports.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "bench/baselines.h"
 #include "common/wire/wire.h"
 #include "edge/window/plan_source.h"
@@ -183,6 +185,17 @@ TEST(WindowRunner, TheRaceTrainsTheMeasuredLeaderAndTheLawAloneTrainsItsOwnPlan)
                                                 : raced->planned.alternatives[raced->race_winner - 1];
   EXPECT_EQ(raced->plan_text, PlanText(trained));
   if (raced->race_winner == 0) EXPECT_EQ(raced->plan_text, alone->plan_text);
+}
+
+TEST(WindowRunner, TheThreadCountIsMeasuredAndSet) {
+  const Window w = MakeWindow();
+  const int chosen = ChooseIntraOpThreads(*w.model, w.samples.all.images);
+  EXPECT_GE(chosen, 1);
+  EXPECT_LE(chosen, std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  EXPECT_EQ(torch::get_num_threads(), chosen);
+  for (const auto& [name, p] : w.model->parameters()) {
+    EXPECT_TRUE(!p.grad().defined() || p.grad().abs().sum().item<double>() == 0) << name << ": the timing left gradients";
+  }
 }
 
 }  // namespace
