@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 1000));
   app.add_option("--race-iterations", o.race_iterations,
                  "first-round iterations of blocktrainer's race (its plan against the alternatives): 0 = as many as fit "
-                 "in 15% of the window (as an edge does); N = exactly N, reproducible")
+                 "in half the training time left (as an edge does); N = exactly N, reproducible")
       ->capture_default_str()->check(CLI::Range(0, 10000));
   app.add_flag("--via-daemons", o.via_daemons,
                "also run blocktrainer through bt-cloud and bt-edge (child processes on loopback; state and logs under "

@@ -25,7 +25,7 @@ struct ScoreboardOptions {
   int64_t max_iterations = 400;        // upper end of the iteration grid, for every method
   double labeled_fraction = -1;        // in [0, 1]: overrides every domain's labeled_fraction (0 = label-free)
   int probe_runs = 0;                  // 0: curve runs fit into 10% of the window; N: exactly N (reproducible)
-  int64_t race_iterations = 0;         // 0: the race's first round fits 15% of the window; N: exactly N
+  int64_t race_iterations = 0;         // 0: the race's first round fits half the training time; N: exactly N
   bool via_daemons = false;            // also run blocktrainer through bt-cloud and bt-edge (bench/via_daemons.h)
 };
 
