@@ -39,17 +39,12 @@ namespace {
 // Every admin call presents the admin token: loopback is not a permission (any local user can reach it).
 absl::Status AuthenticateAdmin(const CloudContext* ctx, grpc::CallbackServerContext* context) {
   if (ctx->admin_token_sha256.empty()) return absl::PermissionDeniedError("this cloud has no admin token configured");
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (it == metadata.end()) {
-    return absl::UnauthenticatedError("admin calls need 'authorization: Bearer <admin token>' (bt-cloud reads it "
-                                      "from the data directory's admin.token)");
+  auto token = BearerToken(context);
+  if (!token.ok()) {
+    return Annotate(token.status(), "admin calls need the admin token (bt-cloud reads it from the data directory's "
+                                    "admin.token)");
   }
-  const std::string value(it->second.data(), it->second.size());
-  if (value.compare(0, kBearer.size(), kBearer) != 0 || Sha256Hex(value.substr(kBearer.size())) != ctx->admin_token_sha256) {
-    return absl::UnauthenticatedError("wrong admin token");
-  }
+  if (Sha256Hex(*token) != ctx->admin_token_sha256) return absl::UnauthenticatedError("wrong admin token");
   return absl::OkStatus();
 }
 

@@ -37,15 +37,8 @@ constexpr int kMaxPullItems = 4096;
 // The edge the call's bearer token belongs to; `claimed` (the request's edge_id) must be that edge.
 absl::StatusOr<std::string> Authenticate(const CloudContext* ctx, grpc::CallbackServerContext* context,
                                          const std::string& claimed) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
-  std::string value(it->second.data(), it->second.size());
-  constexpr std::string_view kBearer = "Bearer ";
-  if (value.compare(0, kBearer.size(), kBearer) != 0 || value.size() == kBearer.size()) {
-    return absl::UnauthenticatedError("authorization metadata is not 'Bearer <token>'");
-  }
-  auto edge = ctx->registry->EdgeForTokenHash(Sha256Hex(value.substr(kBearer.size())));
+  ASSIGN_OR_RETURN(std::string token, BearerToken(context));
+  auto edge = ctx->registry->EdgeForTokenHash(Sha256Hex(token));
   if (!edge.ok()) {
     if (absl::IsNotFound(edge.status())) return absl::UnauthenticatedError("unknown token");
     return edge.status();

@@ -1,5 +1,7 @@
 #include "cloud/handlers.h"
 
+#include <string_view>
+
 #include "common/wire/grpc_status.h"
 
 namespace bt {
@@ -10,6 +12,18 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl:
   auto* reactor = context->DefaultReactor();
   reactor->Finish(ToPeerStatus(status));
   return reactor;
+}
+
+absl::StatusOr<std::string> BearerToken(grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
+  std::string value(it->second.data(), it->second.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.compare(0, kBearer.size(), kBearer) != 0 || value.size() == kBearer.size()) {
+    return absl::UnauthenticatedError("authorization metadata is not 'Bearer <token>'");
+  }
+  return value.substr(kBearer.size());
 }
 
 void FillManifest(const CloudContext* ctx, const BlockDigests& version, v1::Manifest* out) {

@@ -13,6 +13,9 @@ namespace bt {
 // Finishes a unary call with `status` (converted to a gRPC status).
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status);
 
+// The token of the call's "authorization: Bearer <token>" metadata; UNAUTHENTICATED naming what is missing.
+absl::StatusOr<std::string> BearerToken(grpc::CallbackServerContext* context);
+
 // The model's manifest with `version`'s digests (blocks the version does not name keep the foundation's).
 void FillManifest(const CloudContext* ctx, const BlockDigests& version, blocktrainer::v1::Manifest* out);
 
