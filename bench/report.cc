@@ -147,6 +147,7 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
                                {"bytes_up", r.bytes_up},
                                {"plan", r.plan},
                                {"race", r.race},
+                               {"start", r.start},
                                {"label_free", r.label_free},
                                {"wall_seconds", r.wall_seconds},
                                {"note", r.note}});

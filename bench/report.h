@@ -22,6 +22,7 @@ struct WindowRecord {
   uint64_t bytes_down = 0, bytes_up = 0;
   std::string plan = "-";
   std::string race;  // the window's race (blocktrainer), when it raced
+  std::string start;  // the window's start choice (blocktrainer), when it had candidates
   std::string note;
   bool label_free = false;
   double wall_seconds = 0;  // the whole window: probes, planning, (pulls,) training, evaluation

@@ -27,15 +27,19 @@
 #include "edge/intake/scenario_feeder.h"
 #include "edge/window/window_probe.h"
 #include "edge/window/plan_source.h"
+#include "edge/window/start_choice.h"
+#include "edge/window/version_zoo.h"
 #include "edge/window/window_runner.h"
 #include "nlohmann/json.hpp"
 
 namespace bt {
 
 const std::vector<std::string>& KnownMethods() {
-  // blocktrainer-law: the law's plan without the race (what the race adds, measured in the same run).
-  static const std::vector<std::string> methods = {"none",   "blocktrainer", "blocktrainer-law", "fixed-compressed",
-                                                   "fixed-compressed-lora", "last-k", "random", "full"};
+  // blocktrainer-law: the law's plan without the race; blocktrainer-head: every window from the deployed model, no
+  // version zoo (what each adds, measured in the same run).
+  static const std::vector<std::string> methods = {"none",         "blocktrainer",     "blocktrainer-law",
+                                                   "blocktrainer-head", "fixed-compressed", "fixed-compressed-lora",
+                                                   "last-k",       "random",           "full"};
   return methods;
 }
 
@@ -46,6 +50,12 @@ struct MethodState {
   std::unique_ptr<BlockModel> model;
   std::unique_ptr<PlanSource> source;  // null for "none"; blocktrainer: the planner in-process (its law carries over)
   std::vector<WindowRecord> windows;
+  // The version zoo (blocktrainer): every version its windows deployed, by the scoreboard's own numbering
+  // (0 = the foundation), with the model of each.
+  bool zoo = false;
+  uint64_t version = 0, next_version = 1;
+  std::vector<ZooVersion> zoo_versions;
+  std::map<uint64_t, std::unique_ptr<BlockModel>> zoo_models;
 };
 
 }  // namespace
@@ -74,8 +84,13 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     MethodState m;
     m.name = name;
     ASSIGN_OR_RETURN(m.model, LoadModel(o.model_path));
-    if (name == "blocktrainer" || name == "blocktrainer-law") {
-      m.source = std::make_unique<LocalPlanner>(grid, /*race=*/name == "blocktrainer");
+    if (name == "blocktrainer" || name == "blocktrainer-law" || name == "blocktrainer-head") {
+      m.source = std::make_unique<LocalPlanner>(grid, /*race=*/name != "blocktrainer-law");
+      m.zoo = name == "blocktrainer";
+      if (m.zoo) {
+        m.zoo_versions.push_back(ZooVersion{0, 0, "foundation", true, {}, {}});
+        ASSIGN_OR_RETURN(m.zoo_models[0], CopyModel(*m.model));
+      }
     } else if (name != "none") {
       ASSIGN_OR_RETURN(BaselinePlanSource::Kind kind, BaselineKind(name));
       m.source = std::make_unique<BaselinePlanSource>(kind, grid, o.seed, &blocktrainer_memory);
@@ -110,6 +125,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       // The daemon's window, with this method's plan source.
       WindowInput input;
       input.id = absl::StrCat(m.name, "-", w + 1);
+      const std::string input_id = input.id;
       ASSIGN_OR_RETURN(input.model, CopyModel(*m.model));
       input.samples = &samples;
       input.source = &source;
@@ -117,6 +133,13 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       if (m.name == "full") input.budget.memory_budget = ~uint64_t{0} >> 1;  // full: no budget (a reference)
       input.seed = o.seed + w;
       input.opened = window_start;
+      std::vector<double> signature;
+      if (m.zoo) {
+        signature = DriftSignature(samples.all.images);
+        input.base_version = m.version;
+        input.starts = StartCandidates(m.zoo_versions, m.version, signature,
+                                       [&m](const ZooVersion& v) { return CopyModel(*m.zoo_models.at(v.version)); });
+      }
       auto outcome = RunWindow(std::move(input), *m.source, cancel);
       if (!outcome.ok()) {
         r.note = std::string(outcome.status().message());
@@ -129,6 +152,9 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       r.probe_seconds = outcome->probe_seconds;
       r.plan = outcome->plan_text;
       r.race = outcome->race_text;
+      r.start = outcome->start_text;
+      if (outcome->start_version != m.version) r.plan = absl::StrCat("from v", outcome->start_version, ": ", r.plan);
+      if (!r.start.empty()) spdlog::info("{:>13}: {}", m.name, r.start);
       r.predicted_memory_bytes = plan.memory_bytes;
       r.predicted_train_seconds = plan.train_seconds;
       r.predicted_accuracy = plan.predicted_accuracy;  // on the probe slice's scale (acc0 from probes)
@@ -144,6 +170,12 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       if (outcome->deployed) {
         r.bytes_up = outcome->trained_bytes;
         m.model = std::move(outcome->model);
+        if (m.zoo) {
+          const uint64_t version = m.next_version++;
+          m.zoo_versions.push_back(ZooVersion{version, outcome->start_version, input_id, true, signature, {}});
+          ASSIGN_OR_RETURN(m.zoo_models[version], CopyModel(*m.model));
+          m.version = version;
+        }
       } else {
         r.note += ", deployed model kept";
       }

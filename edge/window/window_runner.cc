@@ -6,7 +6,9 @@
 #include <thread>
 
 #include "common/model/block_probe.h"
+#include "absl/strings/str_format.h"
 #include "common/model/tensor_convert.h"
+#include "common/train/trainer.h"
 #include "edge/window/plan_race.h"
 #include "edge/window/window_probe.h"
 
@@ -129,6 +131,44 @@ int ChooseIntraOpThreads(BlockModel& model, const torch::Tensor& images) {
   return chosen;
 }
 
+namespace {
+
+// Scores the window's model and its start candidates on the labeled samples; the best (the window's model on a
+// tie) becomes in.model and in.base_version. A candidate that fails to load is skipped with a warning.
+absl::Status ChooseStart(WindowInput& in, WindowOutcome& out) {
+  out.start_version = in.base_version;
+  if (in.starts.empty()) return absl::OkStatus();
+  if (out.label_free) {
+    out.start_text = absl::StrCat("start: v", in.base_version, " (deployed; a label-free window cannot score ",
+                                  in.starts.size(), " other versions)");
+    return absl::OkStatus();
+  }
+  const ImageDataset& labeled = in.samples->labeled;
+  ASSIGN_OR_RETURN(EvalResult deployed, Evaluate(in.model.get(), labeled));
+  double best = deployed.accuracy();
+  std::string scores = absl::StrFormat("deployed v%d %.1f%%", in.base_version, 100 * best);
+  for (const StartCandidate& c : in.starts) {
+    auto candidate = c.load();
+    if (!candidate.ok()) {
+      spdlog::warn("window {}: start candidate {} not loaded: {}", in.id, c.label, std::string(candidate.status().message()));
+      continue;
+    }
+    ASSIGN_OR_RETURN(EvalResult r, Evaluate(candidate->get(), labeled));
+    absl::StrAppendFormat(&scores, ", %s %.1f%%", c.label, 100 * r.accuracy());
+    if (r.accuracy() > best) {
+      best = r.accuracy();
+      in.model = std::move(*candidate);
+      in.base_version = c.version;
+    }
+  }
+  in.model->SetTrainingMode(false);
+  out.start_version = in.base_version;
+  out.start_text = absl::StrFormat("start: v%d (%s; on %d labeled samples)", in.base_version, scores, labeled.size());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, const CancelToken* cancel,
                                         const WindowHooks& hooks) {
   if (in.model == nullptr || in.samples == nullptr) return absl::InvalidArgumentError("window: no model or samples");
@@ -137,10 +177,11 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   };
   const WindowBudget& budget = in.budget;
   const WindowSamples& samples = *in.samples;
-  BlockModel& model = *in.model;
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
   WindowOutcome out;
   out.label_free = samples.labeled.size() < kMinLabeledSamples;
+  RETURN_IF_ERROR(ChooseStart(in, out));
+  BlockModel& model = *in.model;
+  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
   out.threads = ChooseIntraOpThreads(model, samples.all.images);
   const ProbeNeeds needs = source.needs();
 

@@ -1,6 +1,7 @@
 // One retraining window, the same code for `bt-edge serve` and `bt-bench`:
 //
-//   probe (≤ probe_share of the window) → plan (a PlanSource: the cloud, the planner in-process, or a baseline)
+//   choose the start (the deployed version or a closer one from the zoo, by accuracy on the labeled samples)
+//   → probe (≤ probe_share of the window) → plan (a PlanSource: the cloud, the planner in-process, or a baseline)
 //   → fetch the plan's blocks → race the plan against its alternatives (≤ race_share of the training time;
 //   edge/window/plan_race.h) → retrain the race's winner for the iterations its measured speed can finish under the memory budget and the deadline (keep-best, never worse)
 //   → the retrained blocks applied to a copy of the deployed model.
@@ -31,6 +32,7 @@
 #include "common/plan/window_plan.h"
 #include "edge/window/plan_source.h"
 #include "edge/window/retrain_engine.h"
+#include "edge/window/start_choice.h"
 
 namespace bt {
 
@@ -103,7 +105,10 @@ struct WindowInput {
   const SourceStats* source = nullptr;  // the model's source statistics (null: no drift statistics)
   WindowBudget budget;
   uint64_t seed = 1;                  // curves and training
-  uint64_t base_version = 0;
+  uint64_t base_version = 0;         // the version `model` is
+  // Other versions the window may start from (edge/window/start_choice.h): scored with `model` on the labeled
+  // samples before probing; the best becomes the model and base_version. Empty: start from `model`.
+  std::vector<StartCandidate> starts;
   std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();  // the window's clock
 };
 
@@ -113,6 +118,8 @@ struct WindowOutcome {
   bool deployed = false;
   bool label_free = false;
   int threads = 1;                    // LibTorch intra-op threads the window ran with (ChooseIntraOpThreads)
+  uint64_t start_version = 0;         // the version the window started from (input.base_version or a start)
+  std::string start_text;             // the start choice, when there were candidates
   ProbeReport report;
   double probe_seconds = 0;
   PlannedWindow planned;             // planned.plan: what trained (the race's winner when the window raced)

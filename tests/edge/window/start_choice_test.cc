@@ -1,0 +1,135 @@
+// Where a window starts: the drift signature tells drifts apart (and not models), StartCandidates offers the
+// foundation and the nearest stored versions but never the head, and RunWindow starts from the candidate that
+// scores best on the window's labeled samples — the plan source then sees that version as the base.
+#include "edge/window/start_choice.h"
+
+#include <gtest/gtest.h>
+
+#include "edge/window/window_runner.h"
+#include "tests/testing/test_models.h"
+#include "tests/testing/toy_data.h"
+#include "tests/testing/trained_tiny.h"
+
+namespace bt {
+namespace {
+
+using fixtures::Tiny;
+
+TEST(StartChoice, SignatureSeparatesDriftsAndIgnoresWhichSamples) {
+  const torch::Tensor clean = fixtures::ToyData(200, 1).images;
+  const torch::Tensor clean_too = fixtures::ToyData(200, 2).images;  // other samples, same distribution
+  const torch::Tensor dark = clean * 0.3;
+  const torch::Tensor foggy = clean * 0.4 + 0.5;
+  const std::vector<double> s = DriftSignature(clean);
+  ASSERT_EQ(s.size(), 36u);
+  const double same = SignatureDistance(s, DriftSignature(clean_too));
+  EXPECT_LT(same, 0.5 * SignatureDistance(s, DriftSignature(dark)));
+  EXPECT_LT(same, 0.5 * SignatureDistance(s, DriftSignature(foggy)));
+  EXPECT_LT(SignatureDistance(DriftSignature(fixtures::ToyData(200, 3).images * 0.3), DriftSignature(dark)),
+            SignatureDistance(DriftSignature(foggy), DriftSignature(dark)));
+}
+
+TEST(StartChoice, CandidatesAreTheFoundationAndTheNearestButNeverTheHead) {
+  std::vector<ZooVersion> zoo(4);
+  for (uint64_t v = 0; v < 4; ++v) {
+    zoo[v].version = v;
+    if (v > 0) zoo[v].signature = {0.1 * static_cast<double>(v)};
+  }
+  std::vector<uint64_t> loaded;
+  auto load = [&](const ZooVersion& v) -> absl::StatusOr<std::unique_ptr<BlockModel>> {
+    loaded.push_back(v.version);
+    return CreateVitModel(Tiny(), 1);
+  };
+  std::vector<StartCandidate> c = StartCandidates(zoo, /*head=*/3, {0.3}, load, /*nearest=*/1);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].version, 0u);
+  EXPECT_EQ(c[0].label, "foundation");
+  EXPECT_EQ(c[1].version, 2u);  // v3 is the head; v2 is the nearest other
+  EXPECT_TRUE(loaded.empty());  // nothing is built until the window scores it
+  ASSERT_TRUE(c[1].load().ok());
+  EXPECT_EQ(loaded, (std::vector<uint64_t>{2}));
+  // At the foundation: only stored versions.
+  c = StartCandidates(zoo, /*head=*/0, {0.3}, load, /*nearest=*/2);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].version, 3u);
+  EXPECT_EQ(c[1].version, 2u);
+}
+
+// Records the base version it is asked to plan from and plans nothing (the window ends after planning).
+class RecordingSource final : public PlanSource {
+ public:
+  absl::StatusOr<PlannedWindow> PlanWindow(const PlanQuery& query) override {
+    base = query.base_version;
+    PlannedWindow p;
+    p.plan.note = "test: no plan";
+    return p;
+  }
+  ProbeNeeds needs() const override { return {false, false}; }
+  uint64_t base = 999;
+};
+
+struct StartWindow {
+  std::unique_ptr<BlockModel> trained = fixtures::TrainedTiny();
+  WindowSamples samples;
+};
+
+WindowInput Input(const StartWindow& w, const BlockModel& deployed, uint64_t deployed_version) {
+  WindowInput in;
+  in.id = "w";
+  in.model = *CopyModel(deployed);
+  in.samples = &w.samples;
+  in.budget.window = std::chrono::minutes(10);
+  in.budget.batch = 32;
+  in.base_version = deployed_version;
+  return in;
+}
+
+TEST(StartChoice, TheWindowStartsFromTheBestScoringVersion) {
+  StartWindow w;
+  const ImageDataset data = fixtures::ToyData(120, 9);
+  w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
+  const auto untrained = *CreateVitModel(Tiny(), 4);
+  WindowInput in = Input(w, *untrained, 5);
+  in.starts.push_back({1, "broken", [] { return absl::StatusOr<std::unique_ptr<BlockModel>>(absl::DataLossError("gone")); }});
+  in.starts.push_back({2, "trained", [&] { return CopyModel(*w.trained); }});
+  RecordingSource source;
+  auto out = RunWindow(std::move(in), source, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->start_version, 2u) << out->start_text;
+  EXPECT_EQ(source.base, 2u);  // the plan is made for the chosen start
+  EXPECT_NE(out->start_text.find("trained"), std::string::npos);
+  EXPECT_EQ(out->start_text.find("broken"), std::string::npos);  // skipped, not scored
+}
+
+TEST(StartChoice, TheDeployedVersionWinsTiesAndLabelFreeWindows) {
+  StartWindow w;
+  const ImageDataset data = fixtures::ToyData(120, 9);
+  w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
+  {
+    WindowInput in = Input(w, *w.trained, 5);
+    in.starts.push_back({2, "the same weights", [&] { return CopyModel(*w.trained); }});
+    RecordingSource source;
+    auto out = RunWindow(std::move(in), source, nullptr);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->start_version, 5u);
+    EXPECT_EQ(source.base, 5u);
+  }
+  // Too few labels to score: the deployed version, and no candidate is even built.
+  w.samples = SplitWindowSamples(data, torch::arange(data.size()).lt(10));
+  const auto untrained = *CreateVitModel(Tiny(), 4);
+  WindowInput in = Input(w, *untrained, 5);
+  bool built = false;
+  in.starts.push_back({2, "trained", [&] {
+                         built = true;
+                         return CopyModel(*w.trained);
+                       }});
+  RecordingSource source;
+  auto out = RunWindow(std::move(in), source, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->start_version, 5u);
+  EXPECT_FALSE(built);
+  EXPECT_NE(out->start_text.find("label-free"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bt
