@@ -114,7 +114,7 @@ grpc::ServerUnaryReactor* CloudAdminService::Rollback(grpc::CallbackServerContex
     ASSIGN_OR_RETURN(VersionRecord target, ctx_->registry->GetVersion(request->edge_id(), request->to_version()));
     ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(request->edge_id()));
     ASSIGN_OR_RETURN(uint64_t version,
-                     ctx_->registry->CommitVersion(request->edge_id(), head.version, target.blocks,
+                     ctx_->registry->CommitVersion(request->edge_id(), head.version, head.version, target.blocks,
                                                    absl::StrCat("rollback to version ", target.version), "", 0, 0,
                                                    NowSeconds(ctx_)));
     response->set_version(version);

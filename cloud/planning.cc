@@ -21,9 +21,20 @@ Planning::Planning(const CloudContext* context) : ctx_(context) {
 absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v1::ReportProbesRequest& request) {
   ASSIGN_OR_RETURN(EdgeRecord record, ctx_->registry->GetEdge(edge));
   ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
-  if (request.base_version() != head.version) {
-    return absl::FailedPreconditionError(absl::StrCat("edge '", edge, "' serves version ", request.base_version(),
+  if (request.serving_version() != head.version) {
+    return absl::FailedPreconditionError(absl::StrCat("edge '", edge, "' serves version ", request.serving_version(),
                                                       " but its branch is at ", head.version, "; re-register"));
+  }
+  // The window may start from an older version of the branch (the version zoo): its blocks are the plan's base.
+  VersionRecord base = head;
+  if (request.base_version() != head.version) {
+    auto older = ctx_->registry->GetVersion(edge, request.base_version());
+    if (absl::IsNotFound(older.status())) {
+      return absl::InvalidArgumentError(absl::StrCat("base_version: edge '", edge, "' has no version ",
+                                                     request.base_version()));
+    }
+    if (!older.ok()) return older.status();
+    base = *older;
   }
   if (request.window_id().size() > kMaxIdBytes) {
     return absl::InvalidArgumentError(absl::StrCat("window_id: ", request.window_id().size(), " bytes, at most ",
@@ -54,7 +65,8 @@ absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v
   plan.plan_id = absl::StrCat(edge, "-", NowSeconds(ctx_), "-", instance_, "-", ++counter_);
   plan.edge_id = edge;
   plan.window_id = request.window_id();
-  plan.base_version = head.version;
+  plan.base_version = base.version;
+  plan.head_version = head.version;
   plan.plan_json = wp.plan.ToJson();
   plan.predicted_accuracy = wp.plan.predicted_accuracy;
   plan.created = NowSeconds(ctx_);
@@ -62,7 +74,7 @@ absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v
   PlanToProto(wp.plan, &response);
   AlternativesToProto(wp.alternatives, &response);
   response.set_plan_id(plan.plan_id);
-  response.set_base_version(head.version);
+  response.set_base_version(base.version);
   response.set_note(absl::StrCat(wp.law_fitted ? absl::StrFormat("law fitted on %d probe points (rmse %.3f)",
                                                                  report->points.size(), wp.law_rmse)
                                                : std::string("no retraining curves: the edge's previous law"),
@@ -70,7 +82,7 @@ absl::StatusOr<v1::PlanResponse> Planning::Plan(const std::string& edge, const v
   // What the edge may push for this plan: the blocks the plan or any of its race alternatives trains (the edge
   // trains the race's winner).
   for (size_t k = 0; k < wp.plan.blocks.size(); ++k) {
-    response.mutable_blocks(static_cast<int>(k))->set_digest(head.blocks[k].second);
+    response.mutable_blocks(static_cast<int>(k))->set_digest(base.blocks[k].second);
     bool trains = wp.plan.blocks[k].form.trains();
     for (const auto& alternative : wp.alternatives) trains |= alternative.blocks[k].form.trains();
     if (trains) plan.trainable_blocks.push_back(wp.plan.blocks[k].block);

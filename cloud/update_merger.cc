@@ -185,7 +185,7 @@ absl::StatusOr<uint64_t> UpdateMerger::Commit() {
   }
   const std::string note = absl::StrCat("window ", plan_.window_id, ": ", absl::StrJoin(changed, ", "));
   ASSIGN_OR_RETURN(uint64_t version,
-                   ctx_->registry->CommitVersion(edge_, base_.version, next, note, plan_.plan_id,
+                   ctx_->registry->CommitVersion(edge_, plan_.head_version, base_.version, next, note, plan_.plan_id,
                                                  header_.accuracy_before(), header_.accuracy_after(),
                                                  NowSeconds(ctx_)));
   spdlog::info("edge '{}': version {} committed ({}; held-out accuracy {:.1f}% -> {:.1f}%)", edge_, version,

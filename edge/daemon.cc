@@ -28,6 +28,8 @@
 #include "edge/intake/scenario_feeder.h"
 #include "edge/serving_state.h"
 #include "edge/status_board.h"
+#include "edge/window/start_choice.h"
+#include "edge/window/version_zoo.h"
 #include "edge/window/window_runner.h"
 #include "edge/window_schedule.h"
 #include "nlohmann/json.hpp"
@@ -88,6 +90,11 @@ struct EdgeDaemon::Impl {
   Mutex mu;
   std::shared_ptr<const SourceStats> source ABSL_GUARDED_BY(mu);
 
+  // The versions a window may start from (<data_dir>/zoo.json): the link thread records adopted versions and
+  // delivered updates, the window thread reads it and records deployed ones.
+  Mutex zoo_mu;
+  VersionZoo zoo ABSL_GUARDED_BY(zoo_mu);
+
   // Window thread only.
   size_t next_domain = 0;        // simulator.advance: per_window — the next domain the camera delivers
   uint64_t windows_started = 0;  // since the daemon started: window n uses retrain.seed + n
@@ -133,6 +140,7 @@ struct EdgeDaemon::Impl {
       if (board.running_window().empty()) board.SetState(EdgeState::kPulling);
       ASSIGN_OR_RETURN(TransferStats pulled, client->PullBlocks(digests, store));
       RETURN_IF_ERROR(serving.Adopt(head, response.version()));
+      RecordAdopted(head, response.version());
       spdlog::info("serving version {} of the branch ({} blocks pulled, {})", response.version(), pulled.blocks,
                    FormatBytes(pulled.bytes));
     }
@@ -163,6 +171,21 @@ struct EdgeDaemon::Impl {
     return absl::OkStatus();
   }
 
+  // An adopted version enters the zoo once (without a drift signature: only the foundation is a start by itself).
+  void RecordAdopted(const BlockDigests& blocks, uint64_t version) {
+    MutexLock lock(&zoo_mu);
+    for (const ZooVersion& v : zoo.versions()) {
+      if (v.confirmed && v.version == version && v.blocks == blocks) return;
+    }
+    ZooVersion v;
+    v.version = version;
+    v.parent = version;
+    v.window_id = "adopted";
+    v.blocks = blocks;
+    absl::Status saved = zoo.Add(std::move(v));
+    if (!saved.ok()) spdlog::warn("version zoo: {}", std::string(saved.message()));
+  }
+
   // Delivers the outbox; each accepted update moves the serving version.
   absl::Status FlushOutbox() {
     auto push = [this](const v1::PushHeader& header, const std::vector<CloudClient::OutgoingBlock>& blocks,
@@ -170,6 +193,13 @@ struct EdgeDaemon::Impl {
     return outbox.Flush(push, [this](const Delivered& d) {
       absl::Status saved = serving.SetVersion(d.version);
       if (!saved.ok()) spdlog::error("serving state: {}", std::string(saved.message()));
+      {
+        MutexLock lock(&zoo_mu);
+        absl::Status confirmed = zoo.Confirm(d.entry.window_id, d.version);
+        if (!confirmed.ok() && !absl::IsNotFound(confirmed)) {
+          spdlog::warn("version zoo: {}", std::string(confirmed.message()));
+        }
+      }
       board.UpdateResult(d.entry.window_id, [&](v1::WindowResult* r) {
         r->set_version(d.version);
         r->set_bytes_up(d.up.bytes);
@@ -226,6 +256,23 @@ struct EdgeDaemon::Impl {
     input.seed = static_cast<uint64_t>(config.retrain.seed) + windows_started++;
     input.base_version = base.version;
     input.opened = start;
+    // Where the window may start besides the deployed version: the foundation and the stored versions whose drift
+    // signature is nearest this window's (built from the local block store when scored).
+    const std::vector<double> signature = DriftSignature(samples.all.images);
+    std::map<uint64_t, BlockDigests> start_blocks = {{base.version, base.blocks}};
+    if (config.retrain.start_candidates > 0) {
+      std::vector<ZooVersion> versions;
+      {
+        MutexLock lock(&zoo_mu);
+        versions = zoo.versions();
+      }
+      input.starts = StartCandidates(
+          versions, base.version, signature, [this](const ZooVersion& v) { return serving.BuildModel(v.blocks); },
+          static_cast<int>(config.retrain.start_candidates));
+      for (const ZooVersion& v : versions) {
+        if (v.confirmed && v.version != base.version) start_blocks.emplace(v.version, v.blocks);
+      }
+    }
 
     // The cloud plans (it fits this edge's law and solves the selection) and serves the blocks.
     RemotePlanSource::Transport transport;
@@ -262,6 +309,10 @@ struct EdgeDaemon::Impl {
     };
     ASSIGN_OR_RETURN(WindowOutcome result, bt::RunWindow(std::move(input), cloud, cancel, hooks));
     board.NotePeak(result.peak_bytes);
+    if (!result.start_text.empty()) spdlog::info("window {}: {}", id, result.start_text);
+    if (result.start_version != base.version) {
+      result.plan_text = absl::StrCat("from v", result.start_version, ": ", result.plan_text);
+    }
     if (!result.race_text.empty()) spdlog::info("window {}: {}", id, result.race_text);
     board.UpdateResult(id, [&](v1::WindowResult* r) {
       r->set_bytes_down(result.bytes_down);
@@ -284,16 +335,27 @@ struct EdgeDaemon::Impl {
     OutboxEntry entry;
     entry.window_id = id;
     entry.plan_id = result.planned.plan_id;
-    entry.base_version = base.version;
+    entry.base_version = result.start_version;
     entry.accuracy_before = result.accuracy_before;
     entry.accuracy_after = result.accuracy_after;
     entry.iterations = result.iterations;
     entry.peak_memory_bytes = result.peak_bytes;
     entry.train_seconds = result.train_seconds;
-    BlockDigests next = base.blocks;
+    BlockDigests next = start_blocks.at(result.start_version);
     RETURN_IF_ERROR(StoreTrainedBlocks(result.trained, store, &next, &entry));
     RETURN_IF_ERROR(outbox.Add(entry));
     RETURN_IF_ERROR(serving.Deploy(std::move(result.model), next));
+    {
+      ZooVersion pending;
+      pending.parent = result.start_version;
+      pending.window_id = id;
+      pending.confirmed = false;
+      pending.signature = signature;
+      pending.blocks = next;
+      MutexLock lock(&zoo_mu);
+      absl::Status saved = zoo.Add(std::move(pending));
+      if (!saved.ok()) spdlog::warn("version zoo: {}", std::string(saved.message()));
+    }
     board.UpdateResult(id, [&](v1::WindowResult* r) { r->set_outcome("deployed"); });
     absl::Status pushed = FlushOutbox();
     if (!pushed.ok()) {
@@ -359,6 +421,12 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
   }
   RETURN_IF_ERROR(Annotate(d.store.MigrateFlatLayout(), "edge block store"));
   RETURN_IF_ERROR(Annotate(d.serving.Load(), "serving state"));
+  {
+    auto zoo = VersionZoo::Load(config.edge.data_dir + "/zoo.json");
+    if (!zoo.ok()) return Annotate(zoo.status(), "version zoo");
+    MutexLock lock(&d.zoo_mu);
+    d.zoo = std::move(*zoo);
+  }
   ASSIGN_OR_RETURN(d.schedule, WindowSchedule::Create(config.retrain.schedule, config.retrain.time_zone,
                                                       config.retrain.window));
 

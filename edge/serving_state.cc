@@ -73,6 +73,15 @@ absl::StatusOr<std::unique_ptr<BlockModel>> ServingState::Build(
   return model;
 }
 
+absl::StatusOr<std::unique_ptr<BlockModel>> ServingState::BuildModel(const BlockDigests& blocks) const {
+  std::map<std::string, std::string> architecture;
+  {
+    MutexLock lock(&mu_);
+    architecture = architecture_;
+  }
+  return Build(blocks, architecture);
+}
+
 absl::Status ServingState::SaveLocked() const {
   const nlohmann::ordered_json j = {{"version", version_},
                                     {"blocks", nlohmann::ordered_json::parse(BlockDigestsToJson(blocks_))},

@@ -51,6 +51,10 @@ class ServingState {
   };
   absl::StatusOr<Snapshot> CopyForWindow() const;
 
+  // A model built from `blocks` (all in the store, each verified against its digest) with the announced
+  // architecture: another version of the branch, e.g. a window's start from the version zoo.
+  absl::StatusOr<std::unique_ptr<BlockModel>> BuildModel(const BlockDigests& blocks) const;
+
  private:
   absl::StatusOr<std::unique_ptr<BlockModel>> Build(const BlockDigests& blocks,
                                                     const std::map<std::string, std::string>& architecture) const;

@@ -1,5 +1,8 @@
 #include "cloud/cli/admin_commands.h"
 
+#include <algorithm>
+#include <map>
+
 #include "absl/strings/ascii.h"
 
 #include <grpcpp/grpcpp.h>
@@ -85,6 +88,47 @@ absl::Status PrintEdges(const CloudConfig& config, const std::string& address_ov
   return absl::OkStatus();
 }
 
+std::vector<std::pair<size_t, std::string>> VersionTree(const std::vector<std::pair<uint64_t, uint64_t>>& versions) {
+  std::map<uint64_t, size_t> index;
+  for (size_t i = 0; i < versions.size(); ++i) index[versions[i].first] = i;
+  std::map<uint64_t, std::vector<uint64_t>> children;
+  std::vector<uint64_t> roots;
+  for (const auto& [version, parent] : versions) {
+    if (parent == version || index.count(parent) == 0 || parent > version) {
+      roots.push_back(version);
+    } else {
+      children[parent].push_back(version);
+    }
+  }
+  std::sort(roots.begin(), roots.end());
+  for (auto& [parent, list] : children) std::sort(list.begin(), list.end());
+  std::vector<std::pair<size_t, std::string>> out;
+  // Iterative depth-first walk (a long branch must not recurse thousands deep).
+  struct Item {
+    uint64_t version;
+    std::string indent;  // drawn for this item's children
+    std::string prefix;  // drawn before this item
+  };
+  std::vector<Item> stack;
+  for (auto r = roots.rbegin(); r != roots.rend(); ++r) stack.push_back({*r, "", ""});
+  while (!stack.empty()) {
+    Item item = std::move(stack.back());
+    stack.pop_back();
+    out.emplace_back(index[item.version], item.prefix);
+    const std::vector<uint64_t>& kids = children[item.version];
+    // A single child continues the line at the same depth; several fork.
+    if (kids.size() == 1) {
+      stack.push_back({kids[0], item.indent, item.indent});
+      continue;
+    }
+    for (size_t k = kids.size(); k-- > 0;) {
+      const bool last = k + 1 == kids.size();
+      stack.push_back({kids[k], item.indent + (last ? "   " : "|  "), item.indent + (last ? "`- " : "|- ")});
+    }
+  }
+  return out;
+}
+
 absl::Status PrintVersions(const CloudConfig& config, const std::string& address, const std::string& edge,
                            bool json) {
   auto stub = AdminStub(config, address);
@@ -111,10 +155,15 @@ absl::Status PrintVersions(const CloudConfig& config, const std::string& address
     std::printf("%s\n", out.dump(2).c_str());
     return absl::OkStatus();
   }
-  std::printf("%-8s %-7s %-18s %s\n", "version", "parent", "created", "note");
-  for (const auto& v : response.versions()) {
-    std::printf("%-8llu %-7llu %-18s %s\n", static_cast<unsigned long long>(v.version()),
-                static_cast<unsigned long long>(v.parent()), Ago(v.created()).c_str(), v.note().c_str());
+  // The branch as a tree: a window that started from an older version forks it.
+  std::vector<std::pair<uint64_t, uint64_t>> pairs;
+  for (const auto& v : response.versions()) pairs.emplace_back(v.version(), v.parent());
+  std::printf("%-16s %-7s %-18s %s\n", "version", "parent", "created", "note");
+  for (const auto& [i, prefix] : VersionTree(pairs)) {
+    const auto& v = response.versions(static_cast<int>(i));
+    const std::string name = absl::StrCat(prefix, "v", v.version());
+    std::printf("%-16s %-7llu %-18s %s\n", name.c_str(), static_cast<unsigned long long>(v.parent()),
+                Ago(v.created()).c_str(), v.note().c_str());
   }
   return absl::OkStatus();
 }

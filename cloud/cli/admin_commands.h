@@ -5,11 +5,18 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/config/config.h"
 #include "common/base/status.h"
 
 namespace bt {
+
+// The branch as a tree, for `bt-cloud versions`: (index into `versions`, its drawing prefix) in depth-first order
+// from the roots (a version whose parent is itself or absent), children in version order. `versions`: (version,
+// parent) pairs. A window that started from an older version (the version zoo) opens a side branch.
+std::vector<std::pair<size_t, std::string>> VersionTree(const std::vector<std::pair<uint64_t, uint64_t>>& versions);
 
 absl::Status PrintEdges(const CloudConfig& config, const std::string& address, bool json);
 absl::Status PrintVersions(const CloudConfig& config, const std::string& address, const std::string& edge, bool json);

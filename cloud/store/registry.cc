@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS plans (
   completed INTEGER NOT NULL DEFAULT 0,
   accuracy_before REAL NOT NULL DEFAULT 0,
   accuracy_after REAL NOT NULL DEFAULT 0,
-  result_version INTEGER NOT NULL DEFAULT 0
+  result_version INTEGER NOT NULL DEFAULT 0,
+  head_version INTEGER NOT NULL DEFAULT -1
 );
 CREATE TABLE IF NOT EXISTS tokens (
   edge_id TEXT PRIMARY KEY,
@@ -127,7 +128,7 @@ EdgeRecord ReadEdge(const Stmt& s) {
 
 constexpr const char* kPlanColumns =
     "plan_id, edge_id, window_id, base_version, trainable, plan_json, predicted_accuracy, created, completed, "
-    "accuracy_before, accuracy_after, result_version";
+    "accuracy_before, accuracy_after, result_version, head_version";
 
 PlanRecord ReadPlan(const Stmt& s) {
   PlanRecord p;
@@ -144,6 +145,7 @@ PlanRecord ReadPlan(const Stmt& s) {
   p.accuracy_before = s.Real(9);
   p.accuracy_after = s.Real(10);
   p.result_version = static_cast<uint64_t>(s.Int(11));
+  p.head_version = s.Int(12) < 0 ? p.base_version : static_cast<uint64_t>(s.Int(12));  // older rows: base = head
   return p;
 }
 
@@ -164,6 +166,12 @@ absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& path
     RETURN_IF_ERROR(Annotate(r->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"),
                              path));
     RETURN_IF_ERROR(Annotate(r->Exec(kSchema), path));
+    // Databases made before plans could start from an older version than the head lack plans.head_version.
+    Stmt columns(r->db_, "SELECT COUNT(*) FROM pragma_table_info('plans') WHERE name = 'head_version'");
+    ASSIGN_OR_RETURN(bool row, columns.Step());
+    if (row && columns.Int(0) == 0) {
+      RETURN_IF_ERROR(Annotate(r->Exec("ALTER TABLE plans ADD COLUMN head_version INTEGER NOT NULL DEFAULT -1"), path));
+    }
   }
   return r;
 }
@@ -350,10 +358,10 @@ absl::StatusOr<bool> Registry::EdgeMayRead(const std::string& edge_id, const std
 absl::Status Registry::SavePlan(const PlanRecord& p) {
   MutexLock lock(&mu_);
   Stmt s(db_, "INSERT INTO plans (plan_id, edge_id, window_id, base_version, trainable, plan_json, "
-              "predicted_accuracy, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+              "predicted_accuracy, created, head_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   s.Bind(1, p.plan_id).Bind(2, p.edge_id).Bind(3, p.window_id).Bind(4, p.base_version);
   s.Bind(5, nlohmann::json(p.trainable_blocks).dump()).Bind(6, p.plan_json).Bind(7, p.predicted_accuracy);
-  s.Bind(8, p.created);
+  s.Bind(8, p.created).Bind(9, p.head_version);
   return s.Run();
 }
 
@@ -380,7 +388,7 @@ absl::StatusOr<std::vector<PlanRecord>> Registry::RecentPlans(const std::string&
   return out;
 }
 
-absl::StatusOr<uint64_t> Registry::CommitVersion(const std::string& edge_id, uint64_t parent,
+absl::StatusOr<uint64_t> Registry::CommitVersion(const std::string& edge_id, uint64_t expected_head, uint64_t parent,
                                                  const BlockDigests& blocks, const std::string& note,
                                                  const std::string& plan_id, double accuracy_before,
                                                  double accuracy_after, int64_t now) {
@@ -392,10 +400,14 @@ absl::StatusOr<uint64_t> Registry::CommitVersion(const std::string& edge_id, uin
     head.Bind(1, edge_id);
     ASSIGN_OR_RETURN(bool row, head.Step());
     if (!row) return absl::NotFoundError(absl::StrCat("edge '", edge_id, "' is not registered"));
-    if (static_cast<uint64_t>(head.Int(0)) != parent) {
+    if (static_cast<uint64_t>(head.Int(0)) != expected_head) {
       return absl::AbortedError(absl::StrCat("edge '", edge_id, "': the branch head is version ", head.Int(0),
-                                             ", not ", parent, " (the update is based on an old version)"));
+                                             ", not ", expected_head, " (the branch moved since the update was planned)"));
     }
+    Stmt has_parent(db_, "SELECT 1 FROM versions WHERE edge_id = ? AND version = ?");
+    has_parent.Bind(1, edge_id).Bind(2, parent);
+    ASSIGN_OR_RETURN(bool parent_row, has_parent.Step());
+    if (!parent_row) return absl::NotFoundError(absl::StrCat("edge '", edge_id, "' has no version ", parent));
     Stmt last(db_, "SELECT MAX(version) FROM versions WHERE edge_id = ?");
     last.Bind(1, edge_id);
     RETURN_IF_ERROR(last.Step().status());

@@ -55,7 +55,8 @@ struct PlanRecord {
   std::string plan_id;
   std::string edge_id;
   std::string window_id;
-  uint64_t base_version = 0;
+  uint64_t base_version = 0;                  // the version the window trains from (the head or an older one)
+  uint64_t head_version = 0;                  // the branch head when the plan was made
   std::vector<std::string> trainable_blocks;  // blocks the edge may push back
   std::string plan_json;                      // the plan as sent (for status and audits)
   double predicted_accuracy = 0;
@@ -101,10 +102,12 @@ class Registry {
   // The most recent plans of an edge, newest first.
   absl::StatusOr<std::vector<PlanRecord>> RecentPlans(const std::string& edge_id, int limit) const;
 
-  // Commits a new head for the edge's branch, in one transaction: fails with Aborted (changing nothing) when the
-  // head is no longer `parent` (a concurrent push or a rollback won). When `plan_id` is set the plan is marked
-  // completed with the outcome. Returns the new version.
-  absl::StatusOr<uint64_t> CommitVersion(const std::string& edge_id, uint64_t parent, const BlockDigests& blocks,
+  // Commits a new head for the edge's branch, its parent `parent` (the version it was trained from: the head, or an
+  // older version the window started from), in one transaction: fails with Aborted (changing nothing) when the
+  // head is no longer `expected_head` (a concurrent push or a rollback won), NotFound when `parent` is not a version
+  // of the branch. When `plan_id` is set the plan is marked completed with the outcome. Returns the new version.
+  absl::StatusOr<uint64_t> CommitVersion(const std::string& edge_id, uint64_t expected_head, uint64_t parent,
+                                         const BlockDigests& blocks,
                                          const std::string& note, const std::string& plan_id, double accuracy_before,
                                          double accuracy_after, int64_t now);
 

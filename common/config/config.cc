@@ -302,6 +302,7 @@ absl::Status ParseEdge(const YAML::Node& root, const std::string& source, EdgeCo
   RETURN_IF_ERROR(retrain.Double("probe_share", &r.probe_share, 0.01, 0.5));
   RETURN_IF_ERROR(retrain.Int("probe_runs", &r.probe_runs, 0, 1000));
   RETURN_IF_ERROR(retrain.Int("race_iterations", &r.race_iterations, 0, 10000));
+  RETURN_IF_ERROR(retrain.Int("start_candidates", &r.start_candidates, 0, 16));
   RETURN_IF_ERROR(retrain.Int("batch", &r.batch, 1, 1 << 16));
   RETURN_IF_ERROR(retrain.Int("samples", &r.samples, 10, int64_t{1} << 32));
   RETURN_IF_ERROR(retrain.Int("seed", &r.seed, 0, int64_t{1} << 40));

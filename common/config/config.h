@@ -85,6 +85,7 @@ struct RetrainConfig {
   double probe_share = 0.10;                  // share of the window for probes
   int64_t probe_runs = 0;                     // 0: curve runs fit into probe_share; N: exactly N (reproducible)
   int64_t race_iterations = 0;                // 0: the race's first round fits its share of the window; N: exactly N
+  int64_t start_candidates = 2;               // stored versions nearest the window's drift scored as its start (0: none)
   int64_t batch = 64;
   int64_t samples = 1400;                     // most recent buffered samples a window trains on
   int64_t seed = 1;                           // probes and training batches: window n of a run uses seed + n

@@ -26,6 +26,7 @@ absl::StatusOr<PlannedWindow> RemotePlanSource::PlanWindow(const PlanQuery& quer
   request.set_edge_id(edge_id_);
   request.set_window_id(query.window_id);
   request.set_base_version(query.base_version);
+  request.set_serving_version(query.serving_version);
   ProbeReportToProto(*query.report, request.mutable_probes());
   request.set_train_seconds(query.train_seconds);
   ASSIGN_OR_RETURN(v1::PlanResponse response, transport_.report_probes(request));

@@ -32,6 +32,7 @@ struct PlanQuery {
   std::vector<std::string> block_names;  // the model's blocks, forward order
   std::string window_id;
   uint64_t base_version = 0;    // the version the window starts from
+  uint64_t serving_version = 0;  // the version the edge serves (the branch head unless an update is unsent)
 };
 
 struct PlannedWindow {

@@ -179,6 +179,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   const WindowSamples& samples = *in.samples;
   WindowOutcome out;
   out.label_free = samples.labeled.size() < kMinLabeledSamples;
+  const uint64_t deployed_version = in.base_version;
   RETURN_IF_ERROR(ChooseStart(in, out));
   BlockModel& model = *in.model;
   ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
@@ -209,6 +210,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   for (const BlockSpec& b : model.layout()) query.block_names.push_back(b.name);
   query.window_id = in.id;
   query.base_version = in.base_version;
+  query.serving_version = deployed_version;
   ASSIGN_OR_RETURN(out.planned, source.PlanWindow(query));
   out.plan_text = PlanText(out.planned.plan);
   if (hooks.on_planned) hooks.on_planned(out);

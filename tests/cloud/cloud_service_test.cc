@@ -114,7 +114,7 @@ class CloudServiceTest : public testing::Test {
   }
 
   // A probe report whose costs come from the analytic profile (what a real edge measures).
-  v1::ReportProbesRequest Probes(const std::string& edge, uint64_t base_version) {
+  v1::ReportProbesRequest Probes(const std::string& edge, uint64_t base_version, int64_t serving_version = -1) {
     ProbeReport report;
     report.costs = AnalyticProfile(VitLayerShapes(config_), ProfileOptions{});
     report.fixed_bytes = 1000;
@@ -123,6 +123,7 @@ class CloudServiceTest : public testing::Test {
     request.set_edge_id(edge);
     request.set_window_id("w1");
     request.set_base_version(base_version);
+    request.set_serving_version(serving_version < 0 ? base_version : static_cast<uint64_t>(serving_version));
     request.set_train_seconds(1e6);
     ProbeReportToProto(report, request.mutable_probes());
     return request;
@@ -278,6 +279,29 @@ TEST_F(CloudServiceTest, PlansPullsAndCommitsAnUpdateAndRejectsBadPushesChanging
   BlockStore fresh((dir_ / "fresh").string());
   ASSERT_TRUE(client.PullBlocks({Sha256Hex(update)}, fresh).ok());
   EXPECT_EQ(*fresh.Read(Sha256Hex(update)), update);
+
+  // A window serving version 1 may start from version 0 (the version zoo): the plan's base and digests are
+  // version 0's, the push replaces version 0's block, and the new head's parent is 0.
+  EXPECT_EQ(client.ReportProbes(Probes("edge-a", 0, /*serving=*/0)).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // serving a version that is not the head: re-register
+  EXPECT_EQ(client.ReportProbes(Probes("edge-a", 7, /*serving=*/1)).status().code(),
+            absl::StatusCode::kInvalidArgument);  // no such version
+  auto from_zero = client.ReportProbes(Probes("edge-a", 0, /*serving=*/1));
+  ASSERT_TRUE(from_zero.ok()) << from_zero.status();
+  EXPECT_EQ(from_zero->base_version(), 0u);
+  for (const auto& b : from_zero->blocks()) {
+    if (b.name() == trained) EXPECT_EQ(b.digest(), old_digest);
+  }
+  v1::PushHeader zoo_header = header;
+  zoo_header.set_plan_id(from_zero->plan_id());
+  const std::string from_zero_update = modified(0.5f);
+  auto v2 = client.PushUpdate(zoo_header, {{trained, old_digest, from_zero_update}});
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(*v2, 2u);
+  auto v2_record = cloud.registry().GetVersion("edge-a", 2);
+  ASSERT_TRUE(v2_record.ok());
+  EXPECT_EQ(v2_record->parent, 0u);
+  EXPECT_EQ(cloud.registry().Head("edge-a")->version, 2u);
 }
 
 TEST_F(CloudServiceTest, StreamsA64MiBBlockAndResumesAPullAfterACloudRestart) {

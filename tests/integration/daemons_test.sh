@@ -3,7 +3,8 @@
 # window on a tiny model, then the test checks that the cloud holds a new version for the edge whose blocks equal
 # the edge's retrained ones, that the edge's held-out accuracy did not fall, that both status commands show the
 # window, that an update finished while the cloud is away waits in the outbox and is delivered when it is back,
-# that a rollback on the cloud reaches the edge, and that both daemons stop cleanly on SIGTERM.
+# that a rollback on the cloud reaches the edge, that a later window's start choice (the version zoo) is the new
+# version's parent on the cloud, and that both daemons stop cleanly on SIGTERM.
 #
 # Usage: tests/integration/daemons_test.sh BUILD_DIR   (needs /usr/share/datasets/fashion-mnist and python3)
 set -euo pipefail
@@ -39,6 +40,7 @@ scenario:
   domains:
     - {name: fog, samples: 400, labeled_fraction: 1.0, corruptions: [{type: fog, severity: 4}]}
     - {name: night, samples: 400, labeled_fraction: 1.0, corruptions: [{type: brightness, severity: 4, direction: down}]}
+    - {name: fog-again, samples: 400, labeled_fraction: 1.0, corruptions: [{type: fog, severity: 4}]}
 YAML
 cat > "$WORK/edge.yaml" <<YAML
 edge: {id: edge-e2e, cloud: 127.0.0.1:$P_CLOUD, data_dir: $WORK/edge, memory_budget: 8MiB,
@@ -130,6 +132,19 @@ assert versions[3]["blocks"] == versions[1]["blocks"] and "rollback" in versions
 assert {n: d for n, d in serving["blocks"]} == versions[1]["blocks"]
 print("rolled back: the edge serves version 3 = the blocks of version 1")
 PY
+
+echo "== window 3 (fog again): the window scores its start candidates; the new version's parent is its start"
+"$BUILD/bt-edge" -c "$WORK/edge.yaml" retrain --now > /dev/null
+wait_for 90 'd["serving_version"]==4 and d["unsent_updates"]==0' || fail "window 3 was not delivered"
+START=$(grep -o 'start: v[0-9]*' "$WORK/edge.log" | tail -1 | sed 's/start: v//')
+[ -n "$START" ] || fail "window 3 logged no start choice"
+"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" versions --edge edge-e2e --json | json "d[4]['parent']==$START" | grep -qx True \
+  || fail "version 4's parent is not the start the window chose (v$START)"
+"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" versions --edge edge-e2e > "$WORK/tree.txt" || fail "bt-cloud versions"
+grep -q "v4" "$WORK/tree.txt" || fail "the version tree does not show version 4"
+grep -q '"confirmed": true' "$WORK/edge/zoo.json" 2>/dev/null || grep -q '"confirmed":true' "$WORK/edge/zoo.json" \
+  || fail "the edge's version zoo holds no confirmed version"
+echo "window 3 started from v$START; version 4's parent is v$START"
 
 echo "== clean shutdown"
 kill -TERM "$EDGE_PID"; wait "$EDGE_PID" || fail "bt-edge did not exit cleanly"; EDGE_PID=""

@@ -3,6 +3,7 @@
 #include "cloud/store/registry.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "tests/testing/test_dir.h"
 
@@ -26,13 +27,13 @@ TEST(Registry, ACommitFromAStaleHeadChangesNothing) {
   auto registry = OpenWithEdge(dir, "e1");
   BlockDigests next = kFoundation;
   next[1].second = std::string(64, 'c');
-  auto v1 = registry->CommitVersion("e1", 0, next, "window 1", "", 0.4, 0.6, 200);
+  auto v1 = registry->CommitVersion("e1", 0, 0, next, "window 1", "", 0.4, 0.6, 200);
   ASSERT_TRUE(v1.ok()) << v1.status();
   EXPECT_EQ(*v1, 1u);
   // A second update based on version 0 (a concurrent push, or one made before a rollback) loses.
   BlockDigests other = kFoundation;
   other[0].second = std::string(64, 'd');
-  auto stale = registry->CommitVersion("e1", 0, other, "window 1 again", "", 0.4, 0.7, 201);
+  auto stale = registry->CommitVersion("e1", 0, 0, other, "window 1 again", "", 0.4, 0.7, 201);
   EXPECT_TRUE(absl::IsAborted(stale.status())) << stale.status();
   auto head = registry->Head("e1");
   ASSERT_TRUE(head.ok());
@@ -66,7 +67,7 @@ TEST(Registry, APushCompletesItsPlanAndTheSummaryShowsTheLastResult) {
     ASSERT_TRUE(registry->SavePlan(plan).ok());
     BlockDigests next = kFoundation;
     next[1].second = std::string(64, static_cast<char>('c' + w));
-    ASSERT_TRUE(registry->CommitVersion("e1", plan.base_version, next, "w", plan.plan_id, 0.3 * w, 0.4 * w, 200).ok());
+    ASSERT_TRUE(registry->CommitVersion("e1", plan.base_version, plan.base_version, next, "w", plan.plan_id, 0.3 * w, 0.4 * w, 200).ok());
   }
   auto plan = registry->GetPlan("p2");
   ASSERT_TRUE(plan.ok());
@@ -92,10 +93,65 @@ TEST(Registry, ReferencedDigestsAreEveryVersionsBlocks) {
   auto registry = OpenWithEdge(dir, "e1");
   BlockDigests next = kFoundation;
   next[1].second = std::string(64, 'c');
-  ASSERT_TRUE(registry->CommitVersion("e1", 0, next, "window 1", "", 0.4, 0.6, 200).ok());
+  ASSERT_TRUE(registry->CommitVersion("e1", 0, 0, next, "window 1", "", 0.4, 0.6, 200).ok());
   auto referenced = registry->ReferencedDigests();
   ASSERT_TRUE(referenced.ok()) << referenced.status();
   EXPECT_EQ(*referenced, (std::set<std::string>{std::string(64, 'a'), std::string(64, 'b'), std::string(64, 'c')}));
+}
+
+TEST(Registry, AVersionMayGrowFromAnOlderParentWhileTheHeadMovesOn) {
+  TestDir dir;
+  auto registry = OpenWithEdge(dir, "e1");
+  BlockDigests v1 = kFoundation;
+  v1[1].second = std::string(64, 'c');
+  ASSERT_TRUE(registry->CommitVersion("e1", 0, 0, v1, "window 1", "", 0.4, 0.6, 200).ok());
+  // Window 2 started from the foundation (version 0) while the head was version 1.
+  PlanRecord plan;
+  plan.plan_id = "p2";
+  plan.edge_id = "e1";
+  plan.window_id = "w2";
+  plan.base_version = 0;
+  plan.head_version = 1;
+  plan.created = 201;
+  ASSERT_TRUE(registry->SavePlan(plan).ok());
+  auto saved = registry->GetPlan("p2");
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->base_version, 0u);
+  EXPECT_EQ(saved->head_version, 1u);
+  BlockDigests v2 = kFoundation;
+  v2[0].second = std::string(64, 'd');
+  EXPECT_TRUE(absl::IsNotFound(registry->CommitVersion("e1", 1, 9, v2, "w2", "p2", 0.4, 0.7, 202).status()));
+  EXPECT_TRUE(absl::IsAborted(registry->CommitVersion("e1", 0, 0, v2, "w2", "p2", 0.4, 0.7, 202).status()));
+  auto version = registry->CommitVersion("e1", 1, 0, v2, "w2", "p2", 0.4, 0.7, 202);
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, 2u);
+  EXPECT_EQ(registry->Head("e1")->version, 2u);
+  EXPECT_EQ(registry->GetVersion("e1", 2)->parent, 0u);
+  EXPECT_EQ(registry->GetVersion("e1", 2)->blocks, v2);
+}
+
+TEST(Registry, ADatabaseFromBeforeHeadVersionsOpensAndReadsItsPlans) {
+  TestDir dir;
+  const std::string path = dir.Path("old.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* old_plans =
+        "CREATE TABLE plans (plan_id TEXT PRIMARY KEY, edge_id TEXT NOT NULL, window_id TEXT NOT NULL, "
+        "base_version INTEGER NOT NULL, trainable TEXT NOT NULL, plan_json TEXT NOT NULL, predicted_accuracy REAL NOT "
+        "NULL, created INTEGER NOT NULL, completed INTEGER NOT NULL DEFAULT 0, accuracy_before REAL NOT NULL DEFAULT "
+        "0, accuracy_after REAL NOT NULL DEFAULT 0, result_version INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO plans (plan_id, edge_id, window_id, base_version, trainable, plan_json, predicted_accuracy, "
+        "created) VALUES ('old', 'e1', 'w', 3, '[]', '{}', 0.5, 1);";
+    ASSERT_EQ(sqlite3_exec(db, old_plans, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto registry = Registry::Open(path);
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  auto plan = (*registry)->GetPlan("old");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base_version, 3u);
+  EXPECT_EQ(plan->head_version, 3u);  // before the zoo every plan started from the head
 }
 
 }  // namespace
