@@ -2,6 +2,7 @@
 // registry, the per-edge laws and a few settings. Owned by the daemon, outliving the server. Torch-free.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <ctime>
 #include <functional>
@@ -26,6 +27,10 @@ struct CloudContext {
   std::string source_stats_json;         // shipped to edges at registration (empty: none)
   std::vector<int64_t> iteration_grid = IterationGrid();
   uint64_t max_push_bytes = 4ull << 30;  // largest update accepted (all blocks of one push)
+  // Streaming calls (PullBlocks, PushUpdate): at most this many open at once, each cancelled after this long
+  // without a message read or a chunk written (cloud/stream_watch.h).
+  size_t max_streams = 256;
+  std::chrono::milliseconds stream_idle_timeout{60'000};
   std::function<int64_t()> now;          // Unix seconds; injectable for tests
   // SHA-256 of the admin token every CloudAdmin call must present ("authorization: Bearer <token>"); empty: every
   // admin call is refused. bt-cloud serve keeps the token in AdminTokenPath(data_dir), mode 0600.

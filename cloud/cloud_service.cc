@@ -71,8 +71,13 @@ absl::Status EnsureStored(const CloudContext* ctx, const std::string& digest) {
 // ---- PullBlocks: streams the requested blocks from the store, chunk by chunk ----------------------------------
 class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
  public:
-  PullReactor(const CloudContext* ctx, grpc::CallbackServerContext* context, const v1::PullBlocksRequest* request)
-      : ctx_(ctx), context_(context) {
+  PullReactor(const CloudContext* ctx, StreamWatch* streams, grpc::CallbackServerContext* context,
+              const v1::PullBlocksRequest* request)
+      : ctx_(ctx), context_(context), slot_(streams->Open(context)) {
+    if (slot_ == nullptr) {
+      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many open streams; retry later"));
+      return;
+    }
     absl::Status status = Prepare(request);
     if (!status.ok()) {
       Finish(ToPeerStatus(status));
@@ -82,12 +87,16 @@ class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
   }
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away or stopped reading"));
       return;
     }
+    slot_->Touch();
     Next();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (slot_) slot_->Done();
+    delete this;
+  }
 
  private:
   struct Item {
@@ -148,6 +157,7 @@ class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
 
   const CloudContext* ctx_;
   grpc::CallbackServerContext* context_;
+  std::shared_ptr<StreamWatch::Slot> slot_;
   std::vector<Item> items_;
   size_t index_ = 0;
   size_t chunk_ = kMaxChunk;
@@ -157,12 +167,29 @@ class PullReactor : public grpc::ServerWriteReactor<v1::BlockChunk> {
 // ---- PushUpdate: the stream fed to an UpdateMerger, which validates everything, then stores and commits ------
 class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
  public:
-  PushReactor(const CloudContext* ctx, grpc::CallbackServerContext* context, v1::PushResponse* response)
-      : ctx_(ctx), context_(context), response_(response), merger_(ctx) {
+  PushReactor(const CloudContext* ctx, StreamWatch* streams, grpc::CallbackServerContext* context,
+              v1::PushResponse* response)
+      : ctx_(ctx), context_(context), response_(response), merger_(ctx), slot_(streams->Open(context)) {
+    if (slot_ == nullptr) {
+      Complete(absl::ResourceExhaustedError("too many open streams; retry later"));
+      return;
+    }
+    // The token is checked before a byte is read: a stream without a valid one is closed at once.
+    auto edge = Authenticate(ctx_, context_, "");
+    if (!edge.ok()) {
+      Complete(edge.status());
+      return;
+    }
+    edge_ = *edge;
     StartRead(&message_);
   }
   void OnReadDone(bool ok) override {
     if (failed_) return;
+    if (!ok && (slot_->cancelled() || context_->IsCancelled())) {  // cut off (idle, or the client cancelled)
+      Complete(absl::CancelledError("the push stalled or was cancelled; nothing was stored"));
+      return;
+    }
+    slot_->Touch();
     if (!ok) {  // the client finished sending
       auto version = merger_.begun() ? merger_.Commit() : absl::StatusOr<uint64_t>(absl::InvalidArgumentError("empty push"));
       if (version.ok()) response_->set_version(*version);
@@ -176,7 +203,10 @@ class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
     }
     StartRead(&message_);
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (slot_) slot_->Done();
+    delete this;
+  }
 
  private:
   void Complete(const absl::Status& status) {
@@ -190,7 +220,10 @@ class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
   absl::Status Handle() {
     if (message_.has_header()) {
       if (merger_.begun()) return absl::InvalidArgumentError("a second push header");
-      ASSIGN_OR_RETURN(edge_, Authenticate(ctx_, context_, message_.header().edge_id()));
+      const std::string& claimed = message_.header().edge_id();
+      if (!claimed.empty() && claimed != edge_) {
+        return absl::PermissionDeniedError(absl::StrCat("the token belongs to edge '", edge_, "', not '", claimed, "'"));
+      }
       return merger_.Begin(edge_, message_.header());
     }
     if (!merger_.begun()) return absl::InvalidArgumentError("the push must start with a header");
@@ -202,6 +235,7 @@ class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
   grpc::CallbackServerContext* context_;
   v1::PushResponse* response_;
   UpdateMerger merger_;
+  std::shared_ptr<StreamWatch::Slot> slot_;
   v1::PushMessage message_;
   bool failed_ = false;
   std::string edge_;
@@ -210,7 +244,10 @@ class PushReactor : public grpc::ServerReadReactor<v1::PushMessage> {
 }  // namespace
 
 CloudService::CloudService(const CloudContext* context)
-    : ctx_(context), planning_(context), started_(std::chrono::steady_clock::now()) {}
+    : ctx_(context),
+      planning_(context),
+      started_(std::chrono::steady_clock::now()),
+      streams_(context->stream_idle_timeout, context->max_streams) {}
 
 grpc::ServerUnaryReactor* CloudService::GetStatus(grpc::CallbackServerContext* context,
                                                   const v1::GetStatusRequest*, v1::GetStatusResponse* response) {
@@ -285,12 +322,12 @@ grpc::ServerUnaryReactor* CloudService::ReportProbes(grpc::CallbackServerContext
 
 grpc::ServerWriteReactor<v1::BlockChunk>* CloudService::PullBlocks(grpc::CallbackServerContext* context,
                                                                   const v1::PullBlocksRequest* request) {
-  return new PullReactor(ctx_, context, request);
+  return new PullReactor(ctx_, &streams_, context, request);
 }
 
 grpc::ServerReadReactor<v1::PushMessage>* CloudService::PushUpdate(grpc::CallbackServerContext* context,
                                                                   v1::PushResponse* response) {
-  return new PushReactor(ctx_, context, response);
+  return new PushReactor(ctx_, &streams_, context, response);
 }
 
 }  // namespace bt

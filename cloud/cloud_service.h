@@ -18,6 +18,7 @@
 #include "blocktrainer/v1/blocktrainer.grpc.pb.h"
 #include "cloud/cloud_context.h"
 #include "cloud/planning.h"
+#include "cloud/stream_watch.h"
 #include "common/base/address.h"
 #include "common/base/status.h"
 
@@ -47,10 +48,13 @@ class CloudService final : public blocktrainer::v1::Cloud::CallbackService {
   grpc::ServerReadReactor<blocktrainer::v1::PushMessage>* PushUpdate(
       grpc::CallbackServerContext* context, blocktrainer::v1::PushResponse* response) override;
 
+  size_t open_streams() const { return streams_.open_streams(); }
+
  private:
   const CloudContext* ctx_;
   Planning planning_;
   std::chrono::steady_clock::time_point started_;
+  StreamWatch streams_;
 };
 
 class CloudAdminService final : public blocktrainer::v1::CloudAdmin::CallbackService {
@@ -89,6 +93,8 @@ class CloudServer {
   ~CloudServer();
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
+  // Streaming calls open now (PullBlocks, PushUpdate).
+  size_t open_streams() const { return service_->open_streams(); }
   void Stop(std::chrono::milliseconds deadline = std::chrono::seconds(5));
 
  private:

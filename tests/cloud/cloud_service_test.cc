@@ -80,6 +80,11 @@ class Cloud {
   }
   CloudServer& server() { return *server_; }
   void SetClock(std::function<int64_t()> now) { context_.now = std::move(now); }
+  // Takes effect with the next Restart() (the service reads them when it starts).
+  void SetStreamLimits(std::chrono::milliseconds idle, size_t max_streams) {
+    context_.stream_idle_timeout = idle;
+    context_.max_streams = max_streams;
+  }
   Registry& registry() { return *registry_; }
   const ModelStore& model() const { return *model_; }
 
@@ -648,6 +653,107 @@ TEST(Address, LoopbackOnlyPlaintext) {
   EXPECT_FALSE(IsLoopbackAddress("10.0.0.2:50051"));
   EXPECT_FALSE(MakeServerCredentials({}, "0.0.0.0:1").ok());
   EXPECT_FALSE(MakeCloudChannel("10.1.2.3:4", {}).ok());
+}
+
+// An open PushUpdate stream that has written nothing (or only `first`), and how it ended.
+grpc::Status IdlePush(const std::string& address, const std::string& token, const v1::PushMessage* first,
+                      std::chrono::seconds deadline, bool finish_writes = false) {
+  auto stub = v1::Cloud::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
+  v1::PushResponse response;
+  auto writer = stub->PushUpdate(&context, &response);
+  if (first != nullptr) writer->Write(*first);
+  if (finish_writes) writer->WritesDone();
+  return writer->Finish();
+}
+
+TEST_F(CloudServiceTest, PushStreamsWithoutATokenCloseAtOnceAndIdleOnesAreCancelled) {
+  Cloud cloud(dir_, config_);
+  cloud.SetStreamLimits(std::chrono::milliseconds(300), 2);
+  cloud.Restart();
+  const std::string token = cloud.Token("edge-a");
+  ASSERT_TRUE(cloud.Client("edge-a", token).Register(Registration("edge-a")).ok());
+  // No token: refused before a message is read (it used to wait for the header until the client gave up).
+  EXPECT_EQ(IdlePush(cloud.address(), "", nullptr, std::chrono::seconds(20)).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // A valid token and then silence: cancelled after the idle timeout, well before the client's deadline.
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(IdlePush(cloud.address(), token, nullptr, std::chrono::seconds(20)).error_code(),
+            grpc::StatusCode::CANCELLED);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  // A push that sent a whole block but never said it was done is cancelled, not committed.
+  auto plan = cloud.Client("edge-a", token).ReportProbes(Probes("edge-a", 0));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::string trained, digest;
+  for (const auto& b : plan->blocks()) {
+    if (b.option() != "frozen" && trained.empty()) {
+      trained = b.name();
+      digest = b.digest();
+    }
+  }
+  ASSERT_FALSE(trained.empty());
+  BlockStore store((dir_ / "edge").string());
+  ASSERT_TRUE(cloud.Client("edge-a", token).PullBlocks({digest}, store).ok());
+  const std::string update = WithFirstValue(**SafetensorsFile::FromBytes(*store.Read(digest), "block"), 0.125f);
+  v1::PushMessage header;
+  header.mutable_header()->set_plan_id(plan->plan_id());
+  header.mutable_header()->set_edge_id("edge-a");
+  header.mutable_header()->set_accuracy_before(0.5);
+  header.mutable_header()->set_accuracy_after(0.6);
+  v1::PushedBlock* pb = header.mutable_header()->add_blocks();
+  pb->set_name(trained);
+  pb->set_digest(Sha256Hex(update));
+  pb->set_replaces_digest(digest);
+  pb->set_bytes(update.size());
+  {
+    auto stub = v1::Cloud::NewStub(grpc::CreateChannel(cloud.address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::PushResponse response;
+    auto writer = stub->PushUpdate(&context, &response);
+    ASSERT_TRUE(writer->Write(header));
+    v1::PushMessage chunk;
+    chunk.mutable_chunk()->set_digest(Sha256Hex(update));
+    chunk.mutable_chunk()->set_offset(0);
+    chunk.mutable_chunk()->set_total_bytes(update.size());
+    chunk.mutable_chunk()->set_data(update);
+    ASSERT_TRUE(writer->Write(chunk));
+    EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);  // no WritesDone: it stalls
+  }
+  EXPECT_EQ(cloud.registry().Head("edge-a")->version, 0u);
+  // The same push completed is committed (the plan was not used up by the stalled one).
+  auto version = cloud.Client("edge-a", token).PushUpdate(header.header(), {{trained, digest, update}});
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, 1u);
+}
+
+TEST_F(CloudServiceTest, StreamsBeyondTheLimitAreRefused) {
+  Cloud cloud(dir_, config_);
+  cloud.SetStreamLimits(std::chrono::milliseconds(3000), 2);
+  cloud.Restart();
+  const std::string token = cloud.Token("edge-a");
+  ASSERT_TRUE(cloud.Client("edge-a", token).Register(Registration("edge-a")).ok());
+  // Two idle pushes hold both slots until the idle timeout cancels them; a third meanwhile is refused.
+  std::vector<std::thread> holders;
+  std::vector<grpc::StatusCode> held(2);
+  for (int i = 0; i < 2; ++i) {
+    holders.emplace_back([&, i] { held[i] = IdlePush(cloud.address(), token, nullptr, std::chrono::seconds(20)).error_code(); });
+  }
+  // Wait until both are open on the server (their slots are taken).
+  for (int attempt = 0; attempt < 200 && cloud.server().open_streams() < 2; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(cloud.server().open_streams(), 2u);
+  EXPECT_EQ(IdlePush(cloud.address(), token, nullptr, std::chrono::seconds(20), /*finish_writes=*/true).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  for (auto& t : holders) t.join();
+  EXPECT_EQ(held, (std::vector<grpc::StatusCode>{grpc::StatusCode::CANCELLED, grpc::StatusCode::CANCELLED}));
+  // The slots are free again.
+  EXPECT_EQ(IdlePush(cloud.address(), token, nullptr, std::chrono::seconds(20), true).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // an empty push: refused for what it is, not for the limit
 }
 
 }  // namespace
