@@ -1,5 +1,7 @@
 #include "cloud/update_merger.h"
 
+#include "common/base/mutex.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -173,21 +175,37 @@ absl::StatusOr<uint64_t> UpdateMerger::Commit() {
     if (!base_file.ok()) return Annotate(base_file.status(), "the cloud's own base block");
     RETURN_IF_ERROR(ValidateBlock(*b.entry, b.bytes, base_file->get()));
   }
-  // Everything checked: store the blocks (atomic files), then the version (one transaction).
+  // Everything checked: store the blocks (atomic files), then the version (one transaction). Commits run one at a
+  // time, so that a block this commit stored and must take back (the transaction failed: the head moved, the
+  // disk is full) is not one a concurrent commit stored and referenced meanwhile.
+  static Mutex commit_mu;
+  MutexLock lock(&commit_mu);
   BlockDigests next = base_.blocks;
-  std::vector<std::string> changed;
+  std::vector<std::string> changed, stored;
+  auto take_back = [&](const absl::Status& why) {
+    auto referenced = ctx_->registry->ReferencedDigests();
+    for (const std::string& digest : stored) {
+      if (!referenced.ok() || referenced->count(digest) > 0) continue;  // unsure: the start-up sweep decides
+      absl::Status removed = ctx_->blocks->Remove(digest);
+      if (!removed.ok()) spdlog::warn("{}", std::string(removed.message()));
+    }
+    return why;
+  };
   for (const Incoming& b : blocks_) {
-    RETURN_IF_ERROR(ctx_->blocks->Put(b.bytes, b.digest).status());
+    const bool had = ctx_->blocks->Has(b.digest);
+    absl::Status put = ctx_->blocks->Put(b.bytes, b.digest).status();
+    if (!put.ok()) return take_back(put);
+    if (!had) stored.push_back(b.digest);
     for (auto& [name, digest] : next) {
       if (name == b.name) digest = b.digest;
     }
     changed.push_back(b.name);
   }
   const std::string note = absl::StrCat("window ", plan_.window_id, ": ", absl::StrJoin(changed, ", "));
-  ASSIGN_OR_RETURN(uint64_t version,
-                   ctx_->registry->CommitVersion(edge_, plan_.head_version, base_.version, next, note, plan_.plan_id,
-                                                 header_.accuracy_before(), header_.accuracy_after(),
-                                                 NowSeconds(ctx_)));
+  auto committed = ctx_->registry->CommitVersion(edge_, plan_.head_version, base_.version, next, note, plan_.plan_id,
+                                                 header_.accuracy_before(), header_.accuracy_after(), NowSeconds(ctx_));
+  if (!committed.ok()) return take_back(committed.status());
+  const uint64_t version = *committed;
   spdlog::info("edge '{}': version {} committed ({}; held-out accuracy {:.1f}% -> {:.1f}%)", edge_, version,
                absl::StrJoin(changed, ", "), 100 * header_.accuracy_before(), 100 * header_.accuracy_after());
   return version;

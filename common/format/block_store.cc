@@ -81,6 +81,15 @@ bool BlockStore::Has(const std::string& digest) const {
   return IsDigest(digest) && std::filesystem::exists(PathFor(digest), ec);
 }
 
+absl::Status BlockStore::Remove(const std::string& digest) const {
+  if (!IsDigest(digest)) return absl::InvalidArgumentError(absl::StrCat("'", digest, "' is not a digest"));
+  std::error_code ec;
+  std::filesystem::remove(PathFor(digest), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat(dir_, ": cannot remove block ", digest.substr(0, 16), "…: ",
+                                                     ec.message()));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> BlockStore::Put(std::string_view bytes, const std::string& expected_digest) const {
   const std::string digest = Sha256Hex(bytes);
   if (!expected_digest.empty() && digest != expected_digest) {

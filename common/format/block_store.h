@@ -32,6 +32,8 @@ class BlockStore {
   // Stores `bytes`; if `expected_digest` is set it must match (DATA_LOSS otherwise, nothing written). Returns the
   // digest.
   absl::StatusOr<std::string> Put(std::string_view bytes, const std::string& expected_digest = "") const;
+  // Deletes a block file (a block stored for a commit that then failed); a missing one is fine.
+  absl::Status Remove(const std::string& digest) const;
   // The stored bytes, memory-mapped or copied. INVALID_ARGUMENT for a non-digest, NOT_FOUND for a missing block.
   absl::StatusOr<std::unique_ptr<MappedFile>> Get(const std::string& digest) const;
   absl::StatusOr<std::string> Read(const std::string& digest) const;

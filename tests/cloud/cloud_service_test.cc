@@ -756,5 +756,40 @@ TEST_F(CloudServiceTest, StreamsBeyondTheLimitAreRefused) {
             grpc::StatusCode::INVALID_ARGUMENT);  // an empty push: refused for what it is, not for the limit
 }
 
+TEST_F(CloudServiceTest, APushThatLosesTheRaceForTheHeadLeavesNoBlockBehind) {
+  Cloud cloud(dir_, config_);
+  const std::string token = cloud.Token("edge-a");
+  CloudClient client = cloud.Client("edge-a", token);
+  ASSERT_TRUE(client.Register(Registration("edge-a")).ok());
+  // Two plans made at version 0; the first push moves the head, so the second one is stale.
+  auto first = client.ReportProbes(Probes("edge-a", 0));
+  auto second = client.ReportProbes(Probes("edge-a", 0));
+  ASSERT_TRUE(first.ok() && second.ok());
+  std::string trained, digest;
+  for (const auto& b : first->blocks()) {
+    if (b.option() != "frozen" && trained.empty()) {
+      trained = b.name();
+      digest = b.digest();
+    }
+  }
+  ASSERT_FALSE(trained.empty());
+  BlockStore edge_store((dir_ / "edge").string());
+  ASSERT_TRUE(client.PullBlocks({digest}, edge_store).ok());
+  auto file = *SafetensorsFile::FromBytes(*edge_store.Read(digest), "block");
+  v1::PushHeader header;
+  header.set_base_version(0);
+  header.set_accuracy_before(0.5);
+  header.set_accuracy_after(0.6);
+  header.set_plan_id(first->plan_id());
+  const std::string a = WithFirstValue(*file, 0.25f), b = WithFirstValue(*file, 0.75f);
+  ASSERT_TRUE(client.PushUpdate(header, {{trained, digest, a}}).ok());
+  header.set_plan_id(second->plan_id());
+  auto stale = client.PushUpdate(header, {{trained, digest, b}});
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted) << stale.status();
+  const BlockStore cloud_store((dir_ / "blocks").string());
+  EXPECT_TRUE(cloud_store.Has(Sha256Hex(a)));
+  EXPECT_FALSE(cloud_store.Has(Sha256Hex(b)));  // stored for the failed commit, then taken back
+}
+
 }  // namespace
 }  // namespace bt
