@@ -362,7 +362,14 @@ absl::Status Registry::SavePlan(const PlanRecord& p) {
   s.Bind(1, p.plan_id).Bind(2, p.edge_id).Bind(3, p.window_id).Bind(4, p.base_version);
   s.Bind(5, nlohmann::json(p.trainable_blocks).dump()).Bind(6, p.plan_json).Bind(7, p.predicted_accuracy);
   s.Bind(8, p.created).Bind(9, p.head_version);
-  return s.Run();
+  RETURN_IF_ERROR(s.Run());
+  // Retention: an edge's newest kPlansKeptPerEdge plans stay (status, audits, pushes of unsent updates); older
+  // ones go, so that a chatty or hostile edge cannot grow the database without bound. Versions are never pruned
+  // here.
+  Stmt prune(db_, "DELETE FROM plans WHERE edge_id = ? AND plan_id NOT IN (SELECT plan_id FROM plans WHERE "
+                  "edge_id = ? ORDER BY created DESC, rowid DESC LIMIT ?)");
+  prune.Bind(1, p.edge_id).Bind(2, p.edge_id).Bind(3, static_cast<int64_t>(kPlansKeptPerEdge));
+  return prune.Run();
 }
 
 absl::StatusOr<PlanRecord> Registry::GetPlan(const std::string& plan_id) const {

@@ -43,6 +43,9 @@ struct EdgeSummary {
 };
 
 
+// Plans kept per edge (the newest); SavePlan drops older ones.
+inline constexpr size_t kPlansKeptPerEdge = 1000;
+
 struct VersionRecord {
   uint64_t version = 0;
   uint64_t parent = 0;
@@ -97,6 +100,7 @@ class Registry {
   // Whether any version of the edge's branch (or a plan's base) holds `digest`: what the edge may pull.
   absl::StatusOr<bool> EdgeMayRead(const std::string& edge_id, const std::string& digest) const;
 
+  // Stores a plan; the edge's plans beyond the newest kPlansKeptPerEdge are deleted in the same call.
   absl::Status SavePlan(const PlanRecord& plan);
   absl::StatusOr<PlanRecord> GetPlan(const std::string& plan_id) const;
   // The most recent plans of an edge, newest first.

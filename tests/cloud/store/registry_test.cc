@@ -154,5 +154,22 @@ TEST(Registry, ADatabaseFromBeforeHeadVersionsOpensAndReadsItsPlans) {
   EXPECT_EQ(plan->head_version, 3u);  // before the zoo every plan started from the head
 }
 
+TEST(Registry, AnEdgeKeepsItsNewestPlansOnly) {
+  TestDir dir;
+  auto registry = OpenWithEdge(dir, "e1");
+  for (size_t n = 0; n < kPlansKeptPerEdge + 5; ++n) {
+    PlanRecord plan;
+    plan.plan_id = "p" + std::to_string(n);
+    plan.edge_id = "e1";
+    plan.window_id = "w";
+    plan.created = static_cast<int64_t>(n);
+    ASSERT_TRUE(registry->SavePlan(plan).ok());
+  }
+  EXPECT_TRUE(absl::IsNotFound(registry->GetPlan("p4").status()));  // the five oldest are gone
+  EXPECT_TRUE(registry->GetPlan("p5").ok());
+  EXPECT_TRUE(registry->GetPlan("p" + std::to_string(kPlansKeptPerEdge + 4)).ok());
+  EXPECT_EQ(registry->RecentPlans("e1", 5000)->size(), kPlansKeptPerEdge);
+}
+
 }  // namespace
 }  // namespace bt
