@@ -27,7 +27,13 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& requested) {
     bytes.insert(bytes.end(), buffer, buffer + n);
   }
   gzclose(file);
+  return ParseIdx(bytes, path);
+}
 
+absl::StatusOr<IdxArray> ParseIdx(const std::vector<uint8_t>& bytes, const std::string& path) {
+  if (bytes.size() > kMaxIdxBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("'", path, "' holds more than ", kMaxIdxBytes, " bytes"));
+  }
   auto bad = [&](const std::string& why) { return absl::DataLossError(absl::StrCat("'", path, "': ", why)); };
   if (bytes.size() < 4 || bytes[0] != 0 || bytes[1] != 0) return bad("not an IDX file (bad magic)");
   if (bytes[2] != 0x08) return bad("only unsigned-byte IDX data is supported");

@@ -21,5 +21,7 @@ inline constexpr size_t kMaxIdxBytes = size_t{1} << 30;
 // Reads `path`, or `path` + ".gz" when `path` does not exist. Every malformed file (bad magic, unsupported type,
 // truncated header, dimensions that do not match the data) is DATA_LOSS naming the file.
 absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path);
+// The same checks on decompressed bytes; `path` names them in errors.
+absl::StatusOr<IdxArray> ParseIdx(const std::vector<uint8_t>& bytes, const std::string& path);
 
 }  // namespace bt
