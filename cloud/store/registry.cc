@@ -55,6 +55,13 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE INDEX IF NOT EXISTS plans_by_edge ON plans(edge_id, created);
 )sql";
 
+// An SQLite failure as a status: a full disk is RESOURCE_EXHAUSTED (the caller may retry later; a peer is told so),
+// anything else INTERNAL (its text stays in the cloud's log).
+absl::Status SqlError(int rc, const std::string& message) {
+  if ((rc & 0xff) == SQLITE_FULL) return absl::ResourceExhaustedError("the cloud's storage is full; retry later");
+  return absl::InternalError(absl::StrCat("sqlite: ", message));
+}
+
 // A prepared statement that finalises itself.
 class Stmt {
  public:
@@ -63,7 +70,7 @@ class Stmt {
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
   absl::Status status() const {
-    return rc_ == SQLITE_OK ? absl::OkStatus() : absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+    return rc_ == SQLITE_OK ? absl::OkStatus() : SqlError(rc_, sqlite3_errmsg(db_));
   }
   Stmt& Bind(int i, const std::string& v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -84,7 +91,7 @@ class Stmt {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+    return SqlError(rc, sqlite3_errmsg(db_));
   }
   absl::Status Run() { return Step().status(); }
   std::string Text(int col) const {
@@ -180,10 +187,11 @@ Registry::~Registry() { sqlite3_close(db_); }
 
 absl::Status Registry::Exec(const std::string& sql) const {
   char* error = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
     std::string message = error ? error : "unknown error";
     sqlite3_free(error);
-    return absl::InternalError(absl::StrCat("sqlite: ", message));
+    return SqlError(rc, message);
   }
   return absl::OkStatus();
 }
