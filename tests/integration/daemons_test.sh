@@ -11,7 +11,7 @@ set -euo pipefail
 BUILD="$(cd "${1:-build}" && pwd)"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/bt-e2e.XXXXXX)"
-PY=/usr/bin/python3
+. "$SRC/tests/integration/lib.sh"
 CLOUD_PID=""; EDGE_PID=""
 cleanup() {
   [ -n "$EDGE_PID" ] && kill -TERM "$EDGE_PID" 2>/dev/null || true
@@ -21,8 +21,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- cloud log"; tail -30 "$WORK/cloud.log" || true; echo "--- edge log"; tail -30 "$WORK/edge.log" || true; exit 1; }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 P_CLOUD=$(free_port); P_ADMIN=$(free_port); P_EDGE=$(free_port)
 cat > "$WORK/cloud.yaml" <<YAML
@@ -55,14 +53,8 @@ echo "== pretraining a tiny model (1 epoch)"
 
 "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" serve > "$WORK/cloud.log" 2>&1 & CLOUD_PID=$!
 "$BUILD/bt-edge" -c "$WORK/edge.yaml" serve > "$WORK/edge.log" 2>&1 & EDGE_PID=$!
-edge_status() { "$BUILD/bt-edge" -c "$WORK/edge.yaml" status --json 2>/dev/null; }
-wait_for() {  # wait_for SECONDS PYTHON-EXPR-ON-EDGE-STATUS
-  for _ in $(seq 1 $(( $1 * 4 ))); do
-    if edge_status | json "$2" 2>/dev/null | grep -qx True; then return 0; fi
-    sleep 0.25
-  done
-  return 1
-}
+edge_status() { edge_status_of "$WORK/edge.yaml"; }
+wait_for() { wait_for_edge "$WORK/edge.yaml" "$@"; }  # wait_for SECONDS PYTHON-EXPR-ON-EDGE-STATUS
 wait_for 30 'd["cloud_connected"]' || fail "the edge did not connect"
 
 echo "== window 1"

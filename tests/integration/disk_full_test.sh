@@ -9,7 +9,7 @@ set -euo pipefail
 BUILD="$(cd "${1:-build}" && pwd)"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/bt-diskfull.XXXXXX)"
-PY=/usr/bin/python3
+. "$SRC/tests/integration/lib.sh"
 CLOUD_PID=""
 mkdir -p "$WORK/cloud" "$WORK/tokens"
 if ! mount -t tmpfs -o size=1536k tmpfs "$WORK/cloud" 2>/dev/null; then
@@ -23,8 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- cloud log"; tail -20 "$WORK/cloud.log" || true; exit 1; }
-P_CLOUD=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-P_ADMIN=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+P_CLOUD=$(free_port); P_ADMIN=$(free_port)
 cp "$SRC/tests/fixtures/vit_tiny.safetensors" "$WORK/model.safetensors"
 cat > "$WORK/cloud.yaml" <<YAML
 cloud: {data_dir: $WORK/cloud, listen: 127.0.0.1:$P_CLOUD, admin_listen: 127.0.0.1:$P_ADMIN, log_level: warn}

@@ -9,7 +9,7 @@ set -euo pipefail
 BUILD="$(cd "${1:-build}" && pwd)"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/bt-edge-crash.XXXXXX)"
-PY=/usr/bin/python3
+. "$SRC/tests/integration/lib.sh"
 CLOUD_PID=""; EDGE_PID=""
 cleanup() {
   [ -n "$CLOUD_PID" ] && kill -CONT "$CLOUD_PID" 2>/dev/null || true
@@ -20,8 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- cloud log"; tail -20 "$WORK/cloud.log" || true; echo "--- edge log"; tail -30 "$WORK/edge.log" || true; exit 1; }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 P_CLOUD=$(free_port); P_ADMIN=$(free_port); P_EDGE=$(free_port)
 mkdir -p "$WORK/cloud/models" "$WORK/edge"
 cp "$SRC/tests/fixtures/vit_tiny.safetensors" "$WORK/cloud/models/foundation.safetensors"
@@ -49,14 +47,7 @@ YAML
 "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" add-edge --edge edge-c --token-out "$WORK/edge/token" > /dev/null
 "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" serve > "$WORK/cloud.log" 2>&1 & CLOUD_PID=$!
 start_edge() { "$BUILD/bt-edge" -c "$WORK/edge.yaml" serve >> "$WORK/edge.log" 2>&1 & EDGE_PID=$!; }
-edge_status() { "$BUILD/bt-edge" -c "$WORK/edge.yaml" status --json 2>/dev/null; }
-wait_for() {  # wait_for SECONDS PYTHON-EXPR-ON-EDGE-STATUS
-  for _ in $(seq 1 $(( $1 * 4 ))); do
-    if edge_status | json "$2" 2>/dev/null | grep -qx True; then return 0; fi
-    sleep 0.25
-  done
-  return 1
-}
+wait_for() { wait_for_edge "$WORK/edge.yaml" "$@"; }
 window_versions() {  # versions the cloud made from windows (not the foundation, not rollbacks)
   "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" versions --edge edge-c --json | json 'sum(1 for v in d if v["note"].startswith("window "))'
 }

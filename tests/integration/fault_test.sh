@@ -11,7 +11,8 @@ BUILD="$(cd "${1:-build}" && pwd)"
 CYCLES="${FAULT_CYCLES:-5}"
 EDGES="${FAULT_EDGES:-4}"
 WORK="$(mktemp -d /tmp/bt-fault.XXXXXX)"
-PY=/usr/bin/python3
+SRC="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$SRC/tests/integration/lib.sh"
 CLOUD_PID=""; PUSHER_PID=""
 cleanup() {
   [ -n "$PUSHER_PID" ] && kill -TERM "$PUSHER_PID" 2>/dev/null || true
@@ -21,8 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- cloud log"; tail -20 "$WORK/cloud.log" || true; exit 1; }
-P_CLOUD=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-P_ADMIN=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+P_CLOUD=$(free_port); P_ADMIN=$(free_port)
 cat > "$WORK/cloud.yaml" <<YAML
 cloud: {data_dir: $WORK/cloud, listen: 127.0.0.1:$P_CLOUD, admin_listen: 127.0.0.1:$P_ADMIN, log_level: warn}
 model:
@@ -30,7 +30,6 @@ model:
   architecture: {hidden_dim: 16, num_layers: 2, num_heads: 2, mlp_dim: 32}
 YAML
 echo "== a tiny model (the committed test fixture: its accuracy does not matter here) and $EDGES edge tokens"
-SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 mkdir -p "$WORK/cloud/models" "$WORK/tokens"
 cp "$SRC/tests/fixtures/vit_tiny.safetensors" "$WORK/cloud/models/foundation.safetensors"
 for i in $(seq 0 $((EDGES - 1))); do
@@ -54,15 +53,7 @@ cat "$WORK/pusher.log"
 kill -TERM "$CLOUD_PID"; wait "$CLOUD_PID" || fail "bt-cloud did not stop cleanly"
 echo "== restart (the start-up sweep), then the checks"
 start_cloud
-$PY - "$P_CLOUD" <<'PY' || fail "bt-cloud did not come back"
-import socket, sys, time
-for _ in range(300):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close(); sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-PY
+wait_for_port "$P_CLOUD" || fail "bt-cloud did not come back"
 kill -TERM "$CLOUD_PID"; wait "$CLOUD_PID" || fail "bt-cloud did not stop cleanly after the sweep"; CLOUD_PID=""
 
 $PY - "$WORK/cloud" "$WORK/acked.jsonl" "$CYCLES" <<'PY' || fail "a check failed"
