@@ -160,6 +160,12 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       r.predicted_accuracy = plan.predicted_accuracy;  // on the probe slice's scale (acc0 from probes)
       if (!outcome->retrained) {
         r.note = outcome->outcome;
+        if (outcome->deployed) {  // nothing trained, but a better start than the deployed model
+          m.model = std::move(outcome->model);
+          m.version = outcome->start_version;
+          ASSIGN_OR_RETURN(EvalResult after, Evaluate(m.model.get(), eval));
+          r.accuracy_after = after.accuracy();
+        }
         m.windows.push_back(r);
         continue;
       }
@@ -170,7 +176,9 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       if (outcome->deployed) {
         r.bytes_up = outcome->trained_bytes;
         m.model = std::move(outcome->model);
-        if (m.zoo) {
+        if (m.zoo && outcome->trained.empty()) {
+          m.version = outcome->start_version;  // the start, deployed as it is
+        } else if (m.zoo) {
           const uint64_t version = m.next_version++;
           m.zoo_versions.push_back(ZooVersion{version, outcome->start_version, input_id, true, signature, {}});
           ASSIGN_OR_RETURN(m.zoo_models[version], CopyModel(*m.model));

@@ -105,7 +105,11 @@ absl::Status UpdateMerger::Begin(const std::string& edge, const v1::PushHeader& 
                                                       ", the plan on version ", plan_.base_version));
   }
   ASSIGN_OR_RETURN(base_, ctx_->registry->GetVersion(edge_, plan_.base_version));
-  if (h.blocks().empty()) return absl::InvalidArgumentError("the push carries no blocks");
+  // No blocks: the window deployed its start (an older version of the branch) as it is; that start becomes the
+  // head. From the head itself an empty push would change nothing.
+  if (h.blocks().empty() && plan_.base_version == plan_.head_version) {
+    return absl::InvalidArgumentError("the push carries no blocks");
+  }
   uint64_t total = 0;
   std::set<std::string> seen;
   for (const v1::PushedBlock& pb : h.blocks()) {
@@ -201,7 +205,9 @@ absl::StatusOr<uint64_t> UpdateMerger::Commit() {
     }
     changed.push_back(b.name);
   }
-  const std::string note = absl::StrCat("window ", plan_.window_id, ": ", absl::StrJoin(changed, ", "));
+  const std::string note =
+      changed.empty() ? absl::StrCat("window ", plan_.window_id, ": version ", base_.version, " as it was")
+                      : absl::StrCat("window ", plan_.window_id, ": ", absl::StrJoin(changed, ", "));
   auto committed = ctx_->registry->CommitVersion(edge_, plan_.head_version, base_.version, next, note, plan_.plan_id,
                                                  header_.accuracy_before(), header_.accuracy_after(), NowSeconds(ctx_));
   if (!committed.ok()) return take_back(committed.status());

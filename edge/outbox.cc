@@ -82,7 +82,6 @@ absl::StatusOr<OutboxEntry> OutboxEntry::FromJson(const std::string& text) {
   } catch (const nlohmann::json::exception& ex) {
     return absl::DataLossError(absl::StrCat("missing or mistyped field: ", ex.what()));
   }
-  if (e.blocks.empty()) return absl::DataLossError("no blocks");
   for (const OutboxBlock& b : e.blocks) {
     if (!IsDigest(b.digest) || !IsDigest(b.replaces)) {
       return absl::DataLossError(absl::StrCat("block '", b.name, "': digests must be 64 lowercase hex digits"));

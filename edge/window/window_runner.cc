@@ -167,6 +167,16 @@ absl::Status ChooseStart(WindowInput& in, WindowOutcome& out) {
   return absl::OkStatus();
 }
 
+// A window that started from another version than the deployed one but trained nothing better still deploys that
+// start: it scored above the deployed model on the window's labeled samples. No blocks were retrained (`trained`
+// stays empty); the push names the start as the base.
+void DeployStartIfOther(WindowInput& in, uint64_t deployed_version, WindowOutcome& out) {
+  if (in.base_version == deployed_version || in.model == nullptr) return;
+  out.outcome = absl::StrCat("deployed the start v", in.base_version, " as it is (", out.outcome, ")");
+  out.model = std::move(in.model);
+  out.deployed = true;
+}
+
 }  // namespace
 
 absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, const CancelToken* cancel,
@@ -217,6 +227,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   if (!out.planned.plan.feasible || out.planned.plan.first_trainable < 0) {
     const std::string& note = out.planned.plan.note;
     out.outcome = absl::StrCat("nothing to train: ", note.empty() ? "nothing trainable fits the budget" : note);
+    DeployStartIfOther(in, deployed_version, out);
     return out;
   }
 
@@ -284,6 +295,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   out.stop_reason = result.stop_reason;
   if (!result.deployed) {
     out.outcome = absl::StrCat("kept the deployed model (", result.stop_reason, ")");
+    DeployStartIfOther(in, deployed_version, out);
     return out;
   }
   out.trained = std::move(trained.trained);

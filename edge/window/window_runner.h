@@ -113,7 +113,9 @@ struct WindowInput {
 };
 
 struct WindowOutcome {
-  // "deployed"; "nothing to train: <why>"; "kept the deployed model (<why>)".
+  // "deployed"; "nothing to train: <why>"; "kept the deployed model (<why>)"; "deployed the start vN as it is
+  // (<why nothing trained>)" — a start other than the deployed version is deployed even when training does not
+  // improve it (then `trained` is empty).
   std::string outcome;
   bool deployed = false;
   bool label_free = false;

@@ -307,6 +307,24 @@ TEST_F(CloudServiceTest, PlansPullsAndCommitsAnUpdateAndRejectsBadPushesChanging
   ASSERT_TRUE(v2_record.ok());
   EXPECT_EQ(v2_record->parent, 0u);
   EXPECT_EQ(cloud.registry().Head("edge-a")->version, 2u);
+
+  // A window that started from version 1 and trained nothing better deploys version 1 as it is: an empty push of
+  // that plan makes version 1's blocks the head. From the head itself an empty push is refused.
+  auto from_head = client.ReportProbes(Probes("edge-a", 2, /*serving=*/2));
+  ASSERT_TRUE(from_head.ok()) << from_head.status();
+  v1::PushHeader empty = header;
+  empty.set_plan_id(from_head->plan_id());
+  empty.set_base_version(2);
+  EXPECT_EQ(client.PushUpdate(empty, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  auto from_one = client.ReportProbes(Probes("edge-a", 1, /*serving=*/2));
+  ASSERT_TRUE(from_one.ok()) << from_one.status();
+  empty.set_plan_id(from_one->plan_id());
+  empty.set_base_version(1);
+  auto v3 = client.PushUpdate(empty, {});
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ(*v3, 3u);
+  EXPECT_EQ(cloud.registry().GetVersion("edge-a", 3)->parent, 1u);
+  EXPECT_EQ(cloud.registry().GetVersion("edge-a", 3)->blocks, cloud.registry().GetVersion("edge-a", 1)->blocks);
 }
 
 TEST_F(CloudServiceTest, StreamsA64MiBBlockAndResumesAPullAfterACloudRestart) {

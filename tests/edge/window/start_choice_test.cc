@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/train/trainer.h"
 #include "edge/window/window_runner.h"
 #include "tests/testing/test_models.h"
 #include "tests/testing/toy_data.h"
@@ -99,6 +100,11 @@ TEST(StartChoice, TheWindowStartsFromTheBestScoringVersion) {
   EXPECT_EQ(source.base, 2u);  // the plan is made for the chosen start
   EXPECT_NE(out->start_text.find("trained"), std::string::npos);
   EXPECT_EQ(out->start_text.find("broken"), std::string::npos);  // skipped, not scored
+  // Nothing was planned, yet the better start is the window's result: deployed as it is, no block retrained.
+  EXPECT_TRUE(out->deployed) << out->outcome;
+  EXPECT_TRUE(out->trained.empty());
+  ASSERT_NE(out->model, nullptr);
+  EXPECT_NEAR(Evaluate(out->model.get(), data)->accuracy(), Evaluate(w.trained.get(), data)->accuracy(), 1e-9);
 }
 
 TEST(StartChoice, TheDeployedVersionWinsTiesAndLabelFreeWindows) {
@@ -113,6 +119,7 @@ TEST(StartChoice, TheDeployedVersionWinsTiesAndLabelFreeWindows) {
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_EQ(out->start_version, 5u);
     EXPECT_EQ(source.base, 5u);
+    EXPECT_FALSE(out->deployed);  // the deployed version with nothing trained: nothing to deploy
   }
   // Too few labels to score: the deployed version, and no candidate is even built.
   w.samples = SplitWindowSamples(data, torch::arange(data.size()).lt(10));
