@@ -7,6 +7,7 @@
 //   bt-cloud status     edges of a running bt-cloud (over its admin address)   cloud/cli/admin_commands.h
 //   bt-cloud versions   an edge's branch; rollback: move it back               cloud/cli/admin_commands.h
 //   bt-cloud add-edge   create an edge's bearer token                          cloud/cli/admin_commands.h
+//   bt-cloud prune      delete an edge's old versions                          cloud/cli/admin_commands.h
 //   bt-cloud export     an edge's version as one checkpoint                    cloud/cli/export_command.h
 //   bt-cloud plan       dry-run block plan under a memory budget and a window  cloud/cli/plan_command.h
 #include <CLI/CLI.hpp>
@@ -69,6 +70,11 @@ int main(int argc, char** argv) {
   rollback->add_option("--address", address, "admin host:port of bt-cloud (default: cloud.admin_listen)");
 
   std::string token_out;
+  int64_t keep = 10;
+  auto* prune = app.add_subcommand("prune", "Delete an edge's old versions (the foundation and the head stay)");
+  prune->add_option("--edge", edge, "edge id")->required();
+  prune->add_option("--keep", keep, "newest versions to keep besides the foundation and the head (default 10)")
+      ->check(CLI::NonNegativeNumber);
   auto* add_edge = app.add_subcommand("add-edge", "Create (or replace) an edge's bearer token");
   add_edge->add_option("--edge", edge, "edge id")->required();
   add_edge->add_option("--token-out", token_out, "write the token to this file (mode 0600) instead of stdout");
@@ -112,6 +118,7 @@ int main(int argc, char** argv) {
   if (versions->parsed()) return report(PrintVersions(*config, address, edge, json));
   if (rollback->parsed()) return report(RollbackEdge(*config, address, edge, to_version));
   if (add_edge->parsed()) return report(AddEdgeToken(*config, edge, token_out));
+  if (prune->parsed()) return report(PruneEdge(*config, edge, keep));
   if (manifest->parsed()) return report(RunManifestCommand(*config, model_path, json));
   if (export_cmd->parsed()) return report(RunExportCommand(*config, edge, export_version, export_out, json));
   if (plan->parsed()) {

@@ -104,7 +104,12 @@ absl::Status UpdateMerger::Begin(const std::string& edge, const v1::PushHeader& 
     return absl::FailedPreconditionError(absl::StrCat("the update is based on version ", h.base_version(),
                                                       ", the plan on version ", plan_.base_version));
   }
-  ASSIGN_OR_RETURN(base_, ctx_->registry->GetVersion(edge_, plan_.base_version));
+  auto base = ctx_->registry->GetVersion(edge_, plan_.base_version);
+  if (absl::IsNotFound(base.status())) {  // pruned since the plan was made: this update can never be merged
+    return absl::FailedPreconditionError(absl::StrCat("version ", plan_.base_version, " was pruned"));
+  }
+  if (!base.ok()) return base.status();
+  base_ = *base;
   // No blocks: the window deployed its start (an older version of the branch) as it is; that start becomes the
   // head. From the head itself an empty push would change nothing.
   if (h.blocks().empty() && plan_.base_version == plan_.head_version) {

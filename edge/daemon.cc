@@ -279,6 +279,13 @@ struct EdgeDaemon::Impl {
     transport.report_probes = [this](const v1::ReportProbesRequest& request) {
       auto planned = client->ReportProbes(request);
       if (absl::IsFailedPrecondition(planned.status())) link->Reconnect();  // the branch moved (a rollback)
+      if (absl::IsInvalidArgument(planned.status()) && request.base_version() != request.serving_version()) {
+        // The start the window chose is no longer on the cloud (pruned): never offer it again.
+        MutexLock lock(&zoo_mu);
+        absl::Status forgotten = zoo.Forget(request.base_version());
+        if (!forgotten.ok()) spdlog::warn("version zoo: {}", std::string(forgotten.message()));
+        spdlog::warn("version {} is gone from the cloud; the zoo forgets it", request.base_version());
+      }
       return planned;
     };
     transport.pull_blocks = [this](const std::vector<std::string>& digests) -> absl::StatusOr<uint64_t> {

@@ -185,6 +185,22 @@ absl::Status RollbackEdge(const CloudConfig& config, const std::string& address,
   return absl::OkStatus();
 }
 
+absl::Status PruneEdge(const CloudConfig& config, const std::string& edge, int64_t keep) {
+  if (keep < 0) return absl::InvalidArgumentError("--keep: must be 0 or more");
+  ASSIGN_OR_RETURN(auto registry, Registry::Open(config.cloud.data_dir + "/blocktrainer.db"));
+  ASSIGN_OR_RETURN(std::vector<uint64_t> pruned, registry->PruneVersions(edge, static_cast<size_t>(keep)));
+  if (pruned.empty()) {
+    std::printf("edge %s: nothing to prune (the foundation, the head and the newest %lld versions are kept)\n",
+                edge.c_str(), static_cast<long long>(keep));
+    return absl::OkStatus();
+  }
+  std::string list;
+  for (uint64_t v : pruned) absl::StrAppend(&list, list.empty() ? "" : ", ", v);
+  std::printf("edge %s: pruned %zu versions (%s); their blocks are removed when bt-cloud serve next starts\n",
+              edge.c_str(), pruned.size(), list.c_str());
+  return absl::OkStatus();
+}
+
 absl::Status AddEdgeToken(const CloudConfig& config, const std::string& edge, const std::string& out) {
   if (!IsValidEdgeId(edge)) return absl::InvalidArgumentError(absl::StrCat("--edge '", edge, "': must be ", kEdgeIdRule));
   ASSIGN_OR_RETURN(std::string random, ReadRandomBytes(32));

@@ -22,6 +22,9 @@ absl::Status PrintEdges(const CloudConfig& config, const std::string& address, b
 absl::Status PrintVersions(const CloudConfig& config, const std::string& address, const std::string& edge, bool json);
 absl::Status RollbackEdge(const CloudConfig& config, const std::string& address, const std::string& edge,
                           uint64_t to);
+// Deletes an edge's versions except the foundation, the head and the newest `keep` (the registry directly, like
+// add-edge); prints them. Their block files are removed by the next `bt-cloud serve` start-up.
+absl::Status PruneEdge(const CloudConfig& config, const std::string& edge, int64_t keep);
 // Creates (or replaces) an edge's token: stores its SHA-256 in the registry, writes the token to `out` (mode 0600;
 // empty: stdout). Any previous token of the edge stops working.
 absl::Status AddEdgeToken(const CloudConfig& config, const std::string& edge, const std::string& out);

@@ -380,6 +380,38 @@ absl::Status Registry::SavePlan(const PlanRecord& p) {
   return prune.Run();
 }
 
+absl::StatusOr<std::vector<uint64_t>> Registry::PruneVersions(const std::string& edge_id, size_t keep) {
+  MutexLock lock(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  std::vector<uint64_t> pruned;
+  auto body = [&]() -> absl::Status {
+    Stmt head(db_, "SELECT head FROM edges WHERE id = ?");
+    head.Bind(1, edge_id);
+    ASSIGN_OR_RETURN(bool row, head.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("edge '", edge_id, "' is not registered"));
+    const int64_t head_version = head.Int(0);
+    Stmt doomed(db_, "SELECT version FROM versions WHERE edge_id = ? AND version != 0 AND version != ? AND version "
+                     "NOT IN (SELECT version FROM versions WHERE edge_id = ? ORDER BY version DESC LIMIT ?) "
+                     "ORDER BY version");
+    doomed.Bind(1, edge_id).Bind(2, head_version).Bind(3, edge_id).Bind(4, static_cast<int64_t>(keep));
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, doomed.Step());
+      if (!more) break;
+      pruned.push_back(static_cast<uint64_t>(doomed.Int(0)));
+    }
+    for (uint64_t v : pruned) {
+      Stmt del(db_, "DELETE FROM versions WHERE edge_id = ? AND version = ?");
+      del.Bind(1, edge_id).Bind(2, v);
+      RETURN_IF_ERROR(del.Run());
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s = body();
+  RETURN_IF_ERROR(Exec(s.ok() ? "COMMIT" : "ROLLBACK"));
+  if (!s.ok()) return s;
+  return pruned;
+}
+
 absl::StatusOr<PlanRecord> Registry::GetPlan(const std::string& plan_id) const {
   MutexLock lock(&mu_);
   Stmt s(db_, absl::StrCat("SELECT ", kPlanColumns, " FROM plans WHERE plan_id = ?").c_str());

@@ -102,6 +102,11 @@ class Registry {
 
   // Stores a plan; the edge's plans beyond the newest kPlansKeptPerEdge are deleted in the same call.
   absl::Status SavePlan(const PlanRecord& plan);
+
+  // The operator's prune (`bt-cloud prune`): deletes the edge's versions except the foundation (0), the head and the
+  // newest `keep`, in one transaction, and returns the versions deleted. Their block files go at the next start-up
+  // sweep; a plan or push based on a deleted version is refused from then on.
+  absl::StatusOr<std::vector<uint64_t>> PruneVersions(const std::string& edge_id, size_t keep);
   absl::StatusOr<PlanRecord> GetPlan(const std::string& plan_id) const;
   // The most recent plans of an edge, newest first.
   absl::StatusOr<std::vector<PlanRecord>> RecentPlans(const std::string& edge_id, int limit) const;

@@ -82,6 +82,14 @@ absl::Status VersionZoo::Confirm(const std::string& window_id, uint64_t version)
   return absl::NotFoundError(absl::StrCat("no pending version of window '", window_id, "' in the zoo"));
 }
 
+absl::Status VersionZoo::Forget(uint64_t version) {
+  const size_t before = versions_.size();
+  versions_.erase(std::remove_if(versions_.begin(), versions_.end(),
+                                 [&](const ZooVersion& v) { return v.confirmed && v.version == version; }),
+                  versions_.end());
+  return versions_.size() == before ? absl::OkStatus() : Save();
+}
+
 absl::Status VersionZoo::Save() const {
   if (path_.empty()) return absl::OkStatus();
   nlohmann::json list = nlohmann::json::array();

@@ -51,6 +51,8 @@ class VersionZoo {
   absl::Status Add(ZooVersion v);
   // The pending version of `window_id` becomes `version`; NotFound when no pending version has that window.
   absl::Status Confirm(const std::string& window_id, uint64_t version);
+  // Drops a confirmed version (the cloud no longer has it: an operator pruned it).
+  absl::Status Forget(uint64_t version);
 
  private:
   absl::Status Save() const;

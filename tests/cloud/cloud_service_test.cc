@@ -325,6 +325,17 @@ TEST_F(CloudServiceTest, PlansPullsAndCommitsAnUpdateAndRejectsBadPushesChanging
   EXPECT_EQ(*v3, 3u);
   EXPECT_EQ(cloud.registry().GetVersion("edge-a", 3)->parent, 1u);
   EXPECT_EQ(cloud.registry().GetVersion("edge-a", 3)->blocks, cloud.registry().GetVersion("edge-a", 1)->blocks);
+
+  // A plan whose base an operator pruned meanwhile: its push is refused for good (the edge sets it aside), and a
+  // report naming the pruned version as its base is an invalid argument.
+  auto from_two = client.ReportProbes(Probes("edge-a", 2, /*serving=*/3));
+  ASSERT_TRUE(from_two.ok()) << from_two.status();
+  ASSERT_EQ(*cloud.registry().PruneVersions("edge-a", 0), (std::vector<uint64_t>{1, 2}));
+  empty.set_plan_id(from_two->plan_id());
+  empty.set_base_version(2);
+  EXPECT_EQ(client.PushUpdate(empty, {}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client.ReportProbes(Probes("edge-a", 2, /*serving=*/3)).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CloudServiceTest, StreamsA64MiBBlockAndResumesAPullAfterACloudRestart) {

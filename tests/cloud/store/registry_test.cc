@@ -171,5 +171,28 @@ TEST(Registry, AnEdgeKeepsItsNewestPlansOnly) {
   EXPECT_EQ(registry->RecentPlans("e1", 5000)->size(), kPlansKeptPerEdge);
 }
 
+TEST(Registry, PruneKeepsTheFoundationTheHeadAndTheNewest) {
+  TestDir dir;
+  auto registry = OpenWithEdge(dir, "e1");
+  for (uint64_t v = 0; v < 6; ++v) {  // versions 1..6
+    BlockDigests next = kFoundation;
+    next[1].second = std::string(63, 'c') + static_cast<char>('0' + v);
+    ASSERT_TRUE(registry->CommitVersion("e1", v, v, next, "w", "", 0.4, 0.6, 200).ok());
+  }
+  // An operator's rollback made version 7 the head with version 2's blocks: the head stays whatever its number.
+  auto pruned = registry->PruneVersions("e1", 2);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, (std::vector<uint64_t>{1, 2, 3, 4}));
+  std::vector<uint64_t> left;
+  const auto versions = registry->ListVersions("e1");
+  ASSERT_TRUE(versions.ok());
+  for (const VersionRecord& v : *versions) left.push_back(v.version);
+  EXPECT_EQ(left, (std::vector<uint64_t>{0, 5, 6}));
+  EXPECT_EQ(registry->Head("e1")->version, 6u);
+  EXPECT_TRUE(registry->PruneVersions("e1", 2)->empty());
+  EXPECT_EQ(*registry->PruneVersions("e1", 0), (std::vector<uint64_t>{5}));  // the head (6) and 0 stay
+  EXPECT_TRUE(absl::IsNotFound(registry->PruneVersions("nobody", 1).status()));
+}
+
 }  // namespace
 }  // namespace bt

@@ -70,6 +70,16 @@ TEST(VersionZoo, PendingVersionsAreConfirmedByWindowAndSurviveARestart) {
   EXPECT_EQ(NearestVersions(zoo->versions(), {0.3, 0.4}, {}, 2), (std::vector<size_t>{1}));
 }
 
+TEST(VersionZoo, APrunedVersionIsForgotten) {
+  VersionZoo zoo = *VersionZoo::Load("");
+  ASSERT_TRUE(zoo.Add(V(1, {0.1})).ok());
+  ASSERT_TRUE(zoo.Add(V(2, {0.2})).ok());
+  ASSERT_TRUE(zoo.Forget(1).ok());
+  ASSERT_EQ(zoo.versions().size(), 1u);
+  EXPECT_EQ(zoo.versions()[0].version, 2u);
+  EXPECT_TRUE(zoo.Forget(7).ok());  // not there: nothing to do
+}
+
 TEST(VersionZoo, ACorruptIndexIsAnErrorNamingTheFile) {
   TestDir dir;
   const std::string path = dir.Path("zoo.json");
