@@ -27,7 +27,8 @@ fail() { echo "FAIL: $*"; tail -20 "$WORK/cloud.log" || true; exit 1; }
 P=50551; A=50552; Q=50553   # a fresh namespace: every port is free
 "${IN[@]}" ip link set lo up
 # Everything unshaped (band 1:1) except traffic to or from the relay port Q (band 1:3, netem). A kernel without
-# sch_netem or sch_prio (this project's VMs have neither) gets the delay and the rate from the relay instead, and no loss.
+# sch_netem or sch_prio (this project's VMs have neither) gets the delay, the rate and the stalls of 1% loss from the
+# relay instead.
 SHAPE=netem
 if "${IN[@]}" tc qdisc add dev lo root handle 1: prio bands 3 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 2>/dev/null &&
    "${IN[@]}" tc qdisc add dev lo parent 1:3 handle 30: netem delay 100ms loss 1% rate 10mbit 2>/dev/null; then
@@ -35,7 +36,8 @@ if "${IN[@]}" tc qdisc add dev lo root handle 1: prio bands 3 priomap 0 0 0 0 0 
   "${IN[@]}" tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport "$Q" 0xffff flowid 1:3
 else
   SHAPE=relay
-  echo "(no tc qdiscs in this kernel: the relay delays each direction by 100 ms and paces it at 10 Mbit/s; no loss)"
+  echo "(no tc qdiscs in this kernel: the relay delays each direction by 100 ms, paces it at 10 Mbit/s and stalls 1% of"
+  echo " segments for a 200 ms retransmission timeout, as a lost segment holds a TCP stream)"
 fi
 
 "$BUILD/bt-fault-puller" --write-model "$WORK/model.safetensors" --hidden 192 --mlp 768 --layers 2
@@ -48,9 +50,12 @@ for e in fast slow; do
 done
 "${IN[@]}" "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" serve > "$WORK/cloud.log" 2>&1 & CLOUD_PID=$!
 cat > "$WORK/relay.py" <<'PY'
-import collections, socket, sys, threading, time
+import collections, random, socket, sys, threading, time
 listen, target, shape = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "relay"
 DELAY, RATE = 0.100, 10e6 / 8  # seconds each way, bytes per second (used when the kernel cannot shape)
+# 1% loss as TCP shows it above the socket: a lost segment holds the stream for a retransmission timeout (≥ 200 ms).
+LOSS, RTO = 0.01, 0.200
+random.seed(listen)
 def close(a, b):
     for s in (a, b):
         try: s.shutdown(socket.SHUT_RDWR)
@@ -76,8 +81,9 @@ def pipe(a, b):
             if data is None: break
             time.sleep(max(0.0, at + DELAY - time.monotonic()))
             try:
-                for i in range(0, len(data), 8192):
-                    b.sendall(data[i:i + 8192]); time.sleep(len(data[i:i + 8192]) / RATE)
+                for i in range(0, len(data), 1460):  # one segment at a time
+                    if random.random() < LOSS: time.sleep(RTO)
+                    b.sendall(data[i:i + 1460]); time.sleep(len(data[i:i + 1460]) / RATE)
             except OSError:
                 break
         close(a, b)
