@@ -134,7 +134,12 @@ print(f"unshaped pull {alone['seconds']:.2f} s alone, {busy['seconds']:.2f} s be
 PY
 echo "== the shaped pull cut off mid-way (relay killed) resumes"
 pull slow "$Q" slow2 > "$WORK/slow2.json" 2> "$WORK/slow2.err" & SLOW_PID=$!
-sleep 1.5
+# Cut it once the first block has arrived (the rest takes seconds more over the shaped link).
+for _ in $(seq 1 600); do
+  [ -n "$(find "$WORK/slow2" -name '*.safetensors' 2>/dev/null)" ] && break
+  sleep 0.05
+done
+[ -n "$(find "$WORK/slow2" -name '*.safetensors' 2>/dev/null)" ] || fail "no block arrived over the shaped link"
 kill -KILL "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
 sleep 0.5
 start_relay
