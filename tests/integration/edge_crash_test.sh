@@ -21,30 +21,11 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- cloud log"; tail -20 "$WORK/cloud.log" || true; echo "--- edge log"; tail -30 "$WORK/edge.log" || true; exit 1; }
 P_CLOUD=$(free_port); P_ADMIN=$(free_port); P_EDGE=$(free_port)
-mkdir -p "$WORK/cloud/models" "$WORK/edge"
-cp "$SRC/tests/fixtures/vit_tiny.safetensors" "$WORK/cloud/models/foundation.safetensors"
-cat > "$WORK/cloud.yaml" <<YAML
-cloud: {data_dir: $WORK/cloud, listen: 127.0.0.1:$P_CLOUD, admin_listen: 127.0.0.1:$P_ADMIN, log_level: info}
-model: {name: tiny}
-YAML
-cat > "$WORK/scenario.yaml" <<YAML
-scenario:
-  name: crash
-  seed: 5
-  eval_samples: 100
-  domains:
+fixture_pair "$WORK" edge-c "\
     - {name: fog, samples: 300, labeled_fraction: 1.0, corruptions: [{type: fog, severity: 4}]}
     - {name: night, samples: 300, labeled_fraction: 1.0, corruptions: [{type: brightness, severity: 4, direction: down}]}
     - {name: snow, samples: 300, labeled_fraction: 1.0, corruptions: [{type: snow, severity: 4}]}
-    - {name: rain, samples: 300, labeled_fraction: 1.0, corruptions: [{type: rain, severity: 4}]}
-YAML
-cat > "$WORK/edge.yaml" <<YAML
-edge: {id: edge-c, cloud: 127.0.0.1:$P_CLOUD, data_dir: $WORK/edge, memory_budget: 8MiB,
-       admin_listen: 127.0.0.1:$P_EDGE, heartbeat_interval: 500ms}
-retrain: {window: 20s, samples: 300, batch: 32}
-simulator: {scenario: $WORK/scenario.yaml, advance: per_window}
-YAML
-"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" add-edge --edge edge-c --token-out "$WORK/edge/token" > /dev/null
+    - {name: rain, samples: 300, labeled_fraction: 1.0, corruptions: [{type: rain, severity: 4}]}"
 "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" serve > "$WORK/cloud.log" 2>&1 & CLOUD_PID=$!
 start_edge() { "$BUILD/bt-edge" -c "$WORK/edge.yaml" serve >> "$WORK/edge.log" 2>&1 & EDGE_PID=$!; }
 wait_for() { wait_for_edge "$WORK/edge.yaml" "$@"; }

@@ -10,7 +10,7 @@ BUILD="$(cd "${1:-build}" && pwd)"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 . "$SRC/tests/integration/lib.sh"
 WORK="$(mktemp -d /tmp/bt-edge-full.XXXXXX)"
-mkdir -p "$WORK/edge" "$WORK/cloud/models"
+mkdir -p "$WORK/edge"
 if ! mount -t tmpfs -o size=4m tmpfs "$WORK/edge" 2>/dev/null; then
   echo "SKIP: cannot mount a tmpfs (needs root)"; rm -rf "$WORK"; exit 77
 fi
@@ -25,28 +25,10 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- edge log"; tail -20 "$WORK/edge.log" || true; exit 1; }
 P_CLOUD=$(free_port); P_ADMIN=$(free_port); P_EDGE=$(free_port)
-cp "$SRC/tests/fixtures/vit_tiny.safetensors" "$WORK/cloud/models/foundation.safetensors"
-cat > "$WORK/cloud.yaml" <<YAML
-cloud: {data_dir: $WORK/cloud, listen: 127.0.0.1:$P_CLOUD, admin_listen: 127.0.0.1:$P_ADMIN, log_level: warn}
-model: {name: tiny}
-YAML
-cat > "$WORK/scenario.yaml" <<YAML
-scenario:
-  name: full
-  seed: 9
-  eval_samples: 100
-  domains:
+fixture_pair "$WORK" edge-f "\
     - {name: fog, samples: 300, labeled_fraction: 1.0, corruptions: [{type: fog, severity: 4}]}
     - {name: night, samples: 300, labeled_fraction: 1.0, corruptions: [{type: brightness, severity: 4, direction: down}]}
-    - {name: snow, samples: 300, labeled_fraction: 1.0, corruptions: [{type: snow, severity: 4}]}
-YAML
-cat > "$WORK/edge.yaml" <<YAML
-edge: {id: edge-f, cloud: 127.0.0.1:$P_CLOUD, data_dir: $WORK/edge, memory_budget: 8MiB,
-       admin_listen: 127.0.0.1:$P_EDGE, heartbeat_interval: 500ms}
-retrain: {window: 20s, samples: 300, batch: 32}
-simulator: {scenario: $WORK/scenario.yaml, advance: per_window}
-YAML
-"$BUILD/bt-cloud" -c "$WORK/cloud.yaml" add-edge --edge edge-f --token-out "$WORK/edge/token" > /dev/null
+    - {name: snow, samples: 300, labeled_fraction: 1.0, corruptions: [{type: snow, severity: 4}]}"
 "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" serve > "$WORK/cloud.log" 2>&1 & CLOUD_PID=$!
 "$BUILD/bt-edge" -c "$WORK/edge.yaml" serve > "$WORK/edge.log" 2>&1 & EDGE_PID=$!
 wait_for() { wait_for_edge "$WORK/edge.yaml" "$@"; }

@@ -24,3 +24,23 @@ for _ in range(300):
 sys.exit(1)
 PY
 }
+# fixture_pair WORK EDGE_ID DOMAINS: a cloud serving the committed tiny fixture model (WORK/cloud.yaml, ports in
+# P_CLOUD, P_ADMIN) and one edge (WORK/edge.yaml, admin on P_EDGE, data in WORK/edge, token made) whose simulated
+# camera delivers the next of DOMAINS (scenario YAML list lines, 300 labeled samples each) per window. Needs SRC.
+fixture_pair() {
+  local work="$1" edge="$2" domains="$3"
+  mkdir -p "$work/cloud/models" "$work/edge"
+  cp "$SRC/tests/fixtures/vit_tiny.safetensors" "$work/cloud/models/foundation.safetensors"
+  cat > "$work/cloud.yaml" <<YAML
+cloud: {data_dir: $work/cloud, listen: 127.0.0.1:$P_CLOUD, admin_listen: 127.0.0.1:$P_ADMIN, log_level: info}
+model: {name: tiny}
+YAML
+  printf 'scenario:\n  name: %s\n  seed: 5\n  eval_samples: 100\n  domains:\n%s\n' "$edge" "$domains" > "$work/scenario.yaml"
+  cat > "$work/edge.yaml" <<YAML
+edge: {id: $edge, cloud: 127.0.0.1:$P_CLOUD, data_dir: $work/edge, memory_budget: 8MiB,
+       admin_listen: 127.0.0.1:$P_EDGE, heartbeat_interval: 500ms}
+retrain: {window: 20s, samples: 300, batch: 32}
+simulator: {scenario: $work/scenario.yaml, advance: per_window}
+YAML
+  "$BUILD/bt-cloud" -c "$work/cloud.yaml" add-edge --edge "$edge" --token-out "$work/edge/token" > /dev/null
+}
