@@ -36,6 +36,30 @@ std::vector<BlockSpec> VitBlockLayout(const VitConfig& c) {
   return blocks;
 }
 
+std::vector<BlockSpec> LlamaBlockLayout(const LlamaConfig& c) {
+  const int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
+  const int64_t m = c.intermediate_size;
+  std::vector<BlockSpec> blocks;
+  blocks.push_back({"embed", {{"model.embed_tokens.weight", {c.vocab_size, h}}}});
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = absl::StrCat("model.layers.", i, ".");
+    blocks.push_back({absl::StrCat("layer_", i),
+                      {{p + "input_layernorm.weight", {h}},
+                       {p + "self_attn.q_proj.weight", {q, h}},
+                       {p + "self_attn.k_proj.weight", {kv, h}},
+                       {p + "self_attn.v_proj.weight", {kv, h}},
+                       {p + "self_attn.o_proj.weight", {h, q}},
+                       {p + "post_attention_layernorm.weight", {h}},
+                       {p + "mlp.gate_proj.weight", {m, h}},
+                       {p + "mlp.up_proj.weight", {m, h}},
+                       {p + "mlp.down_proj.weight", {h, m}}}});
+  }
+  BlockSpec head{"head", {{"model.norm.weight", {h}}}};
+  if (!c.tie_word_embeddings) head.params.push_back({"lm_head.weight", {c.vocab_size, h}});
+  blocks.push_back(std::move(head));
+  return blocks;
+}
+
 absl::StatusOr<std::vector<std::vector<TensorView>>> GroupByBlock(const std::vector<BlockSpec>& layout,
                                                                   const std::vector<TensorView>& tensors) {
   std::map<std::string, const TensorView*> by_name;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/format/llama_config.h"
 #include "common/format/model_config.h"
 #include "common/format/safetensors.h"
 #include "common/base/status.h"
@@ -26,6 +27,11 @@ struct BlockSpec {
 // encoder.pos_embedding), "encoder_layer_<i>" (everything under encoder.layers.encoder_layer_<i>), and "head"
 // (encoder.ln, heads.head).
 std::vector<BlockSpec> VitBlockLayout(const VitConfig& config);
+
+// Blocks of a Hugging Face LlamaForCausalLM in forward order: "embed" (model.embed_tokens.weight), "layer_<i>"
+// (everything under model.layers.<i>), "head" (model.norm.weight and lm_head.weight; with tied embeddings the head
+// reuses the embedding matrix, which stays in "embed": every tensor is in one block).
+std::vector<BlockSpec> LlamaBlockLayout(const LlamaConfig& config);
 
 // Groups a checkpoint's tensors by block. Fails, naming the tensor, when a tensor belongs to no block, a block
 // parameter is missing, or a shape or dtype (F32 expected) differs from the layout.

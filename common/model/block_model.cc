@@ -1,7 +1,11 @@
 #include "common/model/block_model.h"
 
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <set>
 
+#include "common/base/file_util.h"
 #include "common/format/safetensors.h"
 #include "common/model/tensor_convert.h"
 
@@ -172,11 +176,50 @@ absl::Status LoadWeightsInto(const std::vector<TensorView>& tensors, BlockModel*
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<BlockModel>> CreateModel(const ModelArch& arch, uint64_t seed) {
+  return arch.vit() ? CreateVitModel(*arch.vit(), seed) : CreateLlamaModel(*arch.llama(), seed);
+}
+
+namespace {
+
+// A Hugging Face model directory: config.json and model.safetensors (or its sharded index).
+absl::StatusOr<std::unique_ptr<BlockModel>> LoadModelDirectory(const std::string& dir) {
+  const std::string config_path = dir + "/config.json";
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(config_path));
+  ASSIGN_OR_RETURN(LlamaConfig config, LlamaConfig::FromConfigJson(text, config_path));
+  std::string weights = dir + "/model.safetensors";
+  if (!std::filesystem::exists(weights)) weights = dir + "/model.safetensors.index.json";
+  if (!std::filesystem::exists(weights)) {
+    return absl::NotFoundError(absl::StrCat(dir, ": neither model.safetensors nor model.safetensors.index.json"));
+  }
+  ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(weights));
+  std::vector<TensorView> tensors = checkpoint->tensors();
+  if (config.tie_word_embeddings) {
+    // Some writers store the tied LM head as well: accept it when it is the embedding, byte for byte.
+    auto head = std::find_if(tensors.begin(), tensors.end(), [](const TensorView& t) { return t.name == "lm_head.weight"; });
+    const TensorView* embed = checkpoint->Find("model.embed_tokens.weight");
+    if (head != tensors.end()) {
+      if (embed == nullptr || embed->size_bytes != head->size_bytes ||
+          std::memcmp(embed->data, head->data, head->size_bytes) != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(weights, ": tie_word_embeddings is true in config.json but "
+                                                                "lm_head.weight differs from model.embed_tokens.weight"));
+      }
+      tensors.erase(head);
+    }
+  }
+  ASSIGN_OR_RETURN(auto model, CreateLlamaModel(config, /*seed=*/0));
+  RETURN_IF_ERROR(Annotate(LoadWeightsInto(tensors, model.get()), weights));
+  return model;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<BlockModel>> LoadModel(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return LoadModelDirectory(path);
   ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(path));
-  auto config = VitConfig::FromMetadata(checkpoint->metadata());
-  if (!config.ok()) return Annotate(config.status(), path);
-  ASSIGN_OR_RETURN(auto model, CreateVitModel(*config, /*seed=*/0));
+  auto arch = ModelArch::FromMetadata(checkpoint->metadata());
+  if (!arch.ok()) return Annotate(arch.status(), path);
+  ASSIGN_OR_RETURN(auto model, CreateModel(*arch, /*seed=*/0));
   RETURN_IF_ERROR(Annotate(LoadWeightsInto(checkpoint->tensors(), model.get()), path));
   return model;
 }

@@ -19,6 +19,7 @@
 
 #include "common/format/block_layout.h"
 #include "common/format/manifest.h"
+#include "common/format/model_arch.h"
 #include "common/format/model_config.h"
 #include "common/base/status.h"
 
@@ -59,6 +60,7 @@ class BlockModel {
   const TensorMap& parameters() const { return params_; }
   // Architecture description stored in checkpoint metadata.
   virtual Metadata ArchitectureMetadata() const = 0;
+  virtual ModelArch arch() const = 0;
 
   // Writes a single safetensors file atomically, with the architecture in its metadata.
   absl::Status Save(const std::string& path) const;
@@ -79,8 +81,16 @@ class BlockModel {
 // A freshly initialised torchvision-style ViT (torchvision's initialisation), deterministic for `seed`.
 absl::StatusOr<std::unique_ptr<BlockModel>> CreateVitModel(const VitConfig& config, uint64_t seed);
 
+// A freshly initialised LLaMA-style decoder (HF's initialisation), deterministic for `seed`.
+absl::StatusOr<std::unique_ptr<BlockModel>> CreateLlamaModel(const LlamaConfig& config, uint64_t seed);
+
+// Either family, from its architecture.
+absl::StatusOr<std::unique_ptr<BlockModel>> CreateModel(const ModelArch& arch, uint64_t seed);
+
 // Loads a checkpoint (.safetensors or sharded .index.json) written by Save() or by a tool that uses the same
-// names and metadata. Every tensor is validated against the architecture in the metadata.
+// names and metadata, or a model directory as Hugging Face lays it out: config.json (the architecture) beside
+// model.safetensors or a sharded model.safetensors.index.json. Every tensor is validated against the
+// architecture; a mismatch names the tensor, the expected and the found shape.
 absl::StatusOr<std::unique_ptr<BlockModel>> LoadModel(const std::string& path);
 
 // Copies a checkpoint's tensors into an existing model (same architecture). On error the model is unchanged.

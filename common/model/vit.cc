@@ -167,6 +167,7 @@ class VitBlockModel : public BlockModel {
   explicit VitBlockModel(const VitConfig& config) : BlockModel(VitBlockLayout(config)), vit_(config) {}
   absl::Status Init() { return IndexParameters(); }
   Metadata ArchitectureMetadata() const override { return vit_->config().ToMetadata(); }
+  ModelArch arch() const override { return vit_->config(); }
 
  protected:
   torch::nn::Module& module() override { return *vit_; }
