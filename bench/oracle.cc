@@ -368,7 +368,6 @@ absl::Status RunOracle(const ScoreboardOptions& o, const OracleOptions& oo, cons
   const auto started = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(BenchSetup setup, LoadBench(o));
   ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> model, CopyModel(*setup.foundation));
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model->ArchitectureMetadata()));
   LocalPlanner planner(setup.grid);
   std::vector<OracleWindow> windows;
   for (size_t w = 0; w < setup.windows; ++w) {
@@ -423,7 +422,7 @@ absl::Status RunOracle(const ScoreboardOptions& o, const OracleOptions& oo, cons
     lora_probe.min_labeled = std::numeric_limits<int64_t>::max();  // costs only
     lora_probe.costs.lora_sparsities = lora_probe.costs.sparsities;
     ASSIGN_OR_RETURN(ProbeReport lora_costs,
-                     ProbeWindow(*model, config, ImageDataset{}, samples.all.images, nullptr, lora_probe));
+                     ProbeWindow(*model, ImageDataset{}, samples.all.images, nullptr, lora_probe));
     lora_costs.acc0 = outcome.report.acc0;
     CandidateSet set(outcome.report, law, request);
     RETURN_IF_ERROR(AddCandidates(outcome.report, lora_costs, law, request, chosen, oo, o.seed + w, &set));

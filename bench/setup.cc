@@ -43,7 +43,6 @@ absl::StatusOr<BenchSetup> LoadBench(const ScoreboardOptions& o) {
     for (DomainSpec& d : s.scenario.domains) d.labeled_fraction = o.labeled_fraction;
   }
   ASSIGN_OR_RETURN(s.foundation, LoadModel(o.model_path));
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(s.foundation->ArchitectureMetadata()));
   s.foundation->SetTrainingMode(false);
   ASSIGN_OR_RETURN(s.source, LoadOrComputeSourceStats(o.model_path, *s.foundation, o.dataset_dir));
   ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(o.dataset_dir, "test"));
@@ -65,7 +64,7 @@ absl::StatusOr<BenchSetup> LoadBench(const ScoreboardOptions& o) {
     costs_only.window = budget.window;
     costs_only.batch = budget.batch;
     costs_only.min_labeled = std::numeric_limits<int64_t>::max();
-    ASSIGN_OR_RETURN(ProbeReport report, ProbeWindow(*s.foundation, config, ImageDataset{}, first.images, nullptr,
+    ASSIGN_OR_RETURN(ProbeReport report, ProbeWindow(*s.foundation, ImageDataset{}, first.images, nullptr,
                                                      costs_only));
     ASSIGN_OR_RETURN(uint64_t full_bytes, FullFineTuningBytes(report));
     budget_bytes = static_cast<uint64_t>(budget_fraction * static_cast<double>(full_bytes));

@@ -57,8 +57,8 @@ void ServingState::SetArchitecture(std::map<std::string, std::string> architectu
 
 absl::StatusOr<std::unique_ptr<BlockModel>> ServingState::Build(
     const BlockDigests& blocks, const std::map<std::string, std::string>& architecture) const {
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(architecture));
-  ASSIGN_OR_RETURN(auto model, CreateVitModel(config, 0));
+  ASSIGN_OR_RETURN(ModelArch arch, ModelArch::FromMetadata(architecture));
+  ASSIGN_OR_RETURN(auto model, CreateModel(arch, 0));
   std::vector<std::unique_ptr<SafetensorsFile>> files;
   std::vector<TensorView> views;
   for (const auto& [name, digest] : blocks) {

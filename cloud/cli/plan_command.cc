@@ -33,9 +33,20 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
   profile_options.flops_per_second = o.gflops * 1e9;
   PlanRequest request;
   std::string costs;
-  const VitConfig& a = store->architecture();
-  // The input batch and the logits are paid by every plan.
-  request.fixed_bytes = static_cast<uint64_t>(4 * o.batch * (a.channels * a.image_size * a.image_size + 2 * a.num_classes));
+  // The input batch and the logits are paid by every plan. A decoder's analytic costs assume sequences of its
+  // max_position_embeddings (edges measure their own).
+  const ModelArch& arch = store->architecture();
+  std::vector<LayerShape> shapes;
+  if (const VitConfig* a = arch.vit()) {
+    request.fixed_bytes =
+        static_cast<uint64_t>(4 * o.batch * (a->channels * a->image_size * a->image_size + 2 * a->num_classes));
+    shapes = VitLayerShapes(*a);
+  } else {
+    const LlamaConfig& l = *arch.llama();
+    const int64_t t = l.max_position_embeddings;
+    request.fixed_bytes = static_cast<uint64_t>(o.batch * t * (8 + 2 * 4 * l.vocab_size));
+    shapes = DecoderLayerShapes(l.num_hidden_layers, l.hidden_size, l.intermediate_size, l.vocab_size, t);
+  }
   if (!o.profile_path.empty()) {
     ASSIGN_OR_RETURN(std::string text, ReadFileToString(o.profile_path));
     ASSIGN_OR_RETURN(request.blocks, ProfilesFromJson(text, o.profile_path));
@@ -47,7 +58,7 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
     request.fixed_bytes += MaxTransientBytes(request.blocks);
     costs = absl::StrCat("measured by probes (", o.profile_path, ")");
   } else {
-    request.blocks = AnalyticProfile(VitLayerShapes(a), profile_options);
+    request.blocks = AnalyticProfile(shapes, profile_options);
     costs = absl::StrCat("analytic profile at ", o.gflops, " GFLOP/s, batch ", o.batch,
                          " (edges replace it with probe measurements)");
   }

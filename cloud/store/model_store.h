@@ -4,10 +4,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/format/manifest.h"
-#include "common/format/model_config.h"
+#include "common/format/model_arch.h"
 #include "common/format/safetensors.h"
 #include "common/base/status.h"
 
@@ -21,7 +22,7 @@ class ModelStore {
                                                           const std::string& model_name);
 
   const std::string& path() const { return path_; }
-  const VitConfig& architecture() const { return architecture_; }
+  const ModelArch& architecture() const { return *architecture_; }
   const BlockManifest& manifest() const { return manifest_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
   // The canonical safetensors bytes of block `name` (materialised from the mapping; its digest is the manifest's).
@@ -32,7 +33,7 @@ class ModelStore {
  private:
   ModelStore() = default;
   std::string path_;
-  VitConfig architecture_;
+  std::optional<ModelArch> architecture_;  // set by Open
   std::unique_ptr<Checkpoint> checkpoint_;
   BlockManifest manifest_;
 };

@@ -20,6 +20,16 @@ std::string ShapeText(c10::IntArrayRef shape) {
 
 }  // namespace
 
+torch::Tensor OutputLoss(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing) {
+  return torch::nn::functional::cross_entropy(
+      logits.reshape({-1, logits.size(-1)}), labels.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
+}
+
+int64_t CountCorrect(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return logits.argmax(-1).eq(labels).sum().item<int64_t>();
+}
+
 absl::Status BlockModel::IndexParameters() {
   params_.clear();
   for (const auto& item : module().named_parameters(/*recurse=*/true)) params_[item.key()] = item.value();

@@ -22,10 +22,10 @@
 #include "common/format/model_arch.h"
 #include "common/format/model_config.h"
 #include "common/base/status.h"
+#include "common/model/layer_form.h"
+#include "common/plan/block_form.h"
 
 namespace bt {
-
-using TensorMap = std::map<std::string, torch::Tensor>;
 
 class BlockModel {
  public:
@@ -62,6 +62,26 @@ class BlockModel {
   virtual Metadata ArchitectureMetadata() const = 0;
   virtual ModelArch arch() const = 0;
 
+  // What the family knows and the pipeline does not (the window pipeline, planner and daemons never ask which
+  // family runs):
+  // Raw samples (images in [0, 1]; token ids) into what block 0 takes (normalised images; ids as they are).
+  virtual torch::Tensor PrepareInput(const torch::Tensor& raw) const = 0;
+  // `batch` raw samples of noise in this model's input shape, for cost probes when no sample has arrived.
+  virtual torch::Tensor RandomInput(int64_t batch) const = 0;
+  // Output elements per sample for raw input `raw` (classes; positions × vocabulary).
+  virtual int64_t OutputsPerSample(const torch::Tensor& raw) const = 0;
+  // What label-free feature clustering reads from the head's input (the ViT's class token; else all of it).
+  virtual torch::Tensor HeadFeatures(const torch::Tensor& head_input) const { return head_input; }
+  // Whether block `index` offers the compressed forms (train@s, lora, lora@s): the encoder or decoder layers.
+  bool HasLayerForms(size_t index) const {
+    return index >= 1 && index <= static_cast<size_t>(arch().num_layers());
+  }
+  // Block `index` in `choice`'s form (kProxy or kLora), cut from `weights` (the block's tensors, as GetBlock gives
+  // them). Fails for a block without layer forms or for another kind of choice.
+  virtual absl::StatusOr<std::unique_ptr<LayerForm>> MakeLayerForm(size_t index, const TensorMap& weights,
+                                                                   const BlockChoice& choice,
+                                                                   const LoraOptions& lora) const = 0;
+
   // Writes a single safetensors file atomically, with the architecture in its metadata.
   absl::Status Save(const std::string& path) const;
   absl::StatusOr<BlockManifest> Manifest(const std::string& model_name) const;
@@ -77,6 +97,12 @@ class BlockModel {
   std::vector<BlockSpec> layout_;
   TensorMap params_;
 };
+
+// The training objective of every family: cross-entropy with the positions flattened — logits (N, C) against
+// labels (N) for a classifier, (N, T, V) against the next tokens (N, T) for a decoder.
+torch::Tensor OutputLoss(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing = 0);
+// Predictions (argmax) equal to their label, counted the same way; out of labels.numel().
+int64_t CountCorrect(const torch::Tensor& logits, const torch::Tensor& labels);
 
 // A freshly initialised torchvision-style ViT (torchvision's initialisation), deterministic for `seed`.
 absl::StatusOr<std::unique_ptr<BlockModel>> CreateVitModel(const VitConfig& config, uint64_t seed);

@@ -22,8 +22,7 @@ uint64_t Bytes(const std::vector<torch::Tensor>& tensors) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& model, const VitConfig& config,
-                                                          const torch::Tensor& inputs,
+absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& model, const torch::Tensor& inputs,
                                                           const CostProbeOptions& options) {
   MemoryMeter& meter = MemoryMeter::Install();
   const size_t n = model.num_blocks();
@@ -31,7 +30,7 @@ absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& mode
   try {
     // Inputs of every block, computed once without gradients.
     std::vector<torch::Tensor> block_inputs{inputs};
-    ASSIGN_OR_RETURN(auto reference, CreateVitModel(config, 0));
+    ASSIGN_OR_RETURN(auto reference, CreateModel(model.arch(), 0));
     for (size_t k = 0; k < n; ++k) {
       ASSIGN_OR_RETURN(TensorMap weights, model.GetBlock(model.layout()[k].name));
       RETURN_IF_ERROR(reference->SetBlock(model.layout()[k].name, weights));
@@ -65,7 +64,7 @@ absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& mode
       profile.prefix_seconds = Median(times);
 
       std::vector<BlockChoice> choices = {{BlockChoice::Kind::kFrozen, 0}, {BlockChoice::Kind::kTrain, 0}};
-      if (k >= 1 && k <= static_cast<size_t>(config.num_layers)) {
+      if (model.HasLayerForms(k)) {
         for (double s : options.sparsities) choices.push_back({BlockChoice::Kind::kProxy, s});
         for (double s : options.lora_sparsities) choices.push_back({BlockChoice::Kind::kLora, s});
       }
@@ -73,7 +72,7 @@ absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& mode
         // A one-block composed model: this block in the given form, fed its real input.
         std::vector<BlockChoice> single(n);
         single[k] = choice;
-        ASSIGN_OR_RETURN(auto composed, ComposedModel::Create(model, config, single));
+        ASSIGN_OR_RETURN(auto composed, ComposedModel::Create(model, single));
         std::vector<torch::Tensor> trainable = composed->TrainableParameters();
         int64_t trainable_count = 0;
         for (const torch::Tensor& t : trainable) trainable_count += t.numel();

@@ -22,9 +22,9 @@ struct CostProbeOptions {
   double optimizer_state_factor = 3;                    // gradient + two AdamW moments per trainable parameter
 };
 
-// Probes every block of `model` (architecture `config`) on a batch of normalised `inputs`. Installs the
+// Probes every block of `model` on a batch of prepared `inputs` (BlockModel::PrepareInput). Installs the
 // MemoryMeter. The returned options carry BlockChoice names ("frozen", "train", "train@0.50", "lora@0.50").
-absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& model, const VitConfig& config,
-                                                          const torch::Tensor& inputs, const CostProbeOptions& options);
+absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& model, const torch::Tensor& inputs,
+                                                          const CostProbeOptions& options);
 
 }  // namespace bt

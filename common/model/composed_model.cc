@@ -6,20 +6,18 @@
 
 namespace bt {
 
-absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const BlockModel& base, const VitConfig& config,
+absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const BlockModel& base,
                                                                      const std::vector<BlockChoice>& choices,
                                                                      const ComposeOptions& options) {
   if (choices.size() != base.num_blocks()) {
     return absl::InvalidArgumentError(absl::StrCat(choices.size(), " choices for ", base.num_blocks(), " blocks"));
   }
   std::unique_ptr<ComposedModel> out(new ComposedModel());
-  out->num_layers_ = config.num_layers;
-  out->proxies_.assign(choices.size(), EncoderBlock(nullptr));
-  out->specs_.assign(choices.size(), ProxySpec{});
+  out->forms_.resize(choices.size());
   out->quantized_.assign(choices.size(), {});
   out->choices_ = choices;
   try {
-    ASSIGN_OR_RETURN(out->model_, CreateVitModel(config, 0));
+    ASSIGN_OR_RETURN(out->model_, CreateModel(base.arch(), 0));
     out->model_->SetAllTrainable(false);
     for (size_t k = 0; k < choices.size(); ++k) {
       const std::string& name = base.layout()[k].name;
@@ -29,26 +27,9 @@ absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const Block
         out->first_trainable_ = static_cast<int64_t>(k);
       }
       if (choice.kind == BlockChoice::Kind::kProxy || choice.kind == BlockChoice::Kind::kLora) {
-        const int64_t layer = static_cast<int64_t>(k) - 1;
-        if (layer < 0 || layer >= config.num_layers) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("block '", name, "' has no ", choice.Name(), " form (encoder layers only)"));
-        }
-        ASSIGN_OR_RETURN(ProxySpec spec, SelectProxyByMagnitude(weights, layer, config, choice.sparsity));
-        ASSIGN_OR_RETURN(TensorMap proxy_weights, ExtractProxy(weights, layer, config, spec));
-        EncoderBlock proxy(config.hidden_dim, static_cast<int64_t>(spec.heads.size()),
-                           static_cast<int64_t>(spec.mlp_units.size()), config.hidden_dim / config.num_heads);
-        torch::NoGradGuard no_grad;
-        const std::string prefix = LayerPrefix(layer);
-        for (auto& item : proxy->named_parameters()) item.value().copy_(proxy_weights.at(prefix + item.key()));
-        if (choice.kind == BlockChoice::Kind::kLora) {
-          for (auto& t : proxy->parameters()) t.requires_grad_(false);
-          proxy->AttachLora(options.lora_rank, options.lora_alpha);
-        }
-        // The proxy replaces the block: release the full layer's weights in the copy.
+        ASSIGN_OR_RETURN(out->forms_[k], base.MakeLayerForm(k, weights, choice, options.lora));
+        // The form replaces the block: release the full layer's weights in the copy.
         for (const ParamSpec& p : base.layout()[k].params) out->model_->parameters().at(p.name).set_data(torch::empty({0}));
-        out->proxies_[k] = proxy;
-        out->specs_[k] = spec;
       } else {
         RETURN_IF_ERROR(out->model_->SetBlock(name, weights));
         RETURN_IF_ERROR(out->model_->SetTrainable(name, choice.kind == BlockChoice::Kind::kTrain));
@@ -75,8 +56,8 @@ absl::StatusOr<std::unique_ptr<ComposedModel>> ComposedModel::Create(const Block
   return out;
 }
 
-torch::Tensor ComposedModel::Forward(const torch::Tensor& images, torch::Tensor* features) {
-  torch::Tensor x = images;
+torch::Tensor ComposedModel::Forward(const torch::Tensor& inputs, torch::Tensor* features) {
+  torch::Tensor x = inputs;
   const size_t n = model_->num_blocks();
   for (size_t k = 0; k < n; ++k) {
     // Blocks before the first trainable one keep no activations.
@@ -87,27 +68,23 @@ torch::Tensor ComposedModel::Forward(const torch::Tensor& images, torch::Tensor*
       q.target.set_data((q.values.to(torch::kFloat32).reshape({q.values.size(0), -1}) * q.scales.unsqueeze(1))
                             .reshape(q.values.sizes()));
     }
-    if (features != nullptr && k + 1 == n) *features = x.select(1, 0);
-    x = proxies_[k] ? proxies_[k]->forward(x) : model_->ForwardRange(x, k, k + 1);
+    if (features != nullptr && k + 1 == n) *features = model_->HeadFeatures(x);
+    x = forms_[k] ? forms_[k]->Forward(x) : model_->ForwardRange(x, k, k + 1);
     for (QuantizedTensor& q : quantized_[k]) q.target.set_data(torch::empty({0}));
   }
   return x;
 }
 
-absl::StatusOr<std::map<std::string, TensorMap>> ComposedModel::TrainedBlocks(const BlockModel& base,
-                                                                              const VitConfig& config) const {
+absl::StatusOr<std::map<std::string, TensorMap>> ComposedModel::TrainedBlocks(const BlockModel& base) const {
   std::map<std::string, TensorMap> out;
   try {
     for (size_t k = 0; k < choices_.size(); ++k) {
       const std::string& name = base.layout()[k].name;
       if (choices_[k].kind == BlockChoice::Kind::kTrain) {
         ASSIGN_OR_RETURN(out[name], model_->GetBlock(name));
-      } else if (proxies_[k]) {
-        const int64_t layer = static_cast<int64_t>(k) - 1;
-        TensorMap proxy;
-        for (const auto& [key, value] : proxies_[k]->MergedParameters()) proxy[LayerPrefix(layer) + key] = value;
+      } else if (forms_[k]) {
         ASSIGN_OR_RETURN(TensorMap full, base.GetBlock(name));
-        ASSIGN_OR_RETURN(out[name], WriteBackProxy(full, proxy, layer, config, specs_[k]));
+        ASSIGN_OR_RETURN(out[name], forms_[k]->WriteBack(full));
       }
     }
   } catch (const c10::Error& e) {
@@ -117,30 +94,36 @@ absl::StatusOr<std::map<std::string, TensorMap>> ComposedModel::TrainedBlocks(co
 }
 
 torch::Tensor ComposedModel::ForwardBlockForProbe(const torch::Tensor& input, size_t k) {
-  return proxies_[k] ? proxies_[k]->forward(input) : model_->ForwardRange(input, k, k + 1);
+  return forms_[k] ? forms_[k]->Forward(input) : model_->ForwardRange(input, k, k + 1);
 }
 
 std::vector<torch::Tensor> ComposedModel::TrainableParameters() const {
   std::vector<torch::Tensor> out = model_->TrainableParameters();
-  for (size_t k = 0; k < proxies_.size(); ++k) {
-    if (!proxies_[k]) continue;
-    const std::vector<torch::Tensor> params = choices_[k].kind == BlockChoice::Kind::kLora
-                                                  ? proxies_[k]->LoraParameters()
-                                                  : proxies_[k]->parameters();
+  for (const auto& form : forms_) {
+    if (!form) continue;
+    const std::vector<torch::Tensor> params = form->TrainableParameters();
     out.insert(out.end(), params.begin(), params.end());
   }
   return out;
 }
 
 std::vector<torch::Tensor> ComposedModel::BlockTensors(size_t k) const {
-  if (!proxies_[k]) {
+  if (!forms_[k]) {
     std::vector<torch::Tensor> out;
     for (const ParamSpec& p : model_->layout()[k].params) out.push_back(model_->parameters().at(p.name));
     return out;
   }
-  std::vector<torch::Tensor> out = proxies_[k]->parameters();
-  for (const torch::Tensor& t : proxies_[k]->LoraParameters()) out.push_back(t);
-  return out;
+  return forms_[k]->Tensors();
+}
+
+int64_t ComposedModel::TrainableCount(size_t k) const {
+  int64_t n = 0;
+  if (forms_[k]) {
+    for (const torch::Tensor& t : forms_[k]->TrainableParameters()) n += t.numel();
+  } else if (choices_[k].kind == BlockChoice::Kind::kTrain) {
+    for (const ParamSpec& p : model_->layout()[k].params) n += model_->parameters().at(p.name).numel();
+  }
+  return n;
 }
 
 std::vector<torch::Tensor> ComposedModel::SnapshotTrainable() const {

@@ -13,9 +13,8 @@
 
 #include "common/plan/block_form.h"
 #include "common/model/block_model.h"
-#include "common/model/proxy.h"
+#include "common/model/layer_form.h"
 #include "common/base/status.h"
-#include "common/model/vit.h"
 
 namespace bt {
 
@@ -25,19 +24,26 @@ struct ComposeOptions {
   // no-grad, so no backward pass needs their F32 weights afterwards.
   bool int8_prefix = false;
   // kLora blocks: adapter rank and alpha (the adapter's output is scaled by alpha / rank).
-  int64_t lora_rank = 4;
-  double lora_alpha = 8;
+  LoraOptions lora;
 };
 
 class ComposedModel {
  public:
-  // `base` provides the weights (copied) and the architecture; it may be destroyed afterwards.
-  static absl::StatusOr<std::unique_ptr<ComposedModel>> Create(const BlockModel& base, const VitConfig& config,
+  // `base` provides the weights (copied) and the architecture (its family builds the layer forms); it may be
+  // destroyed afterwards.
+  static absl::StatusOr<std::unique_ptr<ComposedModel>> Create(const BlockModel& base,
                                                                const std::vector<BlockChoice>& choices,
                                                                const ComposeOptions& options = {});
 
-  // Logits for normalised images; when `features` is given it receives the class token entering the head (N, D).
-  torch::Tensor Forward(const torch::Tensor& images, torch::Tensor* features = nullptr);
+  // Logits for prepared inputs (PrepareInput); when `features` is given it receives the head's features
+  // (BlockModel::HeadFeatures: the ViT's class token entering the head, (N, D)).
+  torch::Tensor Forward(const torch::Tensor& inputs, torch::Tensor* features = nullptr);
+  // Raw samples as block 0 takes them (the family's preprocessing).
+  torch::Tensor PrepareInput(const torch::Tensor& raw) const { return model_->PrepareInput(raw); }
+  // Forward on raw samples.
+  torch::Tensor ForwardRaw(const torch::Tensor& raw, torch::Tensor* features = nullptr) {
+    return Forward(PrepareInput(raw), features);
+  }
   // Block `k` alone on its input, in its composed form (for cost probes).
   torch::Tensor ForwardBlockForProbe(const torch::Tensor& input, size_t k);
   // What block `k` holds in its composed form: its (proxy's) weights and any adapters.
@@ -49,9 +55,10 @@ class ComposedModel {
   // The trained blocks as full blocks, keyed by block name: trainable blocks as they are, proxies written back
   // into the kept rows/columns of `base`'s weights of that block (`base` is the model this one was created from),
   // LoRA blocks with their adapters merged into the weights (and written back the same way when on a proxy).
-  absl::StatusOr<std::map<std::string, TensorMap>> TrainedBlocks(const BlockModel& base, const VitConfig& config) const;
+  absl::StatusOr<std::map<std::string, TensorMap>> TrainedBlocks(const BlockModel& base) const;
   int64_t first_trainable() const { return first_trainable_; }
-  const std::vector<ProxySpec>& proxy_specs() const { return specs_; }
+  // Parameters training updates in block `k` (0 when frozen).
+  int64_t TrainableCount(size_t k) const;
 
  private:
   ComposedModel() = default;
@@ -62,11 +69,9 @@ class ComposedModel {
   };
   std::unique_ptr<BlockModel> model_;           // full blocks (copies)
   std::vector<std::vector<QuantizedTensor>> quantized_;  // per block; empty unless stored as int8
-  std::vector<EncoderBlock> proxies_;           // per block; null unless kProxy or kLora (the adapted layer)
-  std::vector<ProxySpec> specs_;                // per block; empty unless kProxy or kLora
+  std::vector<std::unique_ptr<LayerForm>> forms_;  // per block; null unless kProxy or kLora
   std::vector<BlockChoice> choices_;
   int64_t first_trainable_ = -1;
-  int64_t num_layers_ = 0;
 };
 
 }  // namespace bt

@@ -1,6 +1,8 @@
 #include "common/model/llama.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "common/model/block_model.h"
 
@@ -9,6 +11,10 @@ namespace {
 
 torch::nn::Linear Projection(int64_t in, int64_t out) {
   return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+torch::Tensor Project(torch::nn::Linear& linear, const std::optional<LoraAdapter>& lora, const torch::Tensor& x) {
+  return lora ? linear(x) + lora->Apply(x) : linear(x);
 }
 
 torch::Tensor RotateHalf(const torch::Tensor& x) {
@@ -50,9 +56,9 @@ LlamaAttentionImpl::LlamaAttentionImpl(int64_t hidden, int64_t heads, int64_t kv
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t n = x.size(0), t = x.size(1), d = head_dim_;
-  torch::Tensor q = q_proj(x).view({n, t, heads_, d}).transpose(1, 2);     // (N, H, T, d)
-  torch::Tensor k = k_proj(x).view({n, t, kv_heads_, d}).transpose(1, 2);  // (N, KV, T, d)
-  torch::Tensor v = v_proj(x).view({n, t, kv_heads_, d}).transpose(1, 2);
+  torch::Tensor q = Project(q_proj, lora_q, x).view({n, t, heads_, d}).transpose(1, 2);     // (N, H, T, d)
+  torch::Tensor k = Project(k_proj, lora_k, x).view({n, t, kv_heads_, d}).transpose(1, 2);  // (N, KV, T, d)
+  torch::Tensor v = Project(v_proj, lora_v, x).view({n, t, kv_heads_, d}).transpose(1, 2);
   auto [cos, sin] = RotaryTables(t, d, rope_theta_);
   q = q * cos + RotateHalf(q) * sin;
   k = k * cos + RotateHalf(k) * sin;
@@ -65,7 +71,7 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x) {
   scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
   torch::Tensor attention = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());
   torch::Tensor out = torch::matmul(attention, v).transpose(1, 2).reshape({n, t, heads_ * d});
-  return o_proj(out);
+  return Project(o_proj, lora_o, out);
 }
 
 LlamaMlpImpl::LlamaMlpImpl(int64_t hidden, int64_t intermediate) {
@@ -75,7 +81,7 @@ LlamaMlpImpl::LlamaMlpImpl(int64_t hidden, int64_t intermediate) {
 }
 
 torch::Tensor LlamaMlpImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  return Project(down_proj, lora_down, torch::silu(Project(gate_proj, lora_gate, x)) * Project(up_proj, lora_up, x));
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, int64_t heads, int64_t kv_heads,
@@ -89,6 +95,51 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, int64_t heads
 torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x) {
   torch::Tensor h = x + self_attn(input_layernorm(x));
   return h + mlp(post_attention_layernorm(h));
+}
+
+namespace {
+
+// The adapters of a layer with the parameter (relative to the layer) each one adapts.
+template <typename Attention, typename Mlp>
+auto Adapters(Attention& a, Mlp& m) {
+  return std::vector<std::pair<std::string, decltype(&a.lora_q)>>{{"self_attn.q_proj.weight", &a.lora_q}, {"self_attn.k_proj.weight", &a.lora_k},
+          {"self_attn.v_proj.weight", &a.lora_v}, {"self_attn.o_proj.weight", &a.lora_o},
+          {"mlp.gate_proj.weight", &m.lora_gate}, {"mlp.up_proj.weight", &m.lora_up},
+          {"mlp.down_proj.weight", &m.lora_down}};
+}
+
+}  // namespace
+
+void LlamaDecoderLayerImpl::AttachLora(int64_t rank, double alpha) {
+  for (auto& [name, adapter] : Adapters(*self_attn, *mlp)) {
+    const torch::Tensor& w = named_parameters()[name];
+    *adapter = LoraAdapter::Create(w.size(1), w.size(0), rank, alpha);
+  }
+}
+
+std::vector<torch::Tensor> LlamaDecoderLayerImpl::LoraParameters() const {
+  std::vector<torch::Tensor> out;
+  for (auto& [name, adapter] : Adapters(*self_attn, *mlp)) {
+    if (*adapter) {
+      out.push_back((*adapter)->a);
+      out.push_back((*adapter)->b);
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> LlamaDecoderLayerImpl::MergedParameters() const {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, const std::optional<LoraAdapter>*> adapters;  // NOLINT: filled below
+  for (auto& [name, adapter] : Adapters(*self_attn, *mlp)) adapters[name] = adapter;
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : named_parameters()) {
+    torch::Tensor value = item.value().detach().clone();
+    auto it = adapters.find(item.key());
+    if (it != adapters.end() && *it->second) value += (*it->second)->Delta();
+    out.emplace_back(item.key(), value);
+  }
+  return out;
 }
 
 LlamaImpl::LlamaImpl(const LlamaConfig& config) : config_(config) {
@@ -125,6 +176,132 @@ torch::Tensor LlamaImpl::forward(const torch::Tensor& tokens) {
 
 namespace {
 
+// Which rows or columns of a layer's tensors a compressed form keeps: per parameter (relative to the layer), the
+// dimension and the indices; tensors not listed are kept whole. Cutting is index_select, writing back index_copy_.
+using Cut = std::map<std::string, std::pair<int64_t, torch::Tensor>>;
+
+absl::StatusOr<Cut> SelectLlamaProxy(const LlamaConfig& c, const TensorMap& w, const std::string& p, double sparsity,
+                                     int64_t* heads, int64_t* kv_heads, int64_t* units) {
+  for (const char* name : {"self_attn.q_proj.weight", "self_attn.o_proj.weight", "mlp.gate_proj.weight",
+                           "mlp.up_proj.weight", "mlp.down_proj.weight"}) {
+    if (!w.count(p + name)) return absl::InvalidArgumentError(absl::StrCat("missing tensor '", p, name, "'"));
+  }
+  torch::NoGradGuard no_grad;
+  const int64_t h = c.hidden_size, d = c.head_dim, group = c.QueriesPerKeyValue();
+  const auto keep = [&](int64_t count) {
+    return std::max<int64_t>(1, static_cast<int64_t>(std::llround((1.0 - sparsity) * static_cast<double>(count))));
+  };
+  const auto top = [](const torch::Tensor& score, int64_t k) {
+    return std::get<0>(std::get<1>(score.topk(k)).sort());  // ascending indices
+  };
+  // A query head's importance: its q rows and its o_proj columns (squared norms).
+  const torch::Tensor head_score = w.at(p + "self_attn.q_proj.weight").view({c.num_attention_heads, d, h}).pow(2).sum(std::vector<int64_t>{1, 2}) +
+                                   w.at(p + "self_attn.o_proj.weight").view({h, c.num_attention_heads, d}).pow(2).sum(std::vector<int64_t>{0, 2});
+  torch::Tensor kept_heads, kept_kv;
+  if (group > 1) {
+    // Grouped-query attention: the same number of query heads kept in every group, every key/value head kept.
+    const int64_t per_group = keep(group);
+    std::vector<torch::Tensor> parts;
+    for (int64_t g = 0; g < c.num_key_value_heads; ++g) {
+      parts.push_back(top(head_score.slice(0, g * group, (g + 1) * group), per_group) + g * group);
+    }
+    kept_heads = torch::cat(parts);
+    kept_kv = torch::arange(c.num_key_value_heads, torch::kInt64);
+    *heads = per_group * c.num_key_value_heads;
+    *kv_heads = c.num_key_value_heads;
+  } else {
+    // One query head per key/value head: a head goes with its key and value rows.
+    kept_heads = top(head_score, keep(c.num_attention_heads));
+    kept_kv = kept_heads;
+    *heads = *kv_heads = kept_heads.size(0);
+  }
+  // A SwiGLU unit's importance: its gate and up rows against its down column.
+  const torch::Tensor unit_score = (w.at(p + "mlp.gate_proj.weight").pow(2).sum(1) + w.at(p + "mlp.up_proj.weight").pow(2).sum(1)).sqrt() *
+                                   w.at(p + "mlp.down_proj.weight").pow(2).sum(0).sqrt();
+  const torch::Tensor kept_units = top(unit_score, keep(c.intermediate_size));
+  *units = kept_units.size(0);
+  const auto rows = [&](const torch::Tensor& heads_kept) {
+    return (heads_kept.unsqueeze(1) * d + torch::arange(d, torch::kInt64).unsqueeze(0)).reshape({-1});
+  };
+  Cut cut;
+  cut[p + "self_attn.q_proj.weight"] = {0, rows(kept_heads)};
+  cut[p + "self_attn.o_proj.weight"] = {1, rows(kept_heads)};
+  if (*kv_heads != c.num_key_value_heads) {
+    cut[p + "self_attn.k_proj.weight"] = {0, rows(kept_kv)};
+    cut[p + "self_attn.v_proj.weight"] = {0, rows(kept_kv)};
+  }
+  cut[p + "mlp.gate_proj.weight"] = {0, kept_units};
+  cut[p + "mlp.up_proj.weight"] = {0, kept_units};
+  cut[p + "mlp.down_proj.weight"] = {1, kept_units};
+  return cut;
+}
+
+// train@s, lora and lora@s of a decoder layer: a LlamaDecoderLayer with the kept heads and SwiGLU units (all of
+// them for lora), with adapters on all seven projections for the lora forms.
+class LlamaLayerForm : public LayerForm {
+ public:
+  static absl::StatusOr<std::unique_ptr<LayerForm>> Create(const LlamaConfig& c, int64_t layer, const TensorMap& weights,
+                                                           const BlockChoice& choice, const LoraOptions& lora) {
+    std::unique_ptr<LlamaLayerForm> form(new LlamaLayerForm(absl::StrCat("model.layers.", layer, "."), choice));
+    int64_t heads = 0, kv_heads = 0, units = 0;
+    ASSIGN_OR_RETURN(form->cut_, SelectLlamaProxy(c, weights, form->prefix_, choice.sparsity, &heads, &kv_heads, &units));
+    form->layer_ = LlamaDecoderLayer(c, heads, kv_heads, units);
+    torch::NoGradGuard no_grad;
+    for (auto& item : form->layer_->named_parameters()) {
+      const std::string name = form->prefix_ + item.key();
+      auto it = weights.find(name);
+      if (it == weights.end()) return absl::InvalidArgumentError(absl::StrCat("missing tensor '", name, "'"));
+      auto cut = form->cut_.find(name);
+      const torch::Tensor value = cut == form->cut_.end() ? it->second : it->second.index_select(cut->second.first, cut->second.second);
+      if (!value.sizes().equals(item.value().sizes())) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' does not fit the decoder layer"));
+      }
+      item.value().copy_(value);
+    }
+    if (choice.kind == BlockChoice::Kind::kLora) {
+      for (auto& t : form->layer_->parameters()) t.requires_grad_(false);
+      form->layer_->AttachLora(lora.rank, lora.alpha);
+    }
+    return std::unique_ptr<LayerForm>(std::move(form));
+  }
+  torch::Tensor Forward(const torch::Tensor& x) override { return layer_->forward(x); }
+  std::vector<torch::Tensor> TrainableParameters() const override {
+    return choice_.kind == BlockChoice::Kind::kLora ? layer_->LoraParameters() : layer_->parameters();
+  }
+  std::vector<torch::Tensor> Tensors() const override {
+    std::vector<torch::Tensor> out = layer_->parameters();
+    for (const torch::Tensor& t : layer_->LoraParameters()) out.push_back(t);
+    return out;
+  }
+  absl::StatusOr<TensorMap> WriteBack(const TensorMap& full) const override {
+    torch::NoGradGuard no_grad;
+    TensorMap out;
+    for (const auto& [name, t] : full) out[name] = t.clone();
+    for (const auto& [key, value] : layer_->MergedParameters()) {
+      const std::string name = prefix_ + key;
+      auto it = out.find(name);
+      if (it == out.end()) return absl::InvalidArgumentError(absl::StrCat("the block has no tensor '", name, "'"));
+      auto cut = cut_.find(name);
+      if (cut == cut_.end()) {
+        if (!it->second.sizes().equals(value.sizes())) {
+          return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' does not match the block"));
+        }
+        it->second.copy_(value);
+      } else {
+        it->second.index_copy_(cut->second.first, cut->second.second, value);
+      }
+    }
+    return out;
+  }
+
+ private:
+  LlamaLayerForm(std::string prefix, const BlockChoice& choice) : prefix_(std::move(prefix)), choice_(choice) {}
+  std::string prefix_;
+  BlockChoice choice_;
+  Cut cut_;
+  LlamaDecoderLayer layer_{nullptr};
+};
+
 // BlockModel over a Llama: block 0 is the embedding, blocks 1..L the decoder layers, block L+1 the head.
 class LlamaBlockModel : public BlockModel {
  public:
@@ -132,6 +309,26 @@ class LlamaBlockModel : public BlockModel {
   absl::Status Init() { return IndexParameters(); }
   Metadata ArchitectureMetadata() const override { return llama_->config().ToMetadata(); }
   ModelArch arch() const override { return llama_->config(); }
+  torch::Tensor PrepareInput(const torch::Tensor& raw) const override { return raw; }
+  torch::Tensor RandomInput(int64_t batch) const override {
+    const LlamaConfig& c = llama_->config();
+    return torch::randint(0, c.vocab_size, {batch, std::min<int64_t>(c.max_position_embeddings, 128)}, torch::kInt64);
+  }
+  int64_t OutputsPerSample(const torch::Tensor& raw) const override {
+    return (raw.dim() > 1 ? raw.size(1) : 1) * llama_->config().vocab_size;
+  }
+  // A sequence's features: its hidden states averaged over positions.
+  torch::Tensor HeadFeatures(const torch::Tensor& head_input) const override { return head_input.mean(1); }
+  absl::StatusOr<std::unique_ptr<LayerForm>> MakeLayerForm(size_t index, const TensorMap& weights,
+                                                           const BlockChoice& choice,
+                                                           const LoraOptions& lora) const override {
+    if (!HasLayerForms(index) ||
+        (choice.kind != BlockChoice::Kind::kProxy && choice.kind != BlockChoice::Kind::kLora)) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", layout().at(index).name, "' has no ", choice.Name(),
+                                                     " form (decoder layers only)"));
+    }
+    return LlamaLayerForm::Create(llama_->config(), static_cast<int64_t>(index) - 1, weights, choice, lora);
+  }
 
  protected:
   torch::nn::Module& module() override { return *llama_; }

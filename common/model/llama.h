@@ -15,9 +15,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/format/llama_config.h"
+#include "common/model/layer_form.h"
 
 namespace bt {
 
@@ -42,6 +46,7 @@ class LlamaAttentionImpl : public torch::nn::Module {
   LlamaAttentionImpl(int64_t hidden, int64_t heads, int64_t kv_heads, int64_t head_dim, double rope_theta);
   torch::Tensor forward(const torch::Tensor& x);  // (N, T, hidden) -> (N, T, hidden), causal
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  std::optional<LoraAdapter> lora_q, lora_k, lora_v, lora_o;  // set by LlamaDecoderLayerImpl::AttachLora
 
  private:
   int64_t heads_, kv_heads_, head_dim_;
@@ -55,6 +60,7 @@ class LlamaMlpImpl : public torch::nn::Module {
   LlamaMlpImpl(int64_t hidden, int64_t intermediate);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  std::optional<LoraAdapter> lora_gate, lora_up, lora_down;  // set by LlamaDecoderLayerImpl::AttachLora
 };
 TORCH_MODULE(LlamaMlp);
 
@@ -66,6 +72,11 @@ class LlamaDecoderLayerImpl : public torch::nn::Module {
       : LlamaDecoderLayerImpl(config, config.num_attention_heads, config.num_key_value_heads,
                               config.intermediate_size) {}
   torch::Tensor forward(const torch::Tensor& x);
+  // LoRA adapters of `rank` on all seven projections; the layer's own weights stay as they are (frozen by the caller).
+  void AttachLora(int64_t rank, double alpha);
+  std::vector<torch::Tensor> LoraParameters() const;  // A and B of every adapter; empty without adapters
+  // The layer's weights with the adapters merged in, keyed relative to the layer ("self_attn.q_proj.weight", ...).
+  std::vector<std::pair<std::string, torch::Tensor>> MergedParameters() const;
   RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   LlamaAttention self_attn{nullptr};
   LlamaMlp mlp{nullptr};

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/model/block_model.h"
+#include "common/model/proxy.h"
 
 namespace bt {
 
@@ -161,6 +162,52 @@ torch::Tensor VitImpl::forward(const torch::Tensor& images) {
 
 namespace {
 
+// train@s, lora and lora@s of an encoder layer: an EncoderBlock keeping the selected heads and MLP units at their
+// original width (all of them for lora), with adapters for the lora forms.
+class VitLayerForm : public LayerForm {
+ public:
+  static absl::StatusOr<std::unique_ptr<LayerForm>> Create(const VitConfig& config, int64_t layer,
+                                                           const TensorMap& weights, const BlockChoice& choice,
+                                                           const LoraOptions& lora) {
+    std::unique_ptr<VitLayerForm> form(new VitLayerForm(config, layer, choice));
+    ASSIGN_OR_RETURN(form->spec_, SelectProxyByMagnitude(weights, layer, config, choice.sparsity));
+    ASSIGN_OR_RETURN(TensorMap proxy_weights, ExtractProxy(weights, layer, config, form->spec_));
+    form->block_ = EncoderBlock(config.hidden_dim, static_cast<int64_t>(form->spec_.heads.size()),
+                                static_cast<int64_t>(form->spec_.mlp_units.size()), config.hidden_dim / config.num_heads);
+    torch::NoGradGuard no_grad;
+    const std::string prefix = LayerPrefix(layer);
+    for (auto& item : form->block_->named_parameters()) item.value().copy_(proxy_weights.at(prefix + item.key()));
+    if (choice.kind == BlockChoice::Kind::kLora) {
+      for (auto& t : form->block_->parameters()) t.requires_grad_(false);
+      form->block_->AttachLora(lora.rank, lora.alpha);
+    }
+    return std::unique_ptr<LayerForm>(std::move(form));
+  }
+  torch::Tensor Forward(const torch::Tensor& x) override { return block_->forward(x); }
+  std::vector<torch::Tensor> TrainableParameters() const override {
+    return choice_.kind == BlockChoice::Kind::kLora ? block_->LoraParameters() : block_->parameters();
+  }
+  std::vector<torch::Tensor> Tensors() const override {
+    std::vector<torch::Tensor> out = block_->parameters();
+    for (const torch::Tensor& t : block_->LoraParameters()) out.push_back(t);
+    return out;
+  }
+  absl::StatusOr<TensorMap> WriteBack(const TensorMap& full) const override {
+    TensorMap proxy;
+    for (const auto& [key, value] : block_->MergedParameters()) proxy[LayerPrefix(layer_) + key] = value;
+    return WriteBackProxy(full, proxy, layer_, config_, spec_);
+  }
+
+ private:
+  VitLayerForm(const VitConfig& config, int64_t layer, const BlockChoice& choice)
+      : config_(config), layer_(layer), choice_(choice) {}
+  VitConfig config_;
+  int64_t layer_;
+  BlockChoice choice_;
+  ProxySpec spec_;
+  EncoderBlock block_{nullptr};
+};
+
 // BlockModel over a Vit: block 0 is Embed, blocks 1..L the encoder layers, block L+1 the head.
 class VitBlockModel : public BlockModel {
  public:
@@ -168,6 +215,23 @@ class VitBlockModel : public BlockModel {
   absl::Status Init() { return IndexParameters(); }
   Metadata ArchitectureMetadata() const override { return vit_->config().ToMetadata(); }
   ModelArch arch() const override { return vit_->config(); }
+  torch::Tensor PrepareInput(const torch::Tensor& raw) const override { return raw.sub(0.5).div(0.5); }
+  torch::Tensor RandomInput(int64_t batch) const override {
+    const VitConfig& c = vit_->config();
+    return torch::rand({batch, c.channels, c.image_size, c.image_size});
+  }
+  int64_t OutputsPerSample(const torch::Tensor&) const override { return vit_->config().num_classes; }
+  torch::Tensor HeadFeatures(const torch::Tensor& head_input) const override { return head_input.select(1, 0); }
+  absl::StatusOr<std::unique_ptr<LayerForm>> MakeLayerForm(size_t index, const TensorMap& weights,
+                                                           const BlockChoice& choice,
+                                                           const LoraOptions& lora) const override {
+    if (!HasLayerForms(index) ||
+        (choice.kind != BlockChoice::Kind::kProxy && choice.kind != BlockChoice::Kind::kLora)) {
+      return absl::InvalidArgumentError(absl::StrCat("block '", layout().at(index).name, "' has no ", choice.Name(),
+                                                     " form (encoder layers only)"));
+    }
+    return VitLayerForm::Create(vit_->config(), static_cast<int64_t>(index) - 1, weights, choice, lora);
+  }
 
  protected:
   torch::nn::Module& module() override { return *vit_; }

@@ -12,23 +12,12 @@
 #include <vector>
 
 #include "common/format/model_config.h"
+#include "common/model/layer_form.h"
 
 namespace bt {
 
 // `self_attention`: nn.MultiheadAttention(batch_first=True) parameters: in_proj_weight, in_proj_bias, out_proj.
 // `head_dim` defaults to hidden_dim / num_heads; a compressed proxy keeps fewer heads of the original width.
-// A low-rank adapter (LoRA) beside a frozen linear map W: y = x·Wᵀ + b + scale·(x·Aᵀ)·Bᵀ with A (rank × in) and
-// B (out × rank). B starts at zero, so an adapted layer starts out computing exactly what it did; merging adds
-// scale·B·A to W. Adapters are not registered as module parameters: the block's parameter names and shapes stay
-// those of the checkpoint.
-struct LoraAdapter {
-  torch::Tensor a, b;
-  double scale = 1;
-  static LoraAdapter Create(int64_t in, int64_t out, int64_t rank, double alpha);  // draws A from the global RNG
-  torch::Tensor Apply(const torch::Tensor& x) const { return torch::nn::functional::linear(torch::nn::functional::linear(x, a), b) * scale; }
-  torch::Tensor Delta() const { return torch::matmul(b, a) * scale; }  // (out × in), added to W on merge
-};
-
 class SelfAttentionImpl : public torch::nn::Module {
  public:
   SelfAttentionImpl(int64_t hidden_dim, int64_t num_heads, int64_t head_dim = 0);

@@ -90,7 +90,7 @@ std::vector<LayerShape> DecoderLayerShapes(int64_t layers, int64_t hidden, int64
   const double s = static_cast<double>(sequence), h = static_cast<double>(hidden), m = static_cast<double>(mlp);
   std::vector<LayerShape> out;
   LayerShape embed;
-  embed.name = "embed_tokens";
+  embed.name = "embed";
   embed.parameters = vocab * hidden;
   embed.forward_flops = 0;
   embed.activation_bytes = 4.0 * s * h;
@@ -98,7 +98,7 @@ std::vector<LayerShape> DecoderLayerShapes(int64_t layers, int64_t hidden, int64
   out.push_back(embed);
   for (int64_t i = 0; i < layers; ++i) {
     LayerShape layer;
-    layer.name = absl::StrCat("layers.", i);
+    layer.name = absl::StrCat("layer_", i);
     layer.parameters = 4 * hidden * hidden + 3 * hidden * mlp + 2 * hidden;
     layer.prunable_parameters = 4 * hidden * hidden + 3 * hidden * mlp;
     layer.forward_flops = 2.0 * s * (4 * h * h + 3 * h * m) + 4.0 * s * s * h;
@@ -108,7 +108,7 @@ std::vector<LayerShape> DecoderLayerShapes(int64_t layers, int64_t hidden, int64
     out.push_back(layer);
   }
   LayerShape head;
-  head.name = "lm_head";
+  head.name = "head";
   head.parameters = vocab * hidden + hidden;
   head.forward_flops = 2.0 * s * h * static_cast<double>(vocab);
   head.activation_bytes = 4.0 * s * (h + static_cast<double>(vocab));

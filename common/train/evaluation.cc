@@ -25,7 +25,7 @@ absl::StatusOr<ClassAccuracy> PerClass(BlockModel* model, const ImageDataset& da
     model->SetTrainingMode(false);
     for (int64_t begin = 0; begin < data.size(); begin += 500) {
       ImageDataset batch = data.Slice(begin, std::min(begin + 500, data.size()));
-      torch::Tensor predicted = model->Forward(NormalizeImages(batch.images)).argmax(1);
+      torch::Tensor predicted = model->Forward(model->PrepareInput(batch.images)).argmax(1);
       auto labels = batch.labels.accessor<int64_t, 1>();
       auto preds = predicted.accessor<int64_t, 1>();
       for (int64_t i = 0; i < labels.size(0); ++i) {
@@ -47,7 +47,11 @@ absl::Status RunEvaluateCommand(const std::string& model_path, const std::string
   torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(dataset_dir, "test"));
   ASSIGN_OR_RETURN(EvalResult eval, Evaluate(model.get(), test));
-  ASSIGN_OR_RETURN(VitConfig arch, VitConfig::FromMetadata(model->ArchitectureMetadata()));
+  if (model->arch().vit() == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": a ", model->arch().family(),
+                                                   " model; `evaluate` scores image classifiers on Fashion-MNIST"));
+  }
+  const VitConfig arch = *model->arch().vit();
   ASSIGN_OR_RETURN(ClassAccuracy per_class, PerClass(model.get(), test, arch.num_classes));
 
   if (json) {

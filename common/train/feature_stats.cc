@@ -28,8 +28,8 @@ torch::Tensor TopConfidence(const torch::Tensor& logits) {
 }  // namespace
 
 absl::StatusOr<FeatureBatch> ComputeFeatures(BlockModel& model, const torch::Tensor& images) {
-  if (!images.defined() || images.dim() != 4 || images.size(0) == 0) {
-    return absl::InvalidArgumentError("feature statistics need a non-empty (N, C, H, W) batch of images");
+  if (!images.defined() || images.dim() < 2 || images.size(0) == 0) {
+    return absl::InvalidArgumentError("feature statistics need a non-empty batch of samples");
   }
   const size_t head = model.num_blocks() - 1;
   std::vector<torch::Tensor> features, logits;
@@ -37,8 +37,8 @@ absl::StatusOr<FeatureBatch> ComputeFeatures(BlockModel& model, const torch::Ten
     torch::NoGradGuard no_grad;
     for (int64_t b = 0; b < images.size(0); b += 500) {
       torch::Tensor tokens =
-          model.ForwardRange(NormalizeImages(images.slice(0, b, std::min(b + 500, images.size(0)))), 0, head);
-      features.push_back(tokens.select(1, 0).to(torch::kFloat64));
+          model.ForwardRange(model.PrepareInput(images.slice(0, b, std::min(b + 500, images.size(0)))), 0, head);
+      features.push_back(model.HeadFeatures(tokens).to(torch::kFloat64));
       logits.push_back(model.ForwardRange(tokens, head, head + 1));
     }
   } catch (const c10::Error& e) {

@@ -46,8 +46,7 @@ absl::StatusOr<float> Trainer::Step(const torch::Tensor& inputs, const torch::Te
     model_->SetTrainingMode(true);
     optimizer_.zero_grad();
     torch::Tensor logits = model_->Forward(inputs);
-    torch::Tensor loss = torch::nn::functional::cross_entropy(
-        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing));
+    torch::Tensor loss = OutputLoss(logits, labels, options_.label_smoothing);
     loss.backward();
     optimizer_.step();
     ++steps_;
@@ -66,9 +65,8 @@ absl::StatusOr<EvalResult> Evaluate(BlockModel* model, const ImageDataset& data,
     for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
       int64_t end = std::min(begin + batch_size, data.size());
       ImageDataset batch = data.Slice(begin, end);
-      torch::Tensor predicted = model->Forward(NormalizeImages(batch.images)).argmax(1);
-      result.correct += predicted.eq(batch.labels).sum().item<int64_t>();
-      result.total += end - begin;
+      result.correct += CountCorrect(model->Forward(model->PrepareInput(batch.images)), batch.labels);
+      result.total += batch.labels.numel();
     }
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("evaluation failed: ", e.what_without_backtrace()));
@@ -105,7 +103,7 @@ absl::StatusOr<PretrainResult> Pretrain(BlockModel* model, const ImageDataset& t
         break;
       }
       torch::Tensor index = order.slice(0, begin, std::min(begin + options.batch_size, n));
-      torch::Tensor inputs = NormalizeImages(train.images.index_select(0, index));
+      torch::Tensor inputs = model->PrepareInput(train.images.index_select(0, index));
       torch::Tensor labels = train.labels.index_select(0, index);
       ASSIGN_OR_RETURN(float loss, trainer->Step(inputs, labels));
       if (!std::isfinite(loss)) {

@@ -16,14 +16,12 @@ absl::Status RunProbeCostsCommand(const ProbeCommandOptions& o) {
   if (o.batch < 1) return absl::InvalidArgumentError("--batch must be at least 1");
   torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   ASSIGN_OR_RETURN(auto model, LoadModel(o.model_path));
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model->ArchitectureMetadata()));
-  // Costs do not depend on pixel values; a fixed random batch of the model's input shape is enough.
+  // Costs do not depend on the values; a fixed random batch of the model's input shape is enough.
   torch::manual_seed(0);
-  torch::Tensor inputs =
-      NormalizeImages(torch::rand({o.batch, config.channels, config.image_size, config.image_size}));
+  torch::Tensor inputs = model->PrepareInput(model->RandomInput(o.batch));
   CostProbeOptions options;
   options.sparsities = o.sparsities;
-  ASSIGN_OR_RETURN(std::vector<BlockProfile> profiles, ProbeBlockCosts(*model, config, inputs, options));
+  ASSIGN_OR_RETURN(std::vector<BlockProfile> profiles, ProbeBlockCosts(*model, inputs, options));
   if (!o.out_path.empty()) RETURN_IF_ERROR(WriteFileAtomically(o.out_path, ProfilesToJson(profiles) + "\n"));
 
   std::printf("costs of %s at batch %lld on this machine\n\n", o.model_path.c_str(), static_cast<long long>(o.batch));

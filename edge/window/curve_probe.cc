@@ -2,7 +2,6 @@
 
 #include <random>
 
-#include "common/model/proxy.h"
 
 namespace bt {
 
@@ -11,9 +10,9 @@ double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t b
   int64_t correct = 0;
   for (int64_t b = 0; b < data.size(); b += batch_size) {
     ImageDataset batch = data.Slice(b, std::min(b + batch_size, data.size()));
-    correct += model.Forward(NormalizeImages(batch.images)).argmax(1).eq(batch.labels).sum().item<int64_t>();
+    correct += CountCorrect(model.ForwardRaw(batch.images), batch.labels);
   }
-  return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;
+  return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.labels.numel()) : 0.0;
 }
 
 void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch,
@@ -24,18 +23,17 @@ void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const I
   optimizer.zero_grad();
   for (int64_t b = 0; b < n; b += chunk) {
     torch::Tensor part = index.slice(0, b, std::min(b + chunk, n));
-    torch::Tensor loss = torch::nn::functional::cross_entropy(
-        model.Forward(NormalizeImages(train.images.index_select(0, part))), train.labels.index_select(0, part));
+    torch::Tensor loss = OutputLoss(model.ForwardRaw(train.images.index_select(0, part)), train.labels.index_select(0, part));
     (loss * (static_cast<double>(part.size(0)) / static_cast<double>(n))).backward();
   }
   optimizer.step();
 }
 
 absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, double>>>> RetrainCurve(
-    const BlockModel& base, const VitConfig& config, const std::vector<BlockChoice>& choices,
+    const BlockModel& base, const std::vector<BlockChoice>& choices,
     const ImageDataset& train, const ImageDataset& eval, const std::vector<int64_t>& checkpoints, int64_t batch,
     double learning_rate, double weight_decay, uint64_t seed) {
-  ASSIGN_OR_RETURN(auto model, ComposedModel::Create(base, config, choices));
+  ASSIGN_OR_RETURN(auto model, ComposedModel::Create(base, choices));
   std::vector<double> shares;
   for (size_t k = 0; k < choices.size(); ++k) {
     int64_t block_parameters = 0;
@@ -43,7 +41,7 @@ absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, dou
     double share = 0;
     if (choices[k].kind == BlockChoice::Kind::kTrain) share = 1;
     if (choices[k].kind == BlockChoice::Kind::kProxy) {
-      share = static_cast<double>(ProxyParameterCount(config, model->proxy_specs()[k])) /
+      share = static_cast<double>(model->TrainableCount(k)) /
               static_cast<double>(block_parameters);
     }
     shares.push_back(share);
@@ -65,7 +63,7 @@ absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, dou
 }
 
 absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
-    const BlockModel& deployed, const VitConfig& config, const ImageDataset& labeled, const CurveProbeOptions& o,
+    const BlockModel& deployed, const ImageDataset& labeled, const CurveProbeOptions& o,
     std::function<std::chrono::steady_clock::time_point()> clock) {
   if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
   if (o.checkpoints.empty()) return absl::InvalidArgumentError("no checkpoints to probe");
@@ -102,7 +100,7 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
     }
     runs.push_back(mixed);
   }
-  for (size_t k = 1; k + 1 < n && static_cast<int64_t>(k) <= config.num_layers; ++k) {
+  for (size_t k = 1; k + 1 < n && deployed.HasLayerForms(k); ++k) {
     for (double s : o.proxy_sparsities) {
       std::vector<BlockChoice> proxy(n);
       proxy[k] = {BlockChoice::Kind::kProxy, s};
@@ -111,7 +109,7 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
   }
 
   CurveProbeResult result;
-  ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(deployed, config, std::vector<BlockChoice>(n)));
+  ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(deployed, std::vector<BlockChoice>(n)));
   result.acc0 = HeldOutAccuracy(*frozen, eval);
   std::chrono::steady_clock::duration longest{0};
   for (size_t r = 0; r < runs.size(); ++r) {
@@ -120,7 +118,7 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
       result.budget_exhausted = true;
       break;
     }
-    ASSIGN_OR_RETURN(auto run, RetrainCurve(deployed, config, runs[r], train, eval, o.checkpoints, o.batch,
+    ASSIGN_OR_RETURN(auto run, RetrainCurve(deployed, runs[r], train, eval, o.checkpoints, o.batch,
                                             o.learning_rate, o.weight_decay, o.seed + r));
     for (const auto& [q, accuracy] : run.second) result.points.push_back({run.first, static_cast<double>(q), accuracy});
     ++result.runs;

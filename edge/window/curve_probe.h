@@ -54,12 +54,12 @@ void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const I
 // Retrains `choices` from `base` with AdamW at a constant rate and measures accuracy on `eval` at each checkpoint.
 // Returns the per-block trainable shares and (iterations, accuracy) pairs.
 absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, double>>>> RetrainCurve(
-    const BlockModel& base, const VitConfig& config, const std::vector<BlockChoice>& choices,
+    const BlockModel& base, const std::vector<BlockChoice>& choices,
     const ImageDataset& train, const ImageDataset& eval, const std::vector<int64_t>& checkpoints, int64_t batch,
     double learning_rate, double weight_decay, uint64_t seed);
 
 absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
-    const BlockModel& deployed, const VitConfig& config, const ImageDataset& labeled, const CurveProbeOptions& options,
+    const BlockModel& deployed, const ImageDataset& labeled, const CurveProbeOptions& options,
     std::function<std::chrono::steady_clock::time_point()> clock = nullptr);
 
 }  // namespace bt

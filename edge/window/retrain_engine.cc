@@ -28,7 +28,7 @@ double HeldOutObjective(ComposedModel& model, const torch::Tensor& images, int64
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> logits;
   for (int64_t b = 0; b < images.size(0); b += batch) {
-    logits.push_back(model.Forward(NormalizeImages(images.slice(0, b, std::min(b + batch, images.size(0))))));
+    logits.push_back(model.ForwardRaw(images.slice(0, b, std::min(b + batch, images.size(0)))));
   }
   return InformationMaximisationLoss(torch::cat(logits)).item<double>();
 }
@@ -40,7 +40,7 @@ torch::Tensor ClusterPseudoLabels(ComposedModel& model, const torch::Tensor& ima
   std::vector<torch::Tensor> features, probs;
   for (int64_t b = 0; b < images.size(0); b += batch) {
     torch::Tensor f;
-    torch::Tensor logits = model.Forward(NormalizeImages(images.slice(0, b, std::min(b + batch, images.size(0)))), &f);
+    torch::Tensor logits = model.ForwardRaw(images.slice(0, b, std::min(b + batch, images.size(0))), &f);
     features.push_back(torch::nn::functional::normalize(f, torch::nn::functional::NormalizeFuncOptions().dim(1)));
     probs.push_back(torch::softmax(logits, 1));
   }
@@ -66,7 +66,7 @@ void LabelFreeStep(ComposedModel& model, torch::optim::Optimizer& optimizer, con
   optimizer.zero_grad();
   for (int64_t b = 0; b < n; b += chunk) {
     torch::Tensor part = index.slice(0, b, std::min(b + chunk, n));
-    torch::Tensor logits = model.Forward(NormalizeImages(images.index_select(0, part)));
+    torch::Tensor logits = model.ForwardRaw(images.index_select(0, part));
     torch::Tensor loss = InformationMaximisationLoss(logits) +
                          pseudo_label_weight *
                              torch::nn::functional::cross_entropy(logits, pseudo_labels.index_select(0, part));
@@ -77,7 +77,7 @@ void LabelFreeStep(ComposedModel& model, torch::optim::Optimizer& optimizer, con
 
 }  // namespace
 
-absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const VitConfig& config,
+absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
                                             const std::vector<BlockChoice>& requested_plan,
                                             const ImageDataset& labeled, const RetrainOptions& o,
                                             const CancelToken* cancel, SteadyClock clock) {
@@ -107,7 +107,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
     ImageDataset held_out = labeled.Slice(labeled.size() - holdout, labeled.size());
     std::vector<BlockChoice> plan = requested_plan;
     if (o.label_free && !plan.empty()) plan.back() = BlockChoice{};  // the head (source hypothesis) stays frozen
-    ASSIGN_OR_RETURN(auto model, ComposedModel::Create(deployed, config, plan));
+    ASSIGN_OR_RETURN(auto model, ComposedModel::Create(deployed, plan));
     if (model->first_trainable() < 0) {
       return absl::InvalidArgumentError(o.label_free ? "the plan trains no block but the head, which label-free "
                                                        "mode keeps frozen"
@@ -126,7 +126,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
       return c.kind == BlockChoice::Kind::kProxy || c.kind == BlockChoice::Kind::kLora;
     });
     auto score_full = [&](const BlockModel& full) -> absl::StatusOr<double> {
-      ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(full, config, std::vector<BlockChoice>(plan.size())));
+      ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(full, std::vector<BlockChoice>(plan.size())));
       return score_of(*frozen);
     };
     const double score_before = score();  // the composed model before training (keep-best's baseline)
@@ -186,8 +186,8 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const Vi
     bool better = result.best_iteration > 0 && best_score > score_before;
     if (better) model->RestoreTrainable(best);
     if (better && reshaped) {
-      ASSIGN_OR_RETURN(auto trained, model->TrainedBlocks(deployed, config));
-      ASSIGN_OR_RETURN(auto candidate, CreateVitModel(config, 0));
+      ASSIGN_OR_RETURN(auto trained, model->TrainedBlocks(deployed));
+      ASSIGN_OR_RETURN(auto candidate, CreateModel(deployed.arch(), 0));
       for (const BlockSpec& block : deployed.layout()) {
         auto it = trained.find(block.name);
         if (it != trained.end()) {

@@ -61,7 +61,7 @@ struct RetrainResult {
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 
 // `samples`: the window's training data; in label-free mode only its images are used.
-absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed, const VitConfig& config,
+absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
                                             const std::vector<BlockChoice>& plan, const ImageDataset& samples,
                                             const RetrainOptions& options, const CancelToken* cancel = nullptr,
                                             SteadyClock clock = nullptr);

@@ -4,11 +4,13 @@
 
 namespace bt {
 
-uint64_t FixedPlanBytes(const VitConfig& a, int64_t batch) {
-  return static_cast<uint64_t>(4 * batch * (a.channels * a.image_size * a.image_size + 2 * a.num_classes));
+uint64_t FixedPlanBytes(const BlockModel& model, const torch::Tensor& raw_batch) {
+  // The prepared batch as F32 (images) or as it is (ids), and the logits with their gradient.
+  const int64_t input = raw_batch.numel() * std::max<int64_t>(4, raw_batch.element_size());
+  return static_cast<uint64_t>(input + 2 * 4 * raw_batch.size(0) * model.OutputsPerSample(raw_batch));
 }
 
-absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const VitConfig& config, const ImageDataset& labeled,
+absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset& labeled,
                                         const torch::Tensor& images, const SourceStats* source,
                                         const WindowProbeOptions& o,
                                         std::function<std::chrono::steady_clock::time_point()> clock) {
@@ -26,19 +28,18 @@ absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const VitConfig& c
     ASSIGN_OR_RETURN(report.drift, ComputeDriftStats(deployed, images, *source));
   }
 
-  // Costs do not depend on pixel values: a batch of recent samples (or noise) at the training batch size.
-  torch::Tensor inputs = images.defined() && images.size(0) >= o.batch
-                             ? images.slice(0, 0, o.batch)
-                             : torch::rand({o.batch, config.channels, config.image_size, config.image_size});
-  ASSIGN_OR_RETURN(report.costs, ProbeBlockCosts(deployed, config, NormalizeImages(inputs), o.costs));
-  report.fixed_bytes = FixedPlanBytes(config, o.batch) + MaxTransientBytes(report.costs);
+  // Costs do not depend on the values: a batch of recent samples (or noise) at the training batch size.
+  torch::Tensor inputs = images.defined() && images.size(0) >= o.batch ? images.slice(0, 0, o.batch)
+                                                                        : deployed.RandomInput(o.batch);
+  ASSIGN_OR_RETURN(report.costs, ProbeBlockCosts(deployed, deployed.PrepareInput(inputs), o.costs));
+  report.fixed_bytes = FixedPlanBytes(deployed, inputs) + MaxTransientBytes(report.costs);
 
   if (labeled.size() >= o.min_labeled) {
     CurveProbeOptions curves = o.curves;
     curves.batch = o.batch;
     curves.time_budget = std::max(std::chrono::milliseconds(0),
                                   std::chrono::duration_cast<std::chrono::milliseconds>(budget - (clock() - start)));
-    ASSIGN_OR_RETURN(CurveProbeResult r, ProbeRetrainingCurves(deployed, config, labeled, curves, clock));
+    ASSIGN_OR_RETURN(CurveProbeResult r, ProbeRetrainingCurves(deployed, labeled, curves, clock));
     report.acc0 = r.acc0;
     report.points = std::move(r.points);
     report.curve_runs = r.runs;

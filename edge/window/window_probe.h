@@ -28,13 +28,13 @@ struct WindowProbeOptions {
 
 // `labeled`: the window's labeled samples; `images`: all its recent samples in [0, 1] (labeled or not).
 // `source`: the deployed model's source statistics (null: no drift statistics).
-absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const VitConfig& config, const ImageDataset& labeled,
+absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset& labeled,
                                         const torch::Tensor& images, const SourceStats* source,
                                         const WindowProbeOptions& options,
                                         std::function<std::chrono::steady_clock::time_point()> clock = nullptr);
 
-// Bytes every plan pays on this model at `batch`: the input batch and the logits (the largest block working
-// memory is added from the costs).
-uint64_t FixedPlanBytes(const VitConfig& config, int64_t batch);
+// Bytes every plan pays on this model for a batch like `raw_batch`: the input batch and the logits with their
+// gradient (the largest block working memory is added from the costs).
+uint64_t FixedPlanBytes(const BlockModel& model, const torch::Tensor& raw_batch);
 
 }  // namespace bt

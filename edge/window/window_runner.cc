@@ -58,8 +58,7 @@ absl::StatusOr<uint64_t> ApplyTrainedBlocks(BlockModel& deployed, const std::map
 }
 
 absl::StatusOr<std::unique_ptr<BlockModel>> CopyModel(const BlockModel& model) {
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
-  ASSIGN_OR_RETURN(auto copy, CreateVitModel(config, 0));
+  ASSIGN_OR_RETURN(auto copy, CreateModel(model.arch(), 0));
   std::vector<TensorView> views;
   std::vector<torch::Tensor> keep;
   keep.reserve(model.parameters().size());
@@ -75,7 +74,6 @@ absl::StatusOr<std::unique_ptr<BlockModel>> CopyModel(const BlockModel& model) {
 
 absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,
                                       const PlanTraining& options, const CancelToken* cancel) {
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
   ASSIGN_OR_RETURN(std::vector<BlockChoice> choices, ChoicesFromPlan(plan));
   RetrainOptions retrain;
   retrain.memory_budget = options.memory_budget;
@@ -90,10 +88,10 @@ absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const
     retrain.on_iteration = [&](int64_t it) { options.on_iteration(it, retrain.max_iterations); };
   }
   TrainedPlan out;
-  ASSIGN_OR_RETURN(out.result, RetrainWindow(model, config, choices, options.label_free ? samples.all : samples.labeled,
+  ASSIGN_OR_RETURN(out.result, RetrainWindow(model, choices, options.label_free ? samples.all : samples.labeled,
                                              retrain, cancel));
   if (!out.result.deployed) return out;
-  ASSIGN_OR_RETURN(out.trained, out.result.model->TrainedBlocks(model, config));
+  ASSIGN_OR_RETURN(out.trained, out.result.model->TrainedBlocks(model));
   ASSIGN_OR_RETURN(out.trained_bytes, ApplyTrainedBlocks(model, out.trained));
   model.SetTrainingMode(false);
   return out;
@@ -111,8 +109,13 @@ int ChooseIntraOpThreads(BlockModel& model, const torch::Tensor& images) {
     double best = 1e300;
     for (int rep = 0; rep < 2; ++rep) {  // the first also warms up; the faster of two counts
       const auto start = std::chrono::steady_clock::now();
-      torch::Tensor x = batch.detach().clone().requires_grad_(true);
-      model.Forward(x).sum().backward();
+      const torch::Tensor x = model.PrepareInput(batch);
+      if (x.is_floating_point()) {
+        model.Forward(x.detach().clone().requires_grad_(true)).sum().backward();
+      } else {  // token ids carry no gradient: from the embedding's output on
+        torch::Tensor h = model.ForwardRange(x, 0, 1).detach().requires_grad_(true);
+        model.ForwardRange(h, 1, model.num_blocks()).sum().backward();
+      }
       best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     return best;
@@ -192,7 +195,6 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   const uint64_t deployed_version = in.base_version;
   RETURN_IF_ERROR(ChooseStart(in, out));
   BlockModel& model = *in.model;
-  ASSIGN_OR_RETURN(VitConfig config, VitConfig::FromMetadata(model.ArchitectureMetadata()));
   out.threads = ChooseIntraOpThreads(model, samples.all.images);
   const ProbeNeeds needs = source.needs();
 
@@ -207,7 +209,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   probe.curves.pinned_runs = budget.probe_runs;
   if (needs.lora_forms) probe.costs.lora_sparsities = probe.costs.sparsities;
   const auto probe_start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(out.report, ProbeWindow(model, config, samples.labeled, samples.all.images, in.source, probe));
+  ASSIGN_OR_RETURN(out.report, ProbeWindow(model, samples.labeled, samples.all.images, in.source, probe));
   out.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
 
   // Plan.

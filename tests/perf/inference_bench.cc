@@ -36,12 +36,12 @@ int main(int argc, char** argv) {
   auto config = *bt::VitConfig::FromMetadata((*base)->ArchitectureMetadata());
   std::vector<bt::BlockChoice> frozen((*base)->num_blocks());
   int64_t start = meter.current_bytes();
-  auto f32 = *bt::ComposedModel::Create(**base, config, frozen);
+  auto f32 = *bt::ComposedModel::Create(**base, frozen);
   const int64_t f32_bytes = meter.current_bytes() - start;
   bt::ComposeOptions options;
   options.int8_prefix = true;
   start = meter.current_bytes();
-  auto int8 = *bt::ComposedModel::Create(**base, config, frozen, options);
+  auto int8 = *bt::ComposedModel::Create(**base, frozen, options);
   const int64_t int8_bytes = meter.current_bytes() - start;
 
   torch::NoGradGuard no_grad;

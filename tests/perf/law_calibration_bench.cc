@@ -33,7 +33,7 @@ struct Run {
 Run Retrain(const bt::BlockModel& base, const bt::VitConfig& config, const std::vector<bt::BlockChoice>& choices,
             const bt::ImageDataset& train, const bt::ImageDataset& eval, const std::vector<int64_t>& checkpoints,
             int64_t batch, uint64_t seed) {
-  auto run = bt::RetrainCurve(base, config, choices, train, eval, checkpoints, batch, 5e-4, 0.01, seed);
+  auto run = bt::RetrainCurve(base, choices, train, eval, checkpoints, batch, 5e-4, 0.01, seed);
   if (!run.ok()) {
     std::fprintf(stderr, "%s\n", std::string(run.status().message()).c_str());
     std::exit(1);
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
     const bt::ImageDataset& eval = data->eval[window.domain_index];
     const bt::ImageDataset& train = window.stream;
 
-    auto baseline = *bt::ComposedModel::Create(**base, config, std::vector<bt::BlockChoice>(n));
+    auto baseline = *bt::ComposedModel::Create(**base, std::vector<bt::BlockChoice>(n));
     const double acc0 = Accuracy(*baseline, eval);
 
     // Fit set: what the edge probes — one block trainable at a time, full and as a half-size proxy.

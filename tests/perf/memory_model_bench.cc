@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   torch::Tensor inputs = bt::NormalizeImages(torch::rand({batch, 1, 28, 28}));
   torch::Tensor labels = torch::randint(0, 10, {batch}, torch::kInt64);
 
-  auto profiles = bt::ProbeBlockCosts(**model, config, inputs, bt::CostProbeOptions{});
+  auto profiles = bt::ProbeBlockCosts(**model, inputs, bt::CostProbeOptions{});
   if (!profiles.ok()) {
     std::fprintf(stderr, "%s\n", std::string(profiles.status().message()).c_str());
     return 1;
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     meter.ResetPeak();
     double seconds = 0;
     {
-      auto composed = bt::ComposedModel::Create(**model, config, choices);
+      auto composed = bt::ComposedModel::Create(**model, choices);
       if (!composed.ok()) {
         std::fprintf(stderr, "%s\n", std::string(composed.status().message()).c_str());
         return 1;

@@ -17,10 +17,10 @@ inline std::unique_ptr<BlockModel> TrainedTiny() {
   options.batch = 32;
   options.learning_rate = 3e-3;
   options.eval_every = 20;
-  auto result = RetrainWindow(*model, Tiny(), std::vector<BlockChoice>(4, {BlockChoice::Kind::kTrain, 0}),
+  auto result = RetrainWindow(*model, std::vector<BlockChoice>(4, {BlockChoice::Kind::kTrain, 0}),
                               ToyData(300, 1), options);
   EXPECT_TRUE(result.ok() && result->deployed);
-  auto trained = *result->model->TrainedBlocks(*model, Tiny());
+  auto trained = *result->model->TrainedBlocks(*model);
   EXPECT_TRUE(ApplyTrainedBlocks(*model, trained).ok());
   model->SetTrainingMode(false);
   return model;

@@ -1,4 +1,5 @@
 #include "common/model/composed_model.h"
+#include "common/model/proxy.h"
 
 #include <gtest/gtest.h>
 
@@ -29,7 +30,7 @@ TEST(ComposedModel, TrainsOnlyThePlannedParametersAndMatchesTheBaseForward) {
   std::vector<BlockChoice> choices(base->num_blocks());
   choices[2] = {BlockChoice::Kind::kTrain, 0};  // encoder_layer_1
   choices[3] = {BlockChoice::Kind::kFrozen, 0};
-  auto composed = ComposedModel::Create(*base, c, choices);
+  auto composed = ComposedModel::Create(*base, choices);
   ASSERT_TRUE(composed.ok()) << composed.status();
   EXPECT_EQ((*composed)->first_trainable(), 2);
   torch::Tensor x = torch::randn({4, 1, 28, 28});
@@ -54,12 +55,15 @@ TEST(ComposedModel, ProxiesOnlyForEncoderLayers) {
   auto base = *CreateVitModel(c, 2);
   std::vector<BlockChoice> choices(base->num_blocks());
   choices[0] = {BlockChoice::Kind::kProxy, 0.5};
-  EXPECT_FALSE(ComposedModel::Create(*base, c, choices).ok());
+  EXPECT_FALSE(ComposedModel::Create(*base, choices).ok());
   choices[0] = {};
   choices[1] = {BlockChoice::Kind::kProxy, 0.5};
-  auto composed = ComposedModel::Create(*base, c, choices);
+  auto composed = ComposedModel::Create(*base, choices);
   ASSERT_TRUE(composed.ok()) << composed.status();
-  EXPECT_EQ((*composed)->proxy_specs()[1].heads.size(), 2u);
+  auto spec = SelectProxyByMagnitude(*base->GetBlock("encoder_layer_0"), 0, Tiny(), 0.5);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->heads.size(), 2u);
+  EXPECT_EQ((*composed)->TrainableCount(1), ProxyParameterCount(Tiny(), *spec));
   torch::NoGradGuard no_grad;
   EXPECT_EQ((*composed)->Forward(torch::randn({2, 1, 28, 28})).sizes().vec(), (std::vector<int64_t>{2, 10}));
 }
@@ -74,7 +78,7 @@ TEST(ComposedModel, LoraTrainsOnlyAdaptersAndMergesExactly) {
     std::vector<BlockChoice> choices(base->num_blocks());
     choices[1] = {BlockChoice::Kind::kLora, sparsity};
     choices[3] = {BlockChoice::Kind::kTrain, 0};  // the head
-    auto composed = ComposedModel::Create(*base, c, choices);
+    auto composed = ComposedModel::Create(*base, choices);
     ASSERT_TRUE(composed.ok()) << composed.status();
     torch::Tensor x = torch::randn({4, 1, 28, 28});
     if (sparsity == 0) {
@@ -100,7 +104,7 @@ TEST(ComposedModel, LoraTrainsOnlyAdaptersAndMergesExactly) {
       (*composed)->Forward(x).pow(2).mean().backward();
       adam.step();
     }
-    auto trained = (*composed)->TrainedBlocks(*base, c);
+    auto trained = (*composed)->TrainedBlocks(*base);
     ASSERT_TRUE(trained.ok()) << trained.status();
     ASSERT_EQ(trained->size(), 2u);
     auto merged = Randomised(c);
@@ -113,7 +117,7 @@ TEST(ComposedModel, LoraTrainsOnlyAdaptersAndMergesExactly) {
       // The proxy's kept heads/units moved; the layer's other rows are bit-identical to the base.
       const TensorMap& after = trained->at("encoder_layer_0");
       const std::string w = LayerPrefix(0) + "mlp.0.weight";
-      const auto& kept = (*composed)->proxy_specs()[1].mlp_units;
+      const auto kept = SelectProxyByMagnitude(layer_before, 0, c, sparsity)->mlp_units;
       int64_t unchanged_rows = 0;
       for (int64_t row = 0; row < c.mlp_dim; ++row) {
         if (torch::equal(after.at(w)[row], layer_before.at(w)[row])) ++unchanged_rows;
@@ -124,7 +128,7 @@ TEST(ComposedModel, LoraTrainsOnlyAdaptersAndMergesExactly) {
   }
   std::vector<BlockChoice> stem(base->num_blocks());
   stem[0] = {BlockChoice::Kind::kLora, 0};
-  EXPECT_FALSE(ComposedModel::Create(*base, c, stem).ok());  // the stem has no LoRA form
+  EXPECT_FALSE(ComposedModel::Create(*base, stem).ok());  // the stem has no LoRA form
   EXPECT_EQ(ChoiceFromName("lora")->kind, BlockChoice::Kind::kLora);
   EXPECT_EQ(ChoiceFromName("lora@0.50")->sparsity, 0.5);
   EXPECT_EQ((BlockChoice{BlockChoice::Kind::kLora, 0.25}).Name(), "lora@0.25");
@@ -138,7 +142,7 @@ TEST(CostProbe, ProfilesEveryBlockAndPredictsARealPeak) {
   CostProbeOptions options;
   options.repeats = 1;
   options.sparsities = {0.5};
-  auto profiles = ProbeBlockCosts(*base, c, inputs, options);
+  auto profiles = ProbeBlockCosts(*base, inputs, options);
   ASSERT_TRUE(profiles.ok()) << profiles.status();
   ASSERT_EQ(profiles->size(), 4u);
   EXPECT_EQ((*profiles)[1].options.size(), 3u);  // frozen, train, train@0.50
@@ -151,7 +155,7 @@ TEST(CostProbe, ProfilesEveryBlockAndPredictsARealPeak) {
 
   // LoRA forms, when asked for: cheaper to train than the layer itself (no optimiser state for its weights).
   options.lora_sparsities = {0, 0.5};
-  auto with_lora = ProbeBlockCosts(*base, c, inputs, options);
+  auto with_lora = ProbeBlockCosts(*base, inputs, options);
   ASSERT_TRUE(with_lora.ok()) << with_lora.status();
   ASSERT_EQ((*with_lora)[1].options.size(), 5u);  // frozen, train, train@0.50, lora, lora@0.50
   const BlockOption& lora = (*with_lora)[1].options[3];
@@ -169,7 +173,7 @@ TEST(CostProbe, ProfilesEveryBlockAndPredictsARealPeak) {
   const int64_t before = meter.current_bytes();
   meter.ResetPeak();
   {
-    auto composed = *ComposedModel::Create(*base, c, choices);
+    auto composed = *ComposedModel::Create(*base, choices);
     torch::optim::AdamW adam(composed->TrainableParameters(), torch::optim::AdamWOptions(1e-3));
     for (int step = 0; step < 2; ++step) {
       adam.zero_grad();
@@ -201,12 +205,12 @@ TEST(ComposedModel, Int8PrefixBlocksStayCloseToF32AndUseLessMemory) {
   choices.back() = {BlockChoice::Kind::kTrain, 0};  // everything before the head is prefix
   MemoryMeter& meter = MemoryMeter::Install();
   const int64_t before_f32 = meter.current_bytes();
-  auto f32 = *ComposedModel::Create(*base, c, choices);
+  auto f32 = *ComposedModel::Create(*base, choices);
   const int64_t f32_bytes = meter.current_bytes() - before_f32;
   ComposeOptions int8_options;
   int8_options.int8_prefix = true;
   const int64_t before_int8 = meter.current_bytes();
-  auto int8 = *ComposedModel::Create(*base, c, choices, int8_options);
+  auto int8 = *ComposedModel::Create(*base, choices, int8_options);
   const int64_t int8_bytes = meter.current_bytes() - before_int8;
   EXPECT_LT(int8_bytes, f32_bytes / 2) << int8_bytes << " vs " << f32_bytes;
 

@@ -16,7 +16,7 @@ TEST(CurveProbe, MeasuresEveryPlannedRunWithinABudget) {
   options.checkpoints = {5, 10};
   options.batch = 16;
   options.time_budget = std::chrono::minutes(10);
-  auto result = ProbeRetrainingCurves(*deployed, Tiny(), fixtures::ToyData(120, 1), options);
+  auto result = ProbeRetrainingCurves(*deployed, fixtures::ToyData(120, 1), options);
   ASSERT_TRUE(result.ok()) << result.status();
   // all-blocks + 4 single blocks + 2 mixed + 2 proxies (encoder layers 0 and 1 at 0.5)
   EXPECT_EQ(result->runs, 9);
@@ -44,7 +44,7 @@ TEST(CurveProbe, StopsWhenTheBudgetRunsOut) {
   options.checkpoints = {2};
   options.batch = 8;
   options.time_budget = std::chrono::milliseconds(700);
-  auto result = ProbeRetrainingCurves(*deployed, Tiny(), fixtures::ToyData(60, 1), options, clock);
+  auto result = ProbeRetrainingCurves(*deployed, fixtures::ToyData(60, 1), options, clock);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->budget_exhausted);
   EXPECT_GE(result->runs, 1);

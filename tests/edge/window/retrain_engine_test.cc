@@ -26,7 +26,7 @@ TEST(RetrainEngine, LearnsAndDeploysTheBestCheckpoint) {
   options.learning_rate = 3e-3;
   options.eval_every = 10;
   std::vector<BlockChoice> everything(4, BlockChoice{BlockChoice::Kind::kTrain, 0});
-  auto result = RetrainWindow(*deployed, Tiny(), everything, ToyData(300, 1), options);
+  auto result = RetrainWindow(*deployed, everything, ToyData(300, 1), options);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->deployed);
   EXPECT_GT(result->accuracy_after, result->accuracy_before);
@@ -42,7 +42,7 @@ TEST(RetrainEngine, RefusesAPlanPredictedOverBudget) {
   RetrainOptions options;
   options.memory_budget = 1 << 20;
   options.predicted_peak_bytes = 2 << 20;
-  auto result = RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), ToyData(100, 1), options);
+  auto result = RetrainWindow(*deployed, TrainLastLayerAndHead(), ToyData(100, 1), options);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(result.status().message().find("exceeds the memory budget"), std::string::npos);
@@ -52,7 +52,7 @@ TEST(RetrainEngine, StopsCleanlyWhenTheMeasuredPeakCrossesTheBudget) {
   auto deployed = *CreateVitModel(Tiny(), 1);
   RetrainOptions options;
   options.memory_budget = 4096;  // the prediction said it fits; the run proves otherwise
-  auto result = RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), ToyData(100, 1), options);
+  auto result = RetrainWindow(*deployed, TrainLastLayerAndHead(), ToyData(100, 1), options);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(result.status().message().find("the deployed model stays"), std::string::npos);
@@ -67,7 +67,7 @@ TEST(RetrainEngine, StopsAtTheDeadline) {
   options.max_iterations = 1000;
   options.time_budget = std::chrono::milliseconds(300);
   options.eval_every = 5;
-  auto result = RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), ToyData(100, 1), options, nullptr, clock);
+  auto result = RetrainWindow(*deployed, TrainLastLayerAndHead(), ToyData(100, 1), options, nullptr, clock);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->stop_reason, "deadline");
   EXPECT_LT(result->iterations, 40);
@@ -91,7 +91,7 @@ TEST(RetrainEngine, NeverHandsBackAWorseModel) {
   options.learning_rate = 5.0;
   options.max_iterations = 20;
   options.eval_every = 5;
-  auto result = RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), data, options);
+  auto result = RetrainWindow(*deployed, TrainLastLayerAndHead(), data, options);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(result->deployed);
   EXPECT_EQ(result->model, nullptr);
@@ -109,17 +109,17 @@ TEST(RetrainEngine, JudgesProxyPlansByTheWrittenBackBlocks) {
   options.eval_every = 10;
   const ImageDataset data = ToyData(300, 3);
   const std::vector<BlockChoice> plan = {{}, {}, {BlockChoice::Kind::kProxy, 0.5}, {BlockChoice::Kind::kTrain, 0}};
-  auto result = RetrainWindow(*deployed, Tiny(), plan, data, options);
+  auto result = RetrainWindow(*deployed, plan, data, options);
   ASSERT_TRUE(result.ok()) << result.status();
   const int64_t holdout = static_cast<int64_t>(static_cast<double>(data.size()) * options.holdout_fraction);
   const ImageDataset held_out = data.Slice(data.size() - holdout, data.size());
   auto accuracy_of = [&](const BlockModel& full) {
-    auto frozen = *ComposedModel::Create(full, Tiny(), std::vector<BlockChoice>(4));
+    auto frozen = *ComposedModel::Create(full, std::vector<BlockChoice>(4));
     return HeldOutAccuracy(*frozen, held_out, 500);
   };
   EXPECT_DOUBLE_EQ(result->accuracy_before, accuracy_of(*deployed));
   ASSERT_TRUE(result->deployed);
-  auto trained = *result->model->TrainedBlocks(*deployed, Tiny());
+  auto trained = *result->model->TrainedBlocks(*deployed);
   auto after = *CreateVitModel(Tiny(), 1);
   for (const auto& [name, tensors] : trained) ASSERT_TRUE(after->SetBlock(name, tensors).ok());
   EXPECT_DOUBLE_EQ(result->accuracy_after, accuracy_of(*after));
@@ -129,8 +129,8 @@ TEST(RetrainEngine, JudgesProxyPlansByTheWrittenBackBlocks) {
 TEST(RetrainEngine, RejectsPlansThatTrainNothingOrDataTooSmall) {
   auto deployed = *CreateVitModel(Tiny(), 1);
   RetrainOptions options;
-  EXPECT_FALSE(RetrainWindow(*deployed, Tiny(), std::vector<BlockChoice>(4), ToyData(100, 1), options).ok());
-  EXPECT_FALSE(RetrainWindow(*deployed, Tiny(), TrainLastLayerAndHead(), ToyData(3, 1), options).ok());
+  EXPECT_FALSE(RetrainWindow(*deployed, std::vector<BlockChoice>(4), ToyData(100, 1), options).ok());
+  EXPECT_FALSE(RetrainWindow(*deployed, TrainLastLayerAndHead(), ToyData(3, 1), options).ok());
 }
 
 }  // namespace

@@ -30,8 +30,8 @@ TEST(LabelFree, IgnoresLabelsKeepsTheHeadFrozenAndNeverDeploysAWorseObjective) {
   options.batch = 32;
   options.eval_every = 10;
   const std::vector<BlockChoice> everything(4, {BlockChoice::Kind::kTrain, 0});
-  auto with_labels = RetrainWindow(*model, Tiny(), everything, shifted, options);
-  auto without = RetrainWindow(*model, Tiny(), everything, garbage_labels, options);
+  auto with_labels = RetrainWindow(*model, everything, shifted, options);
+  auto without = RetrainWindow(*model, everything, garbage_labels, options);
   ASSERT_TRUE(with_labels.ok()) << with_labels.status();
   ASSERT_TRUE(without.ok()) << without.status();
   EXPECT_EQ(with_labels->objective_before, without->objective_before);
@@ -40,7 +40,7 @@ TEST(LabelFree, IgnoresLabelsKeepsTheHeadFrozenAndNeverDeploysAWorseObjective) {
   EXPECT_LE(with_labels->objective_after, with_labels->objective_before);
   if (with_labels->deployed) {
     EXPECT_LT(with_labels->objective_after, with_labels->objective_before);
-    auto trained = *with_labels->model->TrainedBlocks(*model, Tiny());
+    auto trained = *with_labels->model->TrainedBlocks(*model);
     EXPECT_EQ(trained.count("head"), 0u) << "the head is the source hypothesis and stays frozen";
     EXPECT_EQ(trained.size(), 3u);
   }
@@ -59,7 +59,7 @@ TEST(WindowProbe, SpendsItsShareOfTheWindowAndFallsBackToTheEstimateWithoutLabel
   options.costs.repeats = 1;
   options.curves.checkpoints = {2, 4};
   const ImageDataset data = ToyData(200, 7);
-  auto report = ProbeWindow(*model, Tiny(), data, data.images, &source, options, clock);
+  auto report = ProbeWindow(*model, data, data.images, &source, options, clock);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(report->budget_exhausted);
   EXPECT_GT(report->curve_runs, 0);
@@ -71,7 +71,7 @@ TEST(WindowProbe, SpendsItsShareOfTheWindowAndFallsBackToTheEstimateWithoutLabel
   EXPECT_GT(report->fixed_bytes, 0u);
 
   ImageDataset few = data.Slice(0, 10);
-  auto label_free = ProbeWindow(*model, Tiny(), few, data.images, &source, options, clock);
+  auto label_free = ProbeWindow(*model, few, data.images, &source, options, clock);
   ASSERT_TRUE(label_free.ok()) << label_free.status();
   EXPECT_TRUE(label_free->points.empty());
   EXPECT_EQ(label_free->acc0, label_free->drift.estimated_accuracy);
@@ -116,7 +116,7 @@ TEST(MicroBatch, AccumulatedChunksGiveTheSameGradientWithLessMemory) {
   std::vector<std::vector<torch::Tensor>> grads;
   std::vector<int64_t> peaks;
   for (int64_t micro : {int64_t{0}, int64_t{16}}) {
-    auto model = *ComposedModel::Create(*base, Tiny(), std::vector<BlockChoice>(4, {BlockChoice::Kind::kTrain, 0}));
+    auto model = *ComposedModel::Create(*base, std::vector<BlockChoice>(4, {BlockChoice::Kind::kTrain, 0}));
     torch::optim::AdamW optimizer(model->TrainableParameters(), torch::optim::AdamWOptions(1e-3));
     torch::manual_seed(5);
     const int64_t before = meter.current_bytes();
