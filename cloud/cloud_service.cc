@@ -284,7 +284,8 @@ grpc::ServerUnaryReactor* CloudService::Register(grpc::CallbackServerContext* co
     ASSIGN_OR_RETURN(VersionRecord head, ctx_->registry->Head(edge));
     response->set_version(head.version);
     FillManifest(ctx_, head.blocks, response->mutable_manifest());
-    for (const auto& [key, value] : ctx_->model->checkpoint().metadata()) (*response->mutable_architecture())[key] = value;
+    // The resolved architecture (a foreign checkpoint has no BlockTrainer metadata of its own).
+    for (const auto& [key, value] : ctx_->model->architecture().ToMetadata()) (*response->mutable_architecture())[key] = value;
     response->set_source_stats(ctx_->source_stats_json);
     spdlog::info("edge '{}' registered from {} ({}, budget {} bytes), branch at version {}", edge, context->peer(),
                  request->hardware(), request->memory_budget_bytes(), head.version);

@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   if (pretrain->parsed()) return report(RunPretrainCommand(*config, pretrain_options, &cancel));
   if (evaluate->parsed()) {
     return report(RunEvaluateCommand(model_path.empty() ? config->ModelPath() : model_path,
-                                     config->pretrain.dataset_dir, json));
+                                     config->pretrain.dataset_dir, json, config->model.Hints()));
   }
   return 1;
 }

@@ -24,7 +24,7 @@ absl::StatusOr<ExportedVersion> ExportVersion(const CloudConfig& config, const s
   }
   ASSIGN_OR_RETURN(auto registry, Registry::Open(db));
   ASSIGN_OR_RETURN(VersionRecord record, version ? registry->GetVersion(edge, *version) : registry->Head(edge));
-  auto model = ModelStore::Open(config.ModelPath(), config.model.name);
+  auto model = ModelStore::Open(config.ModelPath(), config.model.name, config.model.Hints());
   if (!model.ok()) return Annotate(model.status(), "the foundation model");
   ASSIGN_OR_RETURN(auto store, BlockStore::Open(config.cloud.data_dir + "/blocks"));
 

@@ -125,7 +125,7 @@ absl::Status RunPlanForEdgeCommand(const CloudConfig& config, const std::string&
 
 absl::Status RunManifestCommand(const CloudConfig& config, const std::string& model_override, bool json) {
   const std::string path = model_override.empty() ? config.ModelPath() : model_override;
-  ASSIGN_OR_RETURN(auto store, ModelStore::Open(path, config.model.name));
+  ASSIGN_OR_RETURN(auto store, ModelStore::Open(path, config.model.name, config.model.Hints()));
   if (json) {
     std::printf("%s\n", store->manifest().ToJson().c_str());
   } else {

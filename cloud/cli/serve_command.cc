@@ -19,7 +19,7 @@ namespace bt {
 absl::Status RunServeCommand(const CloudConfig& config, const std::string& listen_override,
                              const CancelToken* cancel) {
   const std::string listen = listen_override.empty() ? config.cloud.listen : listen_override;
-  auto model = ModelStore::Open(config.ModelPath(), config.model.name);
+  auto model = ModelStore::Open(config.ModelPath(), config.model.name, config.model.Hints());
   if (!model.ok()) {
     return Annotate(model.status(), "cannot open the foundation model (run `bt-cloud pretrain` first?)");
   }

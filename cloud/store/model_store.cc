@@ -4,13 +4,15 @@
 
 namespace bt {
 
-absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(const std::string& checkpoint_path,
-                                                             const std::string& model_name) {
+absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(const std::string& path, const std::string& model_name,
+                                                             const ArchitectureHints& hints) {
   std::unique_ptr<ModelStore> store(new ModelStore());
-  store->path_ = checkpoint_path;
+  store->path_ = path;
+  ASSIGN_OR_RETURN(ModelFiles files, FindModelFiles(path));
+  const std::string& checkpoint_path = files.checkpoint;
   ASSIGN_OR_RETURN(store->checkpoint_, Checkpoint::Open(checkpoint_path));
-  auto arch = ModelArch::FromMetadata(store->checkpoint_->metadata());
-  if (!arch.ok()) return Annotate(arch.status(), checkpoint_path);
+  auto arch = ResolveArchitecture(files, store->checkpoint_->tensors(), store->checkpoint_->metadata(), hints);
+  if (!arch.ok()) return arch.status();
   store->architecture_ = *arch;
   auto manifest = BuildManifest(model_name, arch->Layout(), store->checkpoint_->tensors());
   if (!manifest.ok()) return Annotate(manifest.status(), checkpoint_path);

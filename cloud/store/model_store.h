@@ -18,8 +18,10 @@ class ModelStore {
  public:
   // Opens `checkpoint_path` (.safetensors or .index.json), reads the architecture from its metadata and builds
   // the manifest. Fails naming the file when it is missing, malformed or does not match its architecture.
-  static absl::StatusOr<std::unique_ptr<ModelStore>> Open(const std::string& checkpoint_path,
-                                                          const std::string& model_name);
+  // `path` may also be a model directory (HF layout); a checkpoint without BlockTrainer metadata takes what it
+  // cannot say from `hints` (ResolveArchitecture).
+  static absl::StatusOr<std::unique_ptr<ModelStore>> Open(const std::string& path, const std::string& model_name,
+                                                          const ArchitectureHints& hints = {});
 
   const std::string& path() const { return path_; }
   const ModelArch& architecture() const { return *architecture_; }

@@ -129,6 +129,24 @@ class Fields {
     return absl::OkStatus();
   }
 
+  // A list of numbers (a single number counts as a one-element list), each in [min, max].
+  absl::Status NumberList(const char* key, std::vector<double>* out, double min, double max) {
+    std::vector<std::string> items;
+    RETURN_IF_ERROR(StringList(key, &items, [&](const std::string& item) -> absl::Status {
+      double v = 0;
+      if (!absl::SimpleAtod(item, &v)) return absl::InvalidArgumentError(absl::StrCat("expected a number, got '", item, "'"));
+      if (!(v >= min && v <= max)) return absl::InvalidArgumentError(absl::StrCat("must be between ", min, " and ", max, ", got ", item));
+      return absl::OkStatus();
+    }));
+    out->clear();
+    for (const std::string& item : items) {
+      double v = 0;
+      (void)absl::SimpleAtod(item, &v);
+      out->push_back(v);
+    }
+    return absl::OkStatus();
+  }
+
   // A nested mapping; absent keys give an empty Fields so every default stays.
   absl::StatusOr<Fields> Child(const char* key) {
     seen_.insert(key);
@@ -253,6 +271,10 @@ absl::Status ParseCloud(const YAML::Node& root, const std::string& source, Cloud
   RETURN_IF_ERROR(model.String("path", &c->model.path));
   ASSIGN_OR_RETURN(Fields arch, model.Child("architecture"));
   RETURN_IF_ERROR(ParseArchitecture(arch, &c->model.architecture));
+  ASSIGN_OR_RETURN(Fields preprocess, model.Child("preprocess"));
+  RETURN_IF_ERROR(preprocess.NumberList("image_mean", &c->model.image_mean, -1e6, 1e6));
+  RETURN_IF_ERROR(preprocess.NumberList("image_std", &c->model.image_std, 1e-9, 1e6));
+  RETURN_IF_ERROR(preprocess.CheckNoUnknownKeys());
   RETURN_IF_ERROR(model.CheckNoUnknownKeys());
 
   ASSIGN_OR_RETURN(Fields pre, top.Child("pretrain"));

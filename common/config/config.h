@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/format/model_arch.h"
 #include "common/format/model_config.h"
 #include "common/base/status.h"
 
@@ -47,7 +48,10 @@ struct CloudTls {
 struct ModelOptions {
   std::string name = "vit-fmnist";   // free text, shown in status
   std::string path;                  // checkpoint (.safetensors or .index.json); empty = <data_dir>/models/foundation.safetensors
-  VitConfig architecture;            // used when pretraining a new model
+  VitConfig architecture;            // used when pretraining a new model, and for num_heads of a foreign ViT
+  // model.preprocess: overrides the checkpoint's preprocessing (empty: keep it)
+  std::vector<double> image_mean, image_std;
+  ArchitectureHints Hints() const { return {architecture, image_mean, image_std}; }
 };
 
 struct CloudConfig {

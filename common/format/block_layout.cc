@@ -61,7 +61,8 @@ std::vector<BlockSpec> LlamaBlockLayout(const LlamaConfig& c) {
 }
 
 absl::StatusOr<std::vector<std::vector<TensorView>>> GroupByBlock(const std::vector<BlockSpec>& layout,
-                                                                  const std::vector<TensorView>& tensors) {
+                                                                  const std::vector<TensorView>& tensors,
+                                                                  bool half_precision) {
   std::map<std::string, const TensorView*> by_name;
   for (const TensorView& t : tensors) by_name[t.name] = &t;
   std::vector<std::vector<TensorView>> grouped(layout.size());
@@ -81,9 +82,10 @@ absl::StatusOr<std::vector<std::vector<TensorView>>> GroupByBlock(const std::vec
         return absl::InvalidArgumentError(absl::StrCat("parameter '", param.name, "' has shape [", got,
                                                        "], the architecture needs [", want, "]"));
       }
-      if (t.dtype != DType::kF32) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("parameter '", param.name, "' is ", DTypeName(t.dtype), ", expected F32"));
+      const bool half = t.dtype == DType::kF16 || t.dtype == DType::kBF16;
+      if (t.dtype != DType::kF32 && !(half_precision && half)) {
+        return absl::InvalidArgumentError(absl::StrCat("parameter '", param.name, "' is ", DTypeName(t.dtype),
+                                                       half_precision ? ", expected F32, F16 or BF16" : ", expected F32"));
       }
       grouped[b].push_back(t);
       ++used;

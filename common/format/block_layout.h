@@ -34,8 +34,10 @@ std::vector<BlockSpec> VitBlockLayout(const VitConfig& config);
 std::vector<BlockSpec> LlamaBlockLayout(const LlamaConfig& config);
 
 // Groups a checkpoint's tensors by block. Fails, naming the tensor, when a tensor belongs to no block, a block
-// parameter is missing, or a shape or dtype (F32 expected) differs from the layout.
+// parameter is missing, or a shape or dtype (F32 expected; with `half_precision` also F16 and BF16, which loading
+// widens to F32) differs from the layout.
 absl::StatusOr<std::vector<std::vector<TensorView>>> GroupByBlock(const std::vector<BlockSpec>& layout,
-                                                                  const std::vector<TensorView>& tensors);
+                                                                  const std::vector<TensorView>& tensors,
+                                                                  bool half_precision = false);
 
 }  // namespace bt

@@ -3,7 +3,11 @@
 #include <utility>
 #include <vector>
 
+#include <cmath>
+
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace bt {
 namespace {
@@ -26,6 +30,18 @@ absl::Status VitConfig::Validate(const std::string& p) const {
   if (image_size % patch_size != 0) {
     return absl::InvalidArgumentError(absl::StrCat(p, ".patch_size: ", patch_size, " does not divide image_size ",
                                                    image_size));
+  }
+  for (const auto* values : {&image_mean, &image_std}) {
+    const char* name = values == &image_mean ? "image_mean" : "image_std";
+    if (values->size() != 1 && static_cast<int64_t>(values->size()) != channels) {
+      return absl::InvalidArgumentError(absl::StrCat(p, ".", name, ": ", values->size(),
+                                                     " values for ", channels, " channels (give one or one per channel)"));
+    }
+    for (double v : *values) {
+      if (!std::isfinite(v) || (values == &image_std && !(v > 0))) {
+        return absl::InvalidArgumentError(absl::StrCat(p, ".", name, ": ", v, values == &image_std ? " is not positive" : " is not finite"));
+      }
+    }
   }
   if (hidden_dim % num_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat(p, ".num_heads: ", num_heads, " does not divide hidden_dim ",
@@ -52,6 +68,8 @@ Metadata VitConfig::ToMetadata() const {
   Metadata m;
   m["bt.arch"] = "vit";
   for (const auto& [name, member] : Fields()) m[absl::StrCat("bt.vit.", name)] = absl::StrCat(this->*member);
+  m["bt.vit.image_mean"] = FormatValues(image_mean);
+  m["bt.vit.image_std"] = FormatValues(image_std);
   return m;
 }
 
@@ -73,6 +91,16 @@ absl::StatusOr<VitConfig> VitConfig::FromMetadata(const Metadata& metadata) {
                                                      "' is not an integer"));
     }
   }
+  for (auto [key, values] : {std::pair{"bt.vit.image_mean", &config.image_mean}, std::pair{"bt.vit.image_std", &config.image_std}}) {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) continue;  // written before preprocessing was recorded: 0.5 / 0.5
+    auto parsed = ParseValues(it->second);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("checkpoint metadata '", key, "' = '", it->second,
+                                                     "' is not a comma-separated list of numbers"));
+    }
+    *values = *parsed;
+  }
   RETURN_IF_ERROR(config.Validate("checkpoint metadata bt.vit"));
   return config;
 }
@@ -81,7 +109,23 @@ bool VitConfig::operator==(const VitConfig& other) const {
   for (const auto& [name, member] : Fields()) {
     if (this->*member != other.*member) return false;
   }
-  return true;
+  return image_mean == other.image_mean && image_std == other.image_std;
+}
+
+std::string FormatValues(const std::vector<double>& values) {
+  std::string out;
+  for (double v : values) absl::StrAppend(&out, out.empty() ? "" : ",", absl::StrFormat("%.17g", v));
+  return out;
+}
+
+absl::StatusOr<std::vector<double>> ParseValues(const std::string& text) {
+  std::vector<double> out;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    double v = 0;
+    if (!absl::SimpleAtod(part, &v)) return absl::InvalidArgumentError(absl::StrCat("'", part, "' is not a number"));
+    out.push_back(v);
+  }
+  return out;
 }
 
 }  // namespace bt

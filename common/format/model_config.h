@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/format/safetensors.h"
 #include "common/base/status.h"
@@ -20,6 +21,11 @@ struct VitConfig {
   int64_t num_heads = 4;     // attention heads; must divide hidden_dim
   int64_t mlp_dim = 128;     // hidden units of each encoder layer's MLP
   int64_t num_classes = 10;  // outputs of the classification head
+  // Preprocessing, part of the model: pixels in [0, 1] become (x − mean[c]) / std[c] per channel (one value: every
+  // channel), as HF's preprocessor_config.json carries image_mean / image_std. Checkpoints written before these were
+  // recorded used 0.5 / 0.5.
+  std::vector<double> image_mean = {0.5};
+  std::vector<double> image_std = {0.5};
 
   // Checks the relations between fields; errors name the key under `key_prefix` (e.g. "model.architecture").
   absl::Status Validate(const std::string& key_prefix = "architecture") const;
@@ -34,5 +40,9 @@ struct VitConfig {
 
   bool operator==(const VitConfig& other) const;
 };
+
+// "0.5" / "0.485,0.456,0.406": how per-channel values are written in metadata, and read back.
+std::string FormatValues(const std::vector<double>& values);
+absl::StatusOr<std::vector<double>> ParseValues(const std::string& text);
 
 }  // namespace bt

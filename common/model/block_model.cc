@@ -173,11 +173,12 @@ absl::StatusOr<BlockManifest> BlockModel::Manifest(const std::string& model_name
 }
 
 absl::Status LoadWeightsInto(const std::vector<TensorView>& tensors, BlockModel* model) {
-  ASSIGN_OR_RETURN(auto grouped, GroupByBlock(model->layout(), tensors));
+  ASSIGN_OR_RETURN(auto grouped, GroupByBlock(model->layout(), tensors, /*half_precision=*/true));
   std::vector<TensorMap> blocks(grouped.size());
   for (size_t b = 0; b < grouped.size(); ++b) {
     for (const TensorView& view : grouped[b]) {
-      ASSIGN_OR_RETURN(blocks[b][view.name], ToTensor(view));
+      ASSIGN_OR_RETURN(torch::Tensor t, ToTensor(view));
+      blocks[b][view.name] = t.scalar_type() == torch::kFloat32 ? t : t.to(torch::kFloat32);  // computed in F32
     }
   }
   for (size_t b = 0; b < grouped.size(); ++b) {
@@ -190,47 +191,26 @@ absl::StatusOr<std::unique_ptr<BlockModel>> CreateModel(const ModelArch& arch, u
   return arch.vit() ? CreateVitModel(*arch.vit(), seed) : CreateLlamaModel(*arch.llama(), seed);
 }
 
-namespace {
-
-// A Hugging Face model directory: config.json and model.safetensors (or its sharded index).
-absl::StatusOr<std::unique_ptr<BlockModel>> LoadModelDirectory(const std::string& dir) {
-  const std::string config_path = dir + "/config.json";
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(config_path));
-  ASSIGN_OR_RETURN(LlamaConfig config, LlamaConfig::FromConfigJson(text, config_path));
-  std::string weights = dir + "/model.safetensors";
-  if (!std::filesystem::exists(weights)) weights = dir + "/model.safetensors.index.json";
-  if (!std::filesystem::exists(weights)) {
-    return absl::NotFoundError(absl::StrCat(dir, ": neither model.safetensors nor model.safetensors.index.json"));
-  }
-  ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(weights));
+absl::StatusOr<std::unique_ptr<BlockModel>> LoadModel(const std::string& path, const ArchitectureHints& hints) {
+  ASSIGN_OR_RETURN(ModelFiles files, FindModelFiles(path));
+  ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(files.checkpoint));
+  ASSIGN_OR_RETURN(ModelArch arch, ResolveArchitecture(files, checkpoint->tensors(), checkpoint->metadata(), hints));
   std::vector<TensorView> tensors = checkpoint->tensors();
-  if (config.tie_word_embeddings) {
+  if (arch.llama() != nullptr && arch.llama()->tie_word_embeddings) {
     // Some writers store the tied LM head as well: accept it when it is the embedding, byte for byte.
     auto head = std::find_if(tensors.begin(), tensors.end(), [](const TensorView& t) { return t.name == "lm_head.weight"; });
     const TensorView* embed = checkpoint->Find("model.embed_tokens.weight");
     if (head != tensors.end()) {
       if (embed == nullptr || embed->size_bytes != head->size_bytes ||
           std::memcmp(embed->data, head->data, head->size_bytes) != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(weights, ": tie_word_embeddings is true in config.json but "
-                                                                "lm_head.weight differs from model.embed_tokens.weight"));
+        return absl::InvalidArgumentError(absl::StrCat(files.checkpoint, ": tie_word_embeddings is set but "
+                                                       "lm_head.weight differs from model.embed_tokens.weight"));
       }
       tensors.erase(head);
     }
   }
-  ASSIGN_OR_RETURN(auto model, CreateLlamaModel(config, /*seed=*/0));
-  RETURN_IF_ERROR(Annotate(LoadWeightsInto(tensors, model.get()), weights));
-  return model;
-}
-
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<BlockModel>> LoadModel(const std::string& path) {
-  if (std::filesystem::is_directory(path)) return LoadModelDirectory(path);
-  ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(path));
-  auto arch = ModelArch::FromMetadata(checkpoint->metadata());
-  if (!arch.ok()) return Annotate(arch.status(), path);
-  ASSIGN_OR_RETURN(auto model, CreateModel(*arch, /*seed=*/0));
-  RETURN_IF_ERROR(Annotate(LoadWeightsInto(checkpoint->tensors(), model.get()), path));
+  ASSIGN_OR_RETURN(auto model, CreateModel(arch, /*seed=*/0));
+  RETURN_IF_ERROR(Annotate(LoadWeightsInto(tensors, model.get()), files.checkpoint));
   return model;
 }
 

@@ -117,7 +117,9 @@ absl::StatusOr<std::unique_ptr<BlockModel>> CreateModel(const ModelArch& arch, u
 // names and metadata, or a model directory as Hugging Face lays it out: config.json (the architecture) beside
 // model.safetensors or a sharded model.safetensors.index.json. Every tensor is validated against the
 // architecture; a mismatch names the tensor, the expected and the found shape.
-absl::StatusOr<std::unique_ptr<BlockModel>> LoadModel(const std::string& path);
+// A checkpoint without BlockTrainer metadata takes what it cannot say from `hints` (see ResolveArchitecture); F16
+// and BF16 tensors are widened to F32 (CPU compute).
+absl::StatusOr<std::unique_ptr<BlockModel>> LoadModel(const std::string& path, const ArchitectureHints& hints = {});
 
 // Copies a checkpoint's tensors into an existing model (same architecture). On error the model is unchanged.
 absl::Status LoadWeightsInto(const std::vector<TensorView>& tensors, BlockModel* model);

@@ -215,7 +215,17 @@ class VitBlockModel : public BlockModel {
   absl::Status Init() { return IndexParameters(); }
   Metadata ArchitectureMetadata() const override { return vit_->config().ToMetadata(); }
   ModelArch arch() const override { return vit_->config(); }
-  torch::Tensor PrepareInput(const torch::Tensor& raw) const override { return raw.sub(0.5).div(0.5); }
+  // The model's own normalisation (VitConfig::image_mean / image_std), per channel.
+  torch::Tensor PrepareInput(const torch::Tensor& raw) const override {
+    const VitConfig& c = vit_->config();
+    if (c.image_mean.size() == 1 && c.image_std.size() == 1) return raw.sub(c.image_mean[0]).div(c.image_std[0]);
+    auto per_channel = [&](const std::vector<double>& v) {
+      std::vector<float> f(static_cast<size_t>(c.channels));
+      for (size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(v.size() == 1 ? v[0] : v[i]);
+      return torch::tensor(f).view({1, c.channels, 1, 1});
+    };
+    return (raw - per_channel(c.image_mean)) / per_channel(c.image_std);
+  }
   torch::Tensor RandomInput(int64_t batch) const override {
     const VitConfig& c = vit_->config();
     return torch::rand({batch, c.channels, c.image_size, c.image_size});

@@ -42,8 +42,9 @@ absl::StatusOr<ClassAccuracy> PerClass(BlockModel* model, const ImageDataset& da
 
 }  // namespace
 
-absl::Status RunEvaluateCommand(const std::string& model_path, const std::string& dataset_dir, bool json) {
-  ASSIGN_OR_RETURN(auto model, LoadModel(model_path));
+absl::Status RunEvaluateCommand(const std::string& model_path, const std::string& dataset_dir, bool json,
+                                const ArchitectureHints& hints) {
+  ASSIGN_OR_RETURN(auto model, LoadModel(model_path, hints));
   torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(dataset_dir, "test"));
   ASSIGN_OR_RETURN(EvalResult eval, Evaluate(model.get(), test));
