@@ -67,12 +67,16 @@ absl::Status ParseRoot(const YAML::Node& root, const std::string& source, Scenar
   if (!root.IsMap()) return Error(source, root, "scenario", "the file must hold a 'scenario:' mapping");
   RETURN_IF_ERROR(CheckKeys(source, root, "", {"scenario"}));
   YAML::Node node = root["scenario"];
-  RETURN_IF_ERROR(CheckKeys(source, node, "scenario", {"name", "seed", "dataset", "eval_samples", "domains"}));
+  RETURN_IF_ERROR(CheckKeys(source, node, "scenario", {"name", "seed", "dataset", "eval_samples", "sequence", "domains"}));
   RETURN_IF_ERROR(ReadString(source, node, "scenario", "name", true, &s->name));
   RETURN_IF_ERROR(ReadInt(source, node, "scenario", "seed", 0, int64_t{1} << 40, false, &s->seed));
   RETURN_IF_ERROR(ReadString(source, node, "scenario", "dataset", false, &s->dataset));
   RETURN_IF_ERROR(ReadInt(source, node, "scenario", "eval_samples", 1, 1 << 20, false, &s->eval_samples));
-  auto stream_size = DatasetStreamSize(s->dataset);
+  RETURN_IF_ERROR(ReadInt(source, node, "scenario", "sequence", 2, 1 << 16, false, &s->sequence));
+  if (node["sequence"].IsDefined() && !s->text()) {
+    return Error(source, node["sequence"], "scenario.sequence", "only a text scenario (dataset: text) has sequences");
+  }
+  auto stream_size = s->text() ? absl::StatusOr<int64_t>(0) : DatasetStreamSize(s->dataset);
   if (!stream_size.ok()) return Error(source, node["dataset"], "scenario.dataset", std::string(stream_size.status().message()));
 
   YAML::Node domains = node["domains"];
@@ -88,7 +92,28 @@ absl::Status ParseRoot(const YAML::Node& root, const std::string& source, Scenar
     RETURN_IF_ERROR(ReadString(source, d, path, "name", true, &domain.name));
     if (domain.name.empty()) return Error(source, d, path + ".name", "must not be empty");
     path = absl::StrCat("scenario.domains[", i, "] (", domain.name, ")");
-    RETURN_IF_ERROR(CheckKeys(source, d, path, {"name", "samples", "labeled_fraction", "corruptions"}));
+    if (s->text()) {
+      RETURN_IF_ERROR(CheckKeys(source, d, path, {"name", "samples", "labeled_fraction", "files", "heldout_share"}));
+      YAML::Node files = d["files"];
+      if (!files.IsDefined() || files.IsNull()) return Error(source, d, path + ".files", "is required (globs of the domain's text files)");
+      if (files.IsScalar()) files = YAML::Node(std::vector<std::string>{files.Scalar()});
+      if (!files.IsSequence() || files.size() == 0) return Error(source, files, path + ".files", "must be a non-empty list of globs");
+      for (size_t f = 0; f < files.size(); ++f) {
+        if (!files[f].IsScalar() || files[f].Scalar().empty()) {
+          return Error(source, files[f], absl::StrCat(path, ".files[", f, "]"), "must be a glob");
+        }
+        domain.files.push_back(files[f].Scalar());
+      }
+      YAML::Node share = d["heldout_share"];
+      if (share.IsDefined() && !share.IsNull()) {
+        if (!share.IsScalar() || !absl::SimpleAtod(share.Scalar(), &domain.heldout_share) ||
+            !(domain.heldout_share > 0 && domain.heldout_share < 1)) {
+          return Error(source, share, path + ".heldout_share", "must be a number between 0 and 1 (exclusive)");
+        }
+      }
+    } else {
+      RETURN_IF_ERROR(CheckKeys(source, d, path, {"name", "samples", "labeled_fraction", "corruptions"}));
+    }
     RETURN_IF_ERROR(ReadInt(source, d, path, "samples", 1, int64_t{1} << 40, true, &domain.samples));
     YAML::Node fraction = d["labeled_fraction"];
     if (fraction.IsDefined() && !fraction.IsNull()) {
@@ -130,7 +155,8 @@ absl::Status ParseRoot(const YAML::Node& root, const std::string& source, Scenar
   }
   const int64_t needed =
       s->StreamSamples() + s->eval_samples * static_cast<int64_t>(s->DistinctDomains().size());
-  if (needed > *stream_size) {
+  // A text corpus's size is known once its files are read (materialisation says when one is too small).
+  if (!s->text() && needed > *stream_size) {
     return Error(source, domains, "scenario.domains",
                  absl::StrCat("needs ", s->StreamSamples(), " stream samples + ", s->eval_samples, " held-out × ",
                               s->DistinctDomains().size(), " domains = ", needed, ", but ", s->dataset,
@@ -165,7 +191,7 @@ const std::vector<std::string>& KnownCorruptions() {
 
 absl::StatusOr<int64_t> DatasetStreamSize(const std::string& dataset) {
   if (dataset == "fashion-mnist") return 10000;
-  return absl::InvalidArgumentError(absl::StrCat("unknown dataset '", dataset, "' (supported: fashion-mnist)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown dataset '", dataset, "' (supported: fashion-mnist, text)"));
 }
 
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml, const std::string& source) {

@@ -14,7 +14,21 @@
 //         corruptions:
 //           - {type: fog, severity: 3}
 //
-// Torch-free: loading and validation only. Deterministic materialisation lives in scenario_data.h.
+// A text scenario (`dataset: text`) has token sequences for samples and files for domains:
+//
+//   scenario:
+//     name: text-default
+//     seed: 7
+//     dataset: text
+//     sequence: 64                 # tokens per sample (the context a window trains on)
+//     eval_samples: 200            # held-out sequences per domain, from held-out files
+//     domains:
+//       - name: python
+//         files: ["/usr/lib/python3.11/*.py"]   # globs (** for any depth); plain, .gz, .html or man pages
+//         samples: 600             # stream sequences this domain lasts
+//         heldout_share: 0.2       # share of the files held out (split by file: no file in both)
+//
+// Torch-free: loading and validation only. Deterministic materialisation lives in scenario_data.h / text_data.h.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +50,8 @@ struct DomainSpec {
   int64_t samples = 0;
   double labeled_fraction = 1.0;
   std::vector<CorruptionSpec> corruptions;  // applied in order; empty = clean
+  std::vector<std::string> files;           // text: the corpus (globs)
+  double heldout_share = 0.2;               // text: share of the files held out
 };
 
 struct Scenario {
@@ -43,7 +59,10 @@ struct Scenario {
   int64_t seed = 0;
   std::string dataset = "fashion-mnist";
   int64_t eval_samples = 500;
+  int64_t sequence = 64;  // text: tokens per sample
   std::vector<DomainSpec> domains;
+
+  bool text() const { return dataset == "text"; }
 
   // Distinct domain names in first-appearance order (a recurring domain shares its held-out set).
   std::vector<std::string> DistinctDomains() const;
