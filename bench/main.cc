@@ -20,8 +20,10 @@ int main(int argc, char** argv) {
   o.model_path = "var/cloud/models/foundation.safetensors";
   std::string log_level = "info";
   app.add_option("-s,--scenario", o.scenario_path, "scenario YAML")->capture_default_str()->check(CLI::ExistingFile);
-  app.add_option("-m,--model", o.model_path, "deployed model every method starts from")->capture_default_str()
-      ->check(CLI::ExistingFile);
+  app.add_option("-m,--model", o.model_path,
+                 "deployed model every method starts from (a checkpoint, or a model directory: a text model)")
+      ->capture_default_str()
+      ->check(CLI::ExistingPath);
   app.add_option("--memory-budget", o.memory_budget,
                  "memory budget: a size (48MiB) or a percentage of full fine-tuning's predicted peak (35%); several, "
                  "comma-separated (10%,15%,25%), run a budget sweep into OUT/<budget>/ and OUT/sweep.{md,json,png}")

@@ -388,7 +388,7 @@ absl::Status RunOracle(const ScoreboardOptions& o, const OracleOptions& oo, cons
     input.id = absl::StrCat("oracle-", w + 1);
     ASSIGN_OR_RETURN(input.model, CopyModel(*model));
     input.samples = &samples;
-    input.source = &setup.source;
+    input.source = setup.source_or_null();
     input.budget = setup.budget;
     input.seed = o.seed + w;
     ASSIGN_OR_RETURN(WindowOutcome outcome, RunWindow(std::move(input), planner, cancel));

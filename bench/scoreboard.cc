@@ -76,7 +76,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
   const size_t windows = setup.windows;
   const WindowBudget& budget = setup.budget;
   const uint64_t budget_bytes = budget.memory_budget;
-  const SourceStats& source = setup.source;
+  const SourceStats* source = setup.source_or_null();
   const std::vector<int64_t>& grid = setup.grid;
   uint64_t blocktrainer_memory = 0;  // its plan's predicted peak in the current window: what `random` matches
   std::vector<MethodState> methods;
@@ -128,7 +128,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       const std::string input_id = input.id;
       ASSIGN_OR_RETURN(input.model, CopyModel(*m.model));
       input.samples = &samples;
-      input.source = &source;
+      input.source = source;
       input.budget = budget;
       if (m.name == "full") input.budget.memory_budget = ~uint64_t{0} >> 1;  // full: no budget (a reference)
       input.seed = o.seed + w;

@@ -9,6 +9,8 @@
 
 #include "common/base/units.h"
 #include "common/data/dataset.h"
+#include "common/data/text_data.h"
+#include "common/text/tokenizer.h"
 #include "common/model/memory_meter.h"
 #include "common/plan/window_plan.h"
 #include "edge/intake/scenario_feeder.h"
@@ -44,9 +46,19 @@ absl::StatusOr<BenchSetup> LoadBench(const ScoreboardOptions& o) {
   }
   ASSIGN_OR_RETURN(s.foundation, LoadModel(o.model_path));
   s.foundation->SetTrainingMode(false);
-  ASSIGN_OR_RETURN(s.source, LoadOrComputeSourceStats(o.model_path, *s.foundation, o.dataset_dir));
-  ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(o.dataset_dir, "test"));
-  ASSIGN_OR_RETURN(s.data, MaterializeScenario(s.scenario, test));
+  if (s.scenario.text()) {
+    // Text: the model directory's own tokenizer turns the domains' files into sequences; no image statistics.
+    if (s.foundation->arch().llama() == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(o.scenario_path, " is a text scenario but ", o.model_path,
+                                                     " is not a decoder"));
+    }
+    ASSIGN_OR_RETURN(auto tokenizer, Tokenizer::Open(o.model_path + "/tokenizer.model"));
+    ASSIGN_OR_RETURN(s.data, MaterializeTextScenario(s.scenario, *tokenizer));
+  } else {
+    ASSIGN_OR_RETURN(s.source, LoadOrComputeSourceStats(o.model_path, *s.foundation, o.dataset_dir));
+    ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(o.dataset_dir, "test"));
+    ASSIGN_OR_RETURN(s.data, MaterializeScenario(s.scenario, test));
+  }
   if (s.data.windows.empty()) return absl::InvalidArgumentError(absl::StrCat(o.scenario_path, ": the scenario has no windows"));
   s.windows = o.max_windows > 0 ? std::min<size_t>(s.data.windows.size(), static_cast<size_t>(o.max_windows))
                                 : s.data.windows.size();
@@ -59,7 +71,8 @@ absl::StatusOr<BenchSetup> LoadBench(const ScoreboardOptions& o) {
   MemoryMeter::Install();
   if (budget_bytes == 0) {
     // A percentage of full fine-tuning's predicted peak, on the foundation model's costs for the first window.
-    const ImageDataset first = ThroughBuffer(s.data.windows.front().stream, s.data.windows.front().labeled);
+    const ImageDataset first = s.scenario.text() ? s.data.windows.front().stream
+                                                 : ThroughBuffer(s.data.windows.front().stream, s.data.windows.front().labeled);
     WindowProbeOptions costs_only;
     costs_only.window = budget.window;
     costs_only.batch = budget.batch;
@@ -77,6 +90,7 @@ absl::StatusOr<BenchSetup> LoadBench(const ScoreboardOptions& o) {
 
 WindowSamples BenchWindowSamples(const BenchSetup& setup, size_t w) {
   const DomainWindow& dw = setup.data.windows[w];
+  if (setup.scenario.text()) return SplitWindowSamples(dw.stream, dw.labeled);  // token ids as they are
   const ImageDataset stream = ThroughBuffer(dw.stream, dw.labeled);
   return SplitWindowSamples(stream, stream.labels.ge(0));
 }

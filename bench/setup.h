@@ -19,7 +19,8 @@ namespace bt {
 struct BenchSetup {
   Scenario scenario;
   std::unique_ptr<BlockModel> foundation;
-  SourceStats source;
+  SourceStats source;              // image scenarios; a text scenario has none (source() is null)
+  const SourceStats* source_or_null() const { return scenario.text() ? nullptr : &source; }
   ScenarioData data;
   size_t windows = 0;              // how many of data.windows run (--max-windows)
   WindowBudget budget;             // memory budget in bytes, window, probe runs

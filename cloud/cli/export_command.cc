@@ -46,14 +46,34 @@ absl::StatusOr<ExportedVersion> ExportVersion(const CloudConfig& config, const s
     for (const TensorView& v : file->tensors()) views.push_back(v);
     files.push_back(std::move(file));
   }
-  Metadata metadata = (*model)->checkpoint().metadata();
+  // The resolved architecture (a foreign checkpoint's own metadata may not say it), with the provenance.
+  const ModelArch& arch = (*model)->architecture();
+  Metadata metadata = arch.ToMetadata();
   metadata["blocktrainer.edge"] = edge;
   metadata["blocktrainer.version"] = std::to_string(record.version);
-  RETURN_IF_ERROR(Annotate(WriteSafetensors(out, views, metadata), out));
   ExportedVersion result;
   result.version = record.version;
   result.blocks = record.blocks.size();
   std::error_code ec;
+  if (arch.llama() != nullptr) {
+    // A decoder leaves as an HF-style directory another tool loads as it is: config.json, model.safetensors, and
+    // the foundation's tokenizer.model. Written beside `out` and renamed into place.
+    const std::string staging = out + ".partial";
+    std::filesystem::remove_all(staging, ec);
+    std::filesystem::create_directories(staging);
+    RETURN_IF_ERROR(Annotate(WriteSafetensors(staging + "/model.safetensors", views, metadata), out));
+    RETURN_IF_ERROR(WriteFileAtomically(staging + "/config.json", arch.llama()->ToConfigJson()));
+    const std::string tokenizer = config.ModelPath() + "/tokenizer.model";
+    if (std::filesystem::exists(tokenizer)) {
+      ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(tokenizer));
+      RETURN_IF_ERROR(WriteFileAtomically(staging + "/tokenizer.model", bytes));
+    }
+    if (std::filesystem::exists(out)) std::filesystem::remove_all(out);
+    std::filesystem::rename(staging, out);
+    result.bytes = std::filesystem::file_size(out + "/model.safetensors", ec);
+    return result;
+  }
+  RETURN_IF_ERROR(Annotate(WriteSafetensors(out, views, metadata), out));
   result.bytes = std::filesystem::file_size(out, ec);
   return result;
 }

@@ -157,6 +157,11 @@ class Fields {
   }
 
   // Fails on the first key of this mapping that no accessor asked for.
+  // An error about `key` of this mapping, with the file (and line) in front.
+  absl::Status Invalid(const char* key, const std::string& message) const {
+    return Error(Key(key), message, Lookup(key));
+  }
+
   absl::Status CheckNoUnknownKeys() const {
     if (!node_.IsDefined() || !node_.IsMap()) return absl::OkStatus();
     for (const auto& entry : node_) {
@@ -249,6 +254,29 @@ absl::Status ParseArchitecture(Fields& f, VitConfig* a) {
   return f.CheckNoUnknownKeys();
 }
 
+absl::Status ParseDecoder(Fields& f, LlamaConfig* d) {
+  RETURN_IF_ERROR(f.Int("hidden_size", &d->hidden_size, 8, 1 << 16));
+  RETURN_IF_ERROR(f.Int("intermediate_size", &d->intermediate_size, 8, 1 << 20));
+  RETURN_IF_ERROR(f.Int("num_hidden_layers", &d->num_hidden_layers, 1, 1024));
+  RETURN_IF_ERROR(f.Int("num_attention_heads", &d->num_attention_heads, 1, 1024));
+  RETURN_IF_ERROR(f.Int("num_key_value_heads", &d->num_key_value_heads, 1, 1024));
+  RETURN_IF_ERROR(f.Int("max_position_embeddings", &d->max_position_embeddings, 2, 1 << 20));
+  RETURN_IF_ERROR(f.Double("rms_norm_eps", &d->rms_norm_eps, 1e-12, 1.0));
+  RETURN_IF_ERROR(f.Double("rope_theta", &d->rope_theta, 2.0, 1e9));
+  RETURN_IF_ERROR(f.CheckNoUnknownKeys());
+  if (d->hidden_size % d->num_attention_heads != 0) {
+    return f.Invalid("num_attention_heads", absl::StrCat(d->num_attention_heads, " does not divide hidden_size ",
+                                                         d->hidden_size));
+  }
+  if (d->num_attention_heads % d->num_key_value_heads != 0) {
+    return f.Invalid("num_key_value_heads", absl::StrCat(d->num_key_value_heads, " does not divide num_attention_heads ",
+                                                         d->num_attention_heads));
+  }
+  d->head_dim = d->hidden_size / d->num_attention_heads;
+  if (d->head_dim % 2 != 0) return f.Invalid("num_attention_heads", "gives an odd head dimension (rotary embeddings need pairs)");
+  return absl::OkStatus();
+}
+
 absl::Status ParseCloud(const YAML::Node& root, const std::string& source, CloudConfig* c) {
   Fields top(root, "", source);
   RETURN_IF_ERROR(top.CheckIsMap());
@@ -271,6 +299,12 @@ absl::Status ParseCloud(const YAML::Node& root, const std::string& source, Cloud
   RETURN_IF_ERROR(model.String("path", &c->model.path));
   ASSIGN_OR_RETURN(Fields arch, model.Child("architecture"));
   RETURN_IF_ERROR(ParseArchitecture(arch, &c->model.architecture));
+  RETURN_IF_ERROR(model.String("family", &c->model.family));
+  if (c->model.family != "vit" && c->model.family != "llama") {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": model.family: '", c->model.family, "' (vit or llama)"));
+  }
+  ASSIGN_OR_RETURN(Fields decoder, model.Child("decoder"));
+  RETURN_IF_ERROR(ParseDecoder(decoder, &c->model.decoder));
   ASSIGN_OR_RETURN(Fields preprocess, model.Child("preprocess"));
   RETURN_IF_ERROR(preprocess.NumberList("image_mean", &c->model.image_mean, -1e6, 1e6));
   RETURN_IF_ERROR(preprocess.NumberList("image_std", &c->model.image_std, 1e-9, 1e6));
@@ -291,7 +325,22 @@ absl::Status ParseCloud(const YAML::Node& root, const std::string& source, Cloud
   RETURN_IF_ERROR(pre.Int("threads", &p.threads, 0, 1024));
   RETURN_IF_ERROR(pre.Duration("progress_interval", &p.progress_interval, std::chrono::milliseconds(100),
                                std::chrono::hours(24)));
+  RETURN_IF_ERROR(pre.StringList("corpus", &p.corpus));
+  RETURN_IF_ERROR(pre.Double("heldout_share", &p.heldout_share, 0.001, 0.999));
+  RETURN_IF_ERROR(pre.Int("vocab_size", &p.vocab_size, 300, 1 << 20));
+  RETURN_IF_ERROR(pre.Int("sequence", &p.sequence, 2, 1 << 16));
+  RETURN_IF_ERROR(pre.Int("max_tokens", &p.max_tokens, 0, int64_t{1} << 40));
   RETURN_IF_ERROR(pre.CheckNoUnknownKeys());
+  if (p.dataset != "fashion-mnist" && p.dataset != "text") {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": pretrain.dataset: '", p.dataset, "' (fashion-mnist or text)"));
+  }
+  if ((p.dataset == "text") != (c->model.family == "llama")) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": pretrain.dataset '", p.dataset, "' does not go with model.family '",
+                                                   c->model.family, "' (text pretrains a llama decoder, fashion-mnist a vit)"));
+  }
+  if (p.dataset == "text" && p.corpus.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": pretrain.corpus: a text model needs its prose corpus (globs)"));
+  }
 
   return top.CheckNoUnknownKeys();
 }
@@ -417,7 +466,23 @@ absl::StatusOr<int> ParseTimeZoneOffset(const std::string& zone) {
 
 std::string CloudConfig::ModelPath() const {
   if (!model.path.empty()) return model.path;
-  return (std::filesystem::path(cloud.data_dir) / "models" / "foundation.safetensors").string();
+  return (std::filesystem::path(cloud.data_dir) / "models" /
+          (model.family == "llama" ? "foundation-text" : "foundation.safetensors"))
+      .string();
+}
+
+LlamaConfig ModelOptions::DefaultDecoder() {
+  LlamaConfig d;
+  d.hidden_size = 128;
+  d.intermediate_size = 352;
+  d.num_hidden_layers = 4;
+  d.num_attention_heads = 4;
+  d.num_key_value_heads = 2;
+  d.head_dim = 32;
+  d.max_position_embeddings = 256;
+  d.rms_norm_eps = 1e-5;
+  d.vocab_size = 2048;
+  return d;
 }
 
 absl::Status CloudConfig::Validate() const {
@@ -425,9 +490,9 @@ absl::Status CloudConfig::Validate() const {
   if (cloud.listen.empty()) return absl::InvalidArgumentError("cloud.listen: must not be empty");
   RETURN_IF_ERROR(CheckLogLevel(cloud.log_level, "cloud.log_level"));
   RETURN_IF_ERROR(model.architecture.Validate("model.architecture"));
-  if (pretrain.dataset != "fashion-mnist") {
+  if (pretrain.dataset != "fashion-mnist" && pretrain.dataset != "text") {
     return absl::InvalidArgumentError(
-        absl::StrCat("pretrain.dataset: unknown dataset '", pretrain.dataset, "' (supported: fashion-mnist)"));
+        absl::StrCat("pretrain.dataset: unknown dataset '", pretrain.dataset, "' (supported: fashion-mnist, text)"));
   }
   return absl::OkStatus();
 }

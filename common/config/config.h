@@ -19,7 +19,7 @@ namespace bt {
 
 // How the default foundation model is pretrained on the cloud.
 struct PretrainOptions {
-  std::string dataset = "fashion-mnist";                            // only Fashion-MNIST for now
+  std::string dataset = "fashion-mnist";                            // fashion-mnist, or text (a decoder)
   std::string dataset_dir = "/usr/share/datasets/fashion-mnist";    // IDX files (optionally .gz)
   int64_t epochs = 8;                 // passes over the training split
   int64_t batch_size = 128;           // images per optimiser step
@@ -30,6 +30,12 @@ struct PretrainOptions {
   int64_t seed = 1;                   // initialisation and shuffling; same seed, same weights
   int64_t threads = 0;                // intra-op threads; 0 = all cores
   std::chrono::milliseconds progress_interval{10'000};  // how often a progress line is logged
+  // dataset: text — the prose corpus (globs), split by file; the tokenizer is trained on its training files.
+  std::vector<std::string> corpus;
+  double heldout_share = 0.1;          // of the corpus files, for the held-out prose accuracy
+  int64_t vocab_size = 2048;           // SentencePiece vocabulary (the decoder's vocab_size follows it)
+  int64_t sequence = 64;               // tokens per training sequence
+  int64_t max_tokens = 0;              // cap on training tokens read from the corpus; 0 = all of it
 };
 
 struct CloudOptions {
@@ -47,8 +53,12 @@ struct CloudTls {
 
 struct ModelOptions {
   std::string name = "vit-fmnist";   // free text, shown in status
-  std::string path;                  // checkpoint (.safetensors or .index.json); empty = <data_dir>/models/foundation.safetensors
+  std::string path;                  // checkpoint (.safetensors, .index.json or an HF model directory); empty =
+                                     // <data_dir>/models/foundation.safetensors (foundation-text/ for a decoder)
+  std::string family = "vit";        // what `pretrain` builds: vit (architecture) or llama (decoder)
   VitConfig architecture;            // used when pretraining a new model, and for num_heads of a foreign ViT
+  LlamaConfig decoder = DefaultDecoder();  // family llama; vocab_size comes from the trained tokenizer
+  static LlamaConfig DefaultDecoder();
   // model.preprocess: overrides the checkpoint's preprocessing (empty: keep it)
   std::vector<double> image_mean, image_std;
   ArchitectureHints Hints() const { return {architecture, image_mean, image_std}; }

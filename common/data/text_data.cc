@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_join.h"
 #include "common/text/corpus.h"
@@ -21,10 +22,9 @@ uint64_t Salted(uint64_t seed, const std::string& salt) {
 absl::StatusOr<ImageDataset> TokenSequences(const std::vector<std::string>& files, const Tokenizer& tokenizer,
                                             int64_t sequence, int64_t count, const std::string& what,
                                             size_t* files_used) {
-  if (sequence < 2 || count < 0) return absl::InvalidArgumentError("sequences need at least 2 tokens");
-  const int64_t needed = count * (sequence + 1);
+  if (sequence < 2 || count < kAllSequences) return absl::InvalidArgumentError("sequences need at least 2 tokens");
+  const int64_t needed = count == kAllSequences ? std::numeric_limits<int64_t>::max() : count * (sequence + 1);
   std::vector<int64_t> tokens;
-  tokens.reserve(static_cast<size_t>(needed));
   size_t used = 0;
   for (const std::string& file : files) {
     if (static_cast<int64_t>(tokens.size()) >= needed) break;
@@ -35,11 +35,17 @@ absl::StatusOr<ImageDataset> TokenSequences(const std::vector<std::string>& file
     tokens.push_back(tokenizer.eos_id());
   }
   if (files_used != nullptr) *files_used = used;
-  if (static_cast<int64_t>(tokens.size()) < needed) {
+  if (count == kAllSequences) {
+    count = static_cast<int64_t>(tokens.size()) / (sequence + 1);
+    if (count == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": its ", files.size(), " files hold ", tokens.size(),
+                                                     " tokens, not one sequence of ", sequence));
+    }
+  } else if (static_cast<int64_t>(tokens.size()) < needed) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": its ", files.size(), " files hold ", tokens.size(),
                                                    " tokens, ", count, " sequences of ", sequence, " need ", needed));
   }
-  tokens.resize(static_cast<size_t>(needed));
+  tokens.resize(static_cast<size_t>(count * (sequence + 1)));
   torch::Tensor all = torch::tensor(tokens, torch::kInt64).view({count, sequence + 1});
   return ImageDataset{all.slice(1, 0, sequence).contiguous(), all.slice(1, 1, sequence + 1).contiguous()};
 }

@@ -18,7 +18,9 @@
 namespace bt {
 
 // `count` sequences of `sequence` tokens (and their next tokens) from `files` read in order; fails, naming
-// `what`, when the files hold fewer tokens than that. `files_used` (optional) receives how many files were read.
+// `what`, when the files hold fewer tokens than that. `count` = kAllSequences: as many as all the files hold.
+// `files_used` (optional) receives how many files were read.
+inline constexpr int64_t kAllSequences = -1;
 absl::StatusOr<ImageDataset> TokenSequences(const std::vector<std::string>& files, const Tokenizer& tokenizer,
                                             int64_t sequence, int64_t count, const std::string& what,
                                             size_t* files_used = nullptr);

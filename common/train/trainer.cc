@@ -65,7 +65,9 @@ absl::StatusOr<EvalResult> Evaluate(BlockModel* model, const ImageDataset& data,
     for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
       int64_t end = std::min(begin + batch_size, data.size());
       ImageDataset batch = data.Slice(begin, end);
-      result.correct += CountCorrect(model->Forward(model->PrepareInput(batch.images)), batch.labels);
+      const torch::Tensor logits = model->Forward(model->PrepareInput(batch.images));
+      result.correct += CountCorrect(logits, batch.labels);
+      result.loss_sum += OutputLoss(logits, batch.labels).item<double>() * static_cast<double>(batch.labels.numel());
       result.total += batch.labels.numel();
     }
   } catch (const c10::Error& e) {

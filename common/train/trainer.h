@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <memory>
 
 #include "common/model/block_model.h"
@@ -47,8 +48,11 @@ class Trainer {
 struct EvalResult {
   int64_t correct = 0;
   int64_t total = 0;
+  double loss_sum = 0;  // cross-entropy summed over the scored outputs
   double seconds = 0;
   double accuracy() const { return total > 0 ? static_cast<double>(correct) / total : 0.0; }
+  double mean_loss() const { return total > 0 ? loss_sum / static_cast<double>(total) : 0.0; }
+  double perplexity() const { return std::exp(mean_loss()); }
 };
 
 // Top-1 accuracy of `model` on `data` (no gradients, eval mode).

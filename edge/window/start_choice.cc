@@ -6,6 +6,20 @@ namespace bt {
 
 std::vector<double> DriftSignature(const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
+  if (!images.is_floating_point()) {
+    // Token ids: how the tokens spread over frequency ranks (SentencePiece numbers pieces roughly by score, so
+    // log-spaced id ranges), and over 18 hashed buckets of their identity.
+    const torch::Tensor ids = images.flatten().to(torch::kInt64).clamp_min(0);
+    const double n = static_cast<double>(std::max<int64_t>(1, ids.numel()));
+    const torch::Tensor rank = torch::clamp((torch::log2(ids.to(torch::kFloat64) + 1) * 1.5).floor(), 0, 17).to(torch::kInt64);
+    const torch::Tensor hashed = (ids * static_cast<int64_t>(2654435761)).remainder(static_cast<int64_t>(1) << 32).remainder(18);
+    std::vector<double> out;
+    for (const torch::Tensor* b : {&rank, &hashed}) {
+      const torch::Tensor counts = torch::bincount(*b, {}, 18).to(torch::kFloat64) / n;
+      for (int64_t i = 0; i < 18; ++i) out.push_back(counts[i].item<double>());
+    }
+    return out;
+  }
   const torch::Tensor x = images.to(torch::kFloat64).clamp(0, 1);  // (N, C, H, W)
   const torch::Tensor flat = x.flatten(1);
   std::vector<double> out;

@@ -20,7 +20,7 @@
 
 namespace bt {
 
-// `images`: (N, C, H, W) in [0, 1], N ≥ 1. 36 values.
+// `images`: (N, C, H, W) in [0, 1], N ≥ 1; or token ids (N, T). 36 values.
 std::vector<double> DriftSignature(const torch::Tensor& images);
 
 // A version a window may start from besides the deployed one.
