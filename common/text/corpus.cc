@@ -174,7 +174,7 @@ absl::StatusOr<std::vector<std::string>> ExpandGlobs(const std::vector<std::stri
     const size_t recursive = pattern.find("**");
     if (recursive == std::string::npos) {
       glob_t g{};
-      const int rc = glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g);
+      const int rc = glob(pattern.c_str(), GLOB_NOSORT | GLOB_BRACE, nullptr, &g);
       if (rc == 0) {
         for (size_t i = 0; i < g.gl_pathc; ++i) {
           std::error_code ec;

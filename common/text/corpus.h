@@ -12,7 +12,7 @@
 namespace bt {
 
 // Regular files matching any of `globs`, sorted and without duplicates. A glob is a path with *, ? and [...]
-// (fnmatch); "**" matches any number of directories. At most `max_files` (the rest are dropped, in sorted order).
+// (fnmatch) and {a,b} alternatives; "**" matches any number of directories. At most `max_files` (the rest are dropped, in sorted order).
 absl::StatusOr<std::vector<std::string>> ExpandGlobs(const std::vector<std::string>& globs, size_t max_files = 100000);
 
 // A file's text: gzip-decompressed when it ends in .gz; HTML with its tags, scripts and styles removed and entities
