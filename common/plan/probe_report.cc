@@ -68,6 +68,7 @@ std::string ProbeReport::ToJson() const {
   }
   j["costs"] = nlohmann::ordered_json::parse(ProfilesToJson(costs));
   j["fixed_bytes"] = fixed_bytes;
+  j["output_bytes"] = output_bytes;
   j["batch"] = batch;
   j["curve_runs"] = curve_runs;
   j["budget_exhausted"] = budget_exhausted;
@@ -97,6 +98,7 @@ absl::StatusOr<ProbeReport> ProbeReport::FromJson(const std::string& text, const
     }
     ASSIGN_OR_RETURN(r.costs, ProfilesFromJson(j.at("costs").dump(), source + ": costs"));
     r.fixed_bytes = j.at("fixed_bytes").get<uint64_t>();
+    r.output_bytes = std::min(r.fixed_bytes, j.value("output_bytes", uint64_t{0}));
     r.batch = j.at("batch").get<int64_t>();
     r.curve_runs = j.at("curve_runs").get<int>();
     r.budget_exhausted = j.at("budget_exhausted").get<bool>();

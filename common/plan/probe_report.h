@@ -43,6 +43,8 @@ struct ProbeReport {
   std::vector<ProbePoint> points;        // retraining curves (shares, iterations, accuracy)
   std::vector<BlockProfile> costs;       // per block and option, measured on this hardware
   uint64_t fixed_bytes = 0;              // paid by every plan: input batch, logits, largest block working memory
+  uint64_t output_bytes = 0;             // part of fixed_bytes: the logits and their gradient at the full batch; a
+                                         // plan in chunks holds one chunk's share (a decoder's logits are large)
   int64_t batch = 64;
   int curve_runs = 0;
   bool budget_exhausted = false;         // the probe budget cut some planned curves

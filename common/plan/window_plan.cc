@@ -62,10 +62,12 @@ PlanRequest RequestForMicroBatch(const ProbeReport& report, int64_t divisor) {
       o.seconds *= slow;
     }
   }
-  // The fixed part holds the largest block working memory (scaled with the chunk) besides the input batch.
+  // The fixed part holds the largest block working memory and the outputs with their gradient, both scaled with
+  // the chunk, besides the input batch.
   const uint64_t transient = MaxTransientBytes(report.costs);
-  const uint64_t rest = report.fixed_bytes > transient ? report.fixed_bytes - transient : 0;
-  r.fixed_bytes = rest + scale(transient);
+  const uint64_t output = std::min(report.output_bytes, report.fixed_bytes);
+  const uint64_t rest = report.fixed_bytes > transient + output ? report.fixed_bytes - transient - output : 0;
+  r.fixed_bytes = rest + scale(transient) + scale(output);
   return r;
 }
 

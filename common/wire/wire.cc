@@ -42,6 +42,7 @@ void ProbeReportToProto(const ProbeReport& r, v1::ProbeReportMsg* out) {
     }
   }
   out->set_fixed_bytes(r.fixed_bytes);
+  out->set_output_bytes(r.output_bytes);
   out->set_batch(r.batch);
   out->set_curve_runs(r.curve_runs);
   out->set_budget_exhausted(r.budget_exhausted);
@@ -91,6 +92,10 @@ absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
     r.costs.push_back(std::move(b));
   }
   r.fixed_bytes = m.fixed_bytes();
+  if (m.output_bytes() > m.fixed_bytes()) {
+    return absl::InvalidArgumentError("probe report: output_bytes exceeds fixed_bytes, of which it is a part");
+  }
+  r.output_bytes = m.output_bytes();
   r.batch = m.batch();
   r.curve_runs = m.curve_runs();
   r.budget_exhausted = m.budget_exhausted();

@@ -4,10 +4,14 @@
 
 namespace bt {
 
+uint64_t OutputBytes(const BlockModel& model, const torch::Tensor& raw_batch) {
+  return static_cast<uint64_t>(2 * 4 * raw_batch.size(0) * model.OutputsPerSample(raw_batch));
+}
+
 uint64_t FixedPlanBytes(const BlockModel& model, const torch::Tensor& raw_batch) {
   // The prepared batch as F32 (images) or as it is (ids), and the logits with their gradient.
   const int64_t input = raw_batch.numel() * std::max<int64_t>(4, raw_batch.element_size());
-  return static_cast<uint64_t>(input + 2 * 4 * raw_batch.size(0) * model.OutputsPerSample(raw_batch));
+  return static_cast<uint64_t>(input) + OutputBytes(model, raw_batch);
 }
 
 absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset& labeled,
@@ -33,6 +37,7 @@ absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset
                                                                         : deployed.RandomInput(o.batch);
   ASSIGN_OR_RETURN(report.costs, ProbeBlockCosts(deployed, deployed.PrepareInput(inputs), o.costs));
   report.fixed_bytes = FixedPlanBytes(deployed, inputs) + MaxTransientBytes(report.costs);
+  report.output_bytes = OutputBytes(deployed, inputs);
 
   if (labeled.size() >= o.min_labeled) {
     CurveProbeOptions curves = o.curves;

@@ -36,5 +36,7 @@ absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset
 // Bytes every plan pays on this model for a batch like `raw_batch`: the input batch and the logits with their
 // gradient (the largest block working memory is added from the costs).
 uint64_t FixedPlanBytes(const BlockModel& model, const torch::Tensor& raw_batch);
+// The part of it that is the logits and their gradient (ProbeReport::output_bytes).
+uint64_t OutputBytes(const BlockModel& model, const torch::Tensor& raw_batch);
 
 }  // namespace bt

@@ -62,6 +62,22 @@ TEST(WindowPlan, ChunkedPlansScaleActivationsAndKeepHeadroom) {
   EXPECT_EQ(BudgetForDivisor(1000, 4), 900u);
 }
 
+// A decoder's logits (positions × vocabulary per sample) are a large part of what every plan pays; in chunks only
+// one chunk's logits and their gradient are alive, so that part scales too (the input and the rest do not).
+TEST(WindowPlan, ChunkedPlansHoldOneChunksOutputs) {
+  ProbeReport r = SampleReport();
+  const uint64_t transient = MaxTransientBytes(r.costs);
+  r.output_bytes = 4000000;
+  r.fixed_bytes = transient + r.output_bytes + 1000;
+  const PlanRequest whole = RequestForMicroBatch(r, 1);
+  const PlanRequest chunked = RequestForMicroBatch(r, 4);
+  EXPECT_EQ(whole.fixed_bytes, r.fixed_bytes);
+  EXPECT_EQ(chunked.fixed_bytes, 1000 + (transient + 3) / 4 + 1000000);
+  // A report from an edge that does not say (output_bytes 0) keeps its outputs whole, as before.
+  r.output_bytes = 0;
+  EXPECT_EQ(RequestForMicroBatch(r, 4).fixed_bytes, 4001000 + (transient + 3) / 4);
+}
+
 TEST(WindowPlan, GridTextAndFullFineTuning) {
   EXPECT_EQ(IterationGrid(400), (std::vector<int64_t>{25, 50, 100, 150, 200, 300, 400}));
   EXPECT_EQ(IterationGrid(10), (std::vector<int64_t>{25}));  // never empty
