@@ -144,6 +144,23 @@ int64_t BlockModel::ParameterCount() const {
   return n;
 }
 
+torch::Tensor BlockModel::ForwardBlock(size_t index, const torch::Tensor& input) {
+  if (index == 0) return ForwardEmbed(input);
+  if (index + 1 < layout_.size()) return ForwardLayer(index - 1, input);
+  return ForwardHead(input);
+}
+
+absl::StatusOr<std::unique_ptr<LayerForm>> BlockModel::MakeLayerForm(size_t index, const TensorMap& weights,
+                                                                     const BlockChoice& choice,
+                                                                     const LoraOptions& lora) const {
+  if (!HasLayerForms(index) || (choice.kind != BlockChoice::Kind::kProxy && choice.kind != BlockChoice::Kind::kLora)) {
+    return absl::InvalidArgumentError(absl::StrCat("block '", layout_.at(index).name, "' has no ", choice.Name(),
+                                                   " form (", arch().family() == "vit" ? "encoder" : "decoder",
+                                                   " layers only)"));
+  }
+  return CreateLayerForm(static_cast<int64_t>(index) - 1, weights, choice, lora);
+}
+
 torch::Tensor BlockModel::ForwardRange(torch::Tensor input, size_t begin, size_t end) {
   for (size_t i = begin; i < end && i < layout_.size(); ++i) input = ForwardBlock(i, input);
   return input;

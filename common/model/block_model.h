@@ -78,9 +78,8 @@ class BlockModel {
   }
   // Block `index` in `choice`'s form (kProxy or kLora), cut from `weights` (the block's tensors, as GetBlock gives
   // them). Fails for a block without layer forms or for another kind of choice.
-  virtual absl::StatusOr<std::unique_ptr<LayerForm>> MakeLayerForm(size_t index, const TensorMap& weights,
-                                                                   const BlockChoice& choice,
-                                                                   const LoraOptions& lora) const = 0;
+  absl::StatusOr<std::unique_ptr<LayerForm>> MakeLayerForm(size_t index, const TensorMap& weights,
+                                                           const BlockChoice& choice, const LoraOptions& lora) const;
 
   // Writes a single safetensors file atomically, with the architecture in its metadata.
   absl::Status Save(const std::string& path) const;
@@ -91,9 +90,31 @@ class BlockModel {
   // Indexes module()'s parameters and checks that the layout covers each exactly once. Call from the factory.
   absl::Status IndexParameters();
   virtual torch::nn::Module& module() = 0;
-  virtual torch::Tensor ForwardBlock(size_t index, const torch::Tensor& input) = 0;
+  // The three kinds of block: block 0, layers 0 .. num_layers − 1 (blocks 1 .. num_layers), the head.
+  virtual torch::Tensor ForwardEmbed(const torch::Tensor& input) = 0;
+  virtual torch::Tensor ForwardLayer(size_t layer, const torch::Tensor& input) = 0;
+  virtual torch::Tensor ForwardHead(const torch::Tensor& input) = 0;
+  // Layer `layer` (0-based) in a compressed form; MakeLayerForm has checked the block and the kind of choice.
+  virtual absl::StatusOr<std::unique_ptr<LayerForm>> CreateLayerForm(int64_t layer, const TensorMap& weights,
+                                                                     const BlockChoice& choice,
+                                                                     const LoraOptions& lora) const = 0;
+  // Builds a family's model: seeds the global RNG (its initialisation), indexes the parameters.
+  template <typename Model, typename Config>
+  static absl::StatusOr<std::unique_ptr<BlockModel>> Build(const Config& config, uint64_t seed, const char* what) {
+    RETURN_IF_ERROR(config.Validate());
+    try {
+      torch::manual_seed(seed);
+      std::unique_ptr<BlockModel> model(new Model(config));
+      RETURN_IF_ERROR(model->IndexParameters());
+      return model;
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("cannot build ", what, ": ", e.what_without_backtrace()));
+    }
+  }
 
  private:
+  torch::Tensor ForwardBlock(size_t index, const torch::Tensor& input);
+
   std::vector<BlockSpec> layout_;
   TensorMap params_;
 };

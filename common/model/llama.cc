@@ -306,7 +306,6 @@ class LlamaLayerForm : public LayerForm {
 class LlamaBlockModel : public BlockModel {
  public:
   explicit LlamaBlockModel(const LlamaConfig& config) : BlockModel(LlamaBlockLayout(config)), llama_(config) {}
-  absl::Status Init() { return IndexParameters(); }
   Metadata ArchitectureMetadata() const override { return llama_->config().ToMetadata(); }
   ModelArch arch() const override { return llama_->config(); }
   torch::Tensor PrepareInput(const torch::Tensor& raw) const override { return raw; }
@@ -319,24 +318,20 @@ class LlamaBlockModel : public BlockModel {
   }
   // A sequence's features: its hidden states averaged over positions.
   torch::Tensor HeadFeatures(const torch::Tensor& head_input) const override { return head_input.mean(1); }
-  absl::StatusOr<std::unique_ptr<LayerForm>> MakeLayerForm(size_t index, const TensorMap& weights,
-                                                           const BlockChoice& choice,
-                                                           const LoraOptions& lora) const override {
-    if (!HasLayerForms(index) ||
-        (choice.kind != BlockChoice::Kind::kProxy && choice.kind != BlockChoice::Kind::kLora)) {
-      return absl::InvalidArgumentError(absl::StrCat("block '", layout().at(index).name, "' has no ", choice.Name(),
-                                                     " form (decoder layers only)"));
-    }
-    return LlamaLayerForm::Create(llama_->config(), static_cast<int64_t>(index) - 1, weights, choice, lora);
+  static absl::StatusOr<std::unique_ptr<BlockModel>> Create(const LlamaConfig& config, uint64_t seed) {
+    return Build<LlamaBlockModel>(config, seed, "the decoder");
   }
 
  protected:
-  torch::nn::Module& module() override { return *llama_; }
-  torch::Tensor ForwardBlock(size_t index, const torch::Tensor& input) override {
-    if (index == 0) return llama_->Embed(input);
-    if (index <= static_cast<size_t>(llama_->config().num_hidden_layers)) return llama_->Layer(index - 1, input);
-    return llama_->Head(input);
+  absl::StatusOr<std::unique_ptr<LayerForm>> CreateLayerForm(int64_t layer, const TensorMap& weights,
+                                                             const BlockChoice& choice,
+                                                             const LoraOptions& lora) const override {
+    return LlamaLayerForm::Create(llama_->config(), layer, weights, choice, lora);
   }
+  torch::nn::Module& module() override { return *llama_; }
+  torch::Tensor ForwardEmbed(const torch::Tensor& input) override { return llama_->Embed(input); }
+  torch::Tensor ForwardLayer(size_t layer, const torch::Tensor& input) override { return llama_->Layer(layer, input); }
+  torch::Tensor ForwardHead(const torch::Tensor& input) override { return llama_->Head(input); }
 
  private:
   Llama llama_;
@@ -345,15 +340,7 @@ class LlamaBlockModel : public BlockModel {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BlockModel>> CreateLlamaModel(const LlamaConfig& config, uint64_t seed) {
-  RETURN_IF_ERROR(config.Validate());
-  try {
-    torch::manual_seed(seed);
-    auto model = std::make_unique<LlamaBlockModel>(config);
-    RETURN_IF_ERROR(model->Init());
-    return std::unique_ptr<BlockModel>(std::move(model));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("cannot build the decoder: ", e.what_without_backtrace()));
-  }
+  return LlamaBlockModel::Create(config, seed);
 }
 
 }  // namespace bt

@@ -212,7 +212,6 @@ class VitLayerForm : public LayerForm {
 class VitBlockModel : public BlockModel {
  public:
   explicit VitBlockModel(const VitConfig& config) : BlockModel(VitBlockLayout(config)), vit_(config) {}
-  absl::Status Init() { return IndexParameters(); }
   Metadata ArchitectureMetadata() const override { return vit_->config().ToMetadata(); }
   ModelArch arch() const override { return vit_->config(); }
   // The model's own normalisation (VitConfig::image_mean / image_std), per channel.
@@ -232,24 +231,20 @@ class VitBlockModel : public BlockModel {
   }
   int64_t OutputsPerSample(const torch::Tensor&) const override { return vit_->config().num_classes; }
   torch::Tensor HeadFeatures(const torch::Tensor& head_input) const override { return head_input.select(1, 0); }
-  absl::StatusOr<std::unique_ptr<LayerForm>> MakeLayerForm(size_t index, const TensorMap& weights,
-                                                           const BlockChoice& choice,
-                                                           const LoraOptions& lora) const override {
-    if (!HasLayerForms(index) ||
-        (choice.kind != BlockChoice::Kind::kProxy && choice.kind != BlockChoice::Kind::kLora)) {
-      return absl::InvalidArgumentError(absl::StrCat("block '", layout().at(index).name, "' has no ", choice.Name(),
-                                                     " form (encoder layers only)"));
-    }
-    return VitLayerForm::Create(vit_->config(), static_cast<int64_t>(index) - 1, weights, choice, lora);
+  static absl::StatusOr<std::unique_ptr<BlockModel>> Create(const VitConfig& config, uint64_t seed) {
+    return Build<VitBlockModel>(config, seed, "ViT");
   }
 
  protected:
-  torch::nn::Module& module() override { return *vit_; }
-  torch::Tensor ForwardBlock(size_t index, const torch::Tensor& input) override {
-    if (index == 0) return vit_->Embed(input);
-    if (index <= static_cast<size_t>(vit_->config().num_layers)) return vit_->Layer(index - 1, input);
-    return vit_->Head(input);
+  absl::StatusOr<std::unique_ptr<LayerForm>> CreateLayerForm(int64_t layer, const TensorMap& weights,
+                                                             const BlockChoice& choice,
+                                                             const LoraOptions& lora) const override {
+    return VitLayerForm::Create(vit_->config(), layer, weights, choice, lora);
   }
+  torch::nn::Module& module() override { return *vit_; }
+  torch::Tensor ForwardEmbed(const torch::Tensor& input) override { return vit_->Embed(input); }
+  torch::Tensor ForwardLayer(size_t layer, const torch::Tensor& input) override { return vit_->Layer(layer, input); }
+  torch::Tensor ForwardHead(const torch::Tensor& input) override { return vit_->Head(input); }
 
  private:
   Vit vit_;
@@ -258,15 +253,7 @@ class VitBlockModel : public BlockModel {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BlockModel>> CreateVitModel(const VitConfig& config, uint64_t seed) {
-  RETURN_IF_ERROR(config.Validate());
-  try {
-    torch::manual_seed(seed);
-    auto model = std::make_unique<VitBlockModel>(config);
-    RETURN_IF_ERROR(model->Init());
-    return std::unique_ptr<BlockModel>(std::move(model));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("cannot build ViT: ", e.what_without_backtrace()));
-  }
+  return VitBlockModel::Create(config, seed);
 }
 
 }  // namespace bt

@@ -195,7 +195,8 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   const uint64_t deployed_version = in.base_version;
   RETURN_IF_ERROR(ChooseStart(in, out));
   BlockModel& model = *in.model;
-  out.threads = ChooseIntraOpThreads(model, samples.all.images);
+  if (budget.threads > 0) torch::set_num_threads(budget.threads);
+  out.threads = budget.threads > 0 ? budget.threads : ChooseIntraOpThreads(model, samples.all.images);
   const ProbeNeeds needs = source.needs();
 
   // Probe: drift statistics, block costs, and (for plan sources that use them) retraining curves.

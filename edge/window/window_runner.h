@@ -45,6 +45,8 @@ struct WindowBudget {
   int64_t batch = 64;
   int probe_runs = 0;  // 0: curve runs bounded by probe_share in seconds; N: exactly N runs (CurveProbeOptions)
   int64_t race_iterations = 0;  // 0: the race's first round fits race_share in seconds; N: exactly N (RaceOptions)
+  int threads = 0;  // intra-op threads: 0 = chosen by measuring (ChooseIntraOpThreads); N = exactly N (results are
+                    // bit-identical only between runs with the same count)
 };
 
 struct WindowSamples {

@@ -64,6 +64,7 @@ WindowInput InputFor(const Window& w, uint64_t budget) {
   in.budget.memory_budget = budget;
   in.budget.window = std::chrono::minutes(10);  // every probe curve and every iteration fits: deterministic
   in.budget.batch = 32;
+  in.budget.threads = 1;  // the same arithmetic in both runs whatever else the machine is doing
   in.seed = 5;
   return in;
 }
