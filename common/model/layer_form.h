@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/plan/block_form.h"
 
 namespace bt {
 
@@ -49,6 +50,34 @@ class LayerForm {
   virtual std::vector<torch::Tensor> Tensors() const = 0;
   // `full` (the block's tensors, as the form was cut from) with the form written back; adapters merged.
   virtual absl::StatusOr<TensorMap> WriteBack(const TensorMap& full) const = 0;
+};
+
+// The part every family's form shares: a module standing in for the layer (the family's layer module at the kept
+// widths: forward, parameters, AttachLora, LoraParameters, MergedParameters), trained whole (train@s) or through
+// its adapters (lora forms). The family fills `module_` and implements WriteBack.
+template <typename Module>
+class ModuleLayerForm : public LayerForm {
+ public:
+  torch::Tensor Forward(const torch::Tensor& x) override { return module_->forward(x); }
+  std::vector<torch::Tensor> TrainableParameters() const override {
+    return choice_.kind == BlockChoice::Kind::kLora ? module_->LoraParameters() : module_->parameters();
+  }
+  std::vector<torch::Tensor> Tensors() const override {
+    std::vector<torch::Tensor> out = module_->parameters();
+    for (const torch::Tensor& t : module_->LoraParameters()) out.push_back(t);
+    return out;
+  }
+
+ protected:
+  explicit ModuleLayerForm(const BlockChoice& choice) : choice_(choice) {}
+  // After the module holds its weights: a lora form freezes them and attaches the adapters.
+  void Adapt(const LoraOptions& lora) {
+    if (choice_.kind != BlockChoice::Kind::kLora) return;
+    for (auto& t : module_->parameters()) t.requires_grad_(false);
+    module_->AttachLora(lora.rank, lora.alpha);
+  }
+  BlockChoice choice_;
+  Module module_{nullptr};
 };
 
 }  // namespace bt

@@ -238,16 +238,16 @@ absl::StatusOr<Cut> SelectLlamaProxy(const LlamaConfig& c, const TensorMap& w, c
 
 // train@s, lora and lora@s of a decoder layer: a LlamaDecoderLayer with the kept heads and SwiGLU units (all of
 // them for lora), with adapters on all seven projections for the lora forms.
-class LlamaLayerForm : public LayerForm {
+class LlamaLayerForm : public ModuleLayerForm<LlamaDecoderLayer> {
  public:
   static absl::StatusOr<std::unique_ptr<LayerForm>> Create(const LlamaConfig& c, int64_t layer, const TensorMap& weights,
                                                            const BlockChoice& choice, const LoraOptions& lora) {
     std::unique_ptr<LlamaLayerForm> form(new LlamaLayerForm(absl::StrCat("model.layers.", layer, "."), choice));
     int64_t heads = 0, kv_heads = 0, units = 0;
     ASSIGN_OR_RETURN(form->cut_, SelectLlamaProxy(c, weights, form->prefix_, choice.sparsity, &heads, &kv_heads, &units));
-    form->layer_ = LlamaDecoderLayer(c, heads, kv_heads, units);
+    form->module_ = LlamaDecoderLayer(c, heads, kv_heads, units);
     torch::NoGradGuard no_grad;
-    for (auto& item : form->layer_->named_parameters()) {
+    for (auto& item : form->module_->named_parameters()) {
       const std::string name = form->prefix_ + item.key();
       auto it = weights.find(name);
       if (it == weights.end()) return absl::InvalidArgumentError(absl::StrCat("missing tensor '", name, "'"));
@@ -258,26 +258,14 @@ class LlamaLayerForm : public LayerForm {
       }
       item.value().copy_(value);
     }
-    if (choice.kind == BlockChoice::Kind::kLora) {
-      for (auto& t : form->layer_->parameters()) t.requires_grad_(false);
-      form->layer_->AttachLora(lora.rank, lora.alpha);
-    }
+    form->Adapt(lora);
     return std::unique_ptr<LayerForm>(std::move(form));
-  }
-  torch::Tensor Forward(const torch::Tensor& x) override { return layer_->forward(x); }
-  std::vector<torch::Tensor> TrainableParameters() const override {
-    return choice_.kind == BlockChoice::Kind::kLora ? layer_->LoraParameters() : layer_->parameters();
-  }
-  std::vector<torch::Tensor> Tensors() const override {
-    std::vector<torch::Tensor> out = layer_->parameters();
-    for (const torch::Tensor& t : layer_->LoraParameters()) out.push_back(t);
-    return out;
   }
   absl::StatusOr<TensorMap> WriteBack(const TensorMap& full) const override {
     torch::NoGradGuard no_grad;
     TensorMap out;
     for (const auto& [name, t] : full) out[name] = t.clone();
-    for (const auto& [key, value] : layer_->MergedParameters()) {
+    for (const auto& [key, value] : module_->MergedParameters()) {
       const std::string name = prefix_ + key;
       auto it = out.find(name);
       if (it == out.end()) return absl::InvalidArgumentError(absl::StrCat("the block has no tensor '", name, "'"));
@@ -295,11 +283,9 @@ class LlamaLayerForm : public LayerForm {
   }
 
  private:
-  LlamaLayerForm(std::string prefix, const BlockChoice& choice) : prefix_(std::move(prefix)), choice_(choice) {}
+  LlamaLayerForm(std::string prefix, const BlockChoice& choice) : ModuleLayerForm(choice), prefix_(std::move(prefix)) {}
   std::string prefix_;
-  BlockChoice choice_;
   Cut cut_;
-  LlamaDecoderLayer layer_{nullptr};
 };
 
 // BlockModel over a Llama: block 0 is the embedding, blocks 1..L the decoder layers, block L+1 the head.

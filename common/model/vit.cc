@@ -164,7 +164,7 @@ namespace {
 
 // train@s, lora and lora@s of an encoder layer: an EncoderBlock keeping the selected heads and MLP units at their
 // original width (all of them for lora), with adapters for the lora forms.
-class VitLayerForm : public LayerForm {
+class VitLayerForm : public ModuleLayerForm<EncoderBlock> {
  public:
   static absl::StatusOr<std::unique_ptr<LayerForm>> Create(const VitConfig& config, int64_t layer,
                                                            const TensorMap& weights, const BlockChoice& choice,
@@ -172,40 +172,26 @@ class VitLayerForm : public LayerForm {
     std::unique_ptr<VitLayerForm> form(new VitLayerForm(config, layer, choice));
     ASSIGN_OR_RETURN(form->spec_, SelectProxyByMagnitude(weights, layer, config, choice.sparsity));
     ASSIGN_OR_RETURN(TensorMap proxy_weights, ExtractProxy(weights, layer, config, form->spec_));
-    form->block_ = EncoderBlock(config.hidden_dim, static_cast<int64_t>(form->spec_.heads.size()),
-                                static_cast<int64_t>(form->spec_.mlp_units.size()), config.hidden_dim / config.num_heads);
+    form->module_ = EncoderBlock(config.hidden_dim, static_cast<int64_t>(form->spec_.heads.size()),
+                                 static_cast<int64_t>(form->spec_.mlp_units.size()), config.hidden_dim / config.num_heads);
     torch::NoGradGuard no_grad;
     const std::string prefix = LayerPrefix(layer);
-    for (auto& item : form->block_->named_parameters()) item.value().copy_(proxy_weights.at(prefix + item.key()));
-    if (choice.kind == BlockChoice::Kind::kLora) {
-      for (auto& t : form->block_->parameters()) t.requires_grad_(false);
-      form->block_->AttachLora(lora.rank, lora.alpha);
-    }
+    for (auto& item : form->module_->named_parameters()) item.value().copy_(proxy_weights.at(prefix + item.key()));
+    form->Adapt(lora);
     return std::unique_ptr<LayerForm>(std::move(form));
-  }
-  torch::Tensor Forward(const torch::Tensor& x) override { return block_->forward(x); }
-  std::vector<torch::Tensor> TrainableParameters() const override {
-    return choice_.kind == BlockChoice::Kind::kLora ? block_->LoraParameters() : block_->parameters();
-  }
-  std::vector<torch::Tensor> Tensors() const override {
-    std::vector<torch::Tensor> out = block_->parameters();
-    for (const torch::Tensor& t : block_->LoraParameters()) out.push_back(t);
-    return out;
   }
   absl::StatusOr<TensorMap> WriteBack(const TensorMap& full) const override {
     TensorMap proxy;
-    for (const auto& [key, value] : block_->MergedParameters()) proxy[LayerPrefix(layer_) + key] = value;
+    for (const auto& [key, value] : module_->MergedParameters()) proxy[LayerPrefix(layer_) + key] = value;
     return WriteBackProxy(full, proxy, layer_, config_, spec_);
   }
 
  private:
   VitLayerForm(const VitConfig& config, int64_t layer, const BlockChoice& choice)
-      : config_(config), layer_(layer), choice_(choice) {}
+      : ModuleLayerForm(choice), config_(config), layer_(layer) {}
   VitConfig config_;
   int64_t layer_;
-  BlockChoice choice_;
   ProxySpec spec_;
-  EncoderBlock block_{nullptr};
 };
 
 // BlockModel over a Vit: block 0 is Embed, blocks 1..L the encoder layers, block L+1 the head.

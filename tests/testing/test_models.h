@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/format/block_layout.h"
+#include "common/format/llama_config.h"
 #include "common/format/model_config.h"
 #include "common/format/safetensors.h"
 
@@ -20,6 +21,21 @@ inline VitConfig TinyVit(int64_t hidden = 16, int64_t heads = 2, int64_t layers 
   c.num_layers = layers;
   c.mlp_dim = mlp;
   c.num_classes = classes;
+  return c;
+}
+
+// A LLaMA-style decoder small enough for unit tests: width 32, 2 layers, head dimension 8, SwiGLU 48; `heads`
+// query heads share `kv_heads` key/value heads.
+inline LlamaConfig TinyDecoder(int64_t vocab = 24, int64_t heads = 4, int64_t kv_heads = 2) {
+  LlamaConfig c;
+  c.vocab_size = vocab;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = heads;
+  c.num_key_value_heads = kv_heads;
+  c.head_dim = 8;
+  c.max_position_embeddings = 32;
   return c;
 }
 

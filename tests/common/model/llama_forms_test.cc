@@ -9,22 +9,13 @@
 #include "common/model/block_probe.h"
 #include "common/model/composed_model.h"
 #include "edge/window/retrain_engine.h"
+#include "tests/testing/test_models.h"
 
 namespace bt {
 namespace {
 
-LlamaConfig TinyDecoder(int64_t heads = 4, int64_t kv_heads = 2) {
-  LlamaConfig c;
-  c.vocab_size = 24;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = heads;
-  c.num_key_value_heads = kv_heads;
-  c.head_dim = 8;
-  c.max_position_embeddings = 32;
-  return c;
-}
+using fixtures::TinyDecoder;
+
 
 std::unique_ptr<BlockModel> Randomised(const LlamaConfig& c, uint64_t seed = 3) {
   auto model = *CreateLlamaModel(c, seed);
@@ -99,7 +90,7 @@ TEST(LlamaForms, GqaProxyKeepsQueryHeadsWithinEveryGroupAndWritesBackBitExactly)
 }
 
 TEST(LlamaForms, WithoutGroupsAProxyDropsWholeHeadsWithTheirKeysAndValues) {
-  const LlamaConfig c = TinyDecoder(4, 4);
+  const LlamaConfig c = TinyDecoder(24, 4, 4);
   auto base = Randomised(c);
   std::vector<BlockChoice> choices(base->num_blocks());
   choices[1] = BlockChoice::Proxy(0.5);

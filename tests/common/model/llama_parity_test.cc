@@ -10,6 +10,7 @@
 #include "common/format/safetensors.h"
 #include "common/model/block_model.h"
 #include "common/model/tensor_convert.h"
+#include "tests/testing/test_models.h"
 
 namespace bt {
 namespace {
@@ -107,14 +108,7 @@ TEST(LlamaParity, AShapeMismatchNamesTheTensorAndBothShapes) {
 }
 
 TEST(LlamaParity, TiedEmbeddingsShareTheMatrixAndRoundTrip) {
-  LlamaConfig c;
-  c.vocab_size = 16;
-  c.hidden_size = 8;
-  c.intermediate_size = 12;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 4;
+  LlamaConfig c = fixtures::TinyDecoder(16);
   c.tie_word_embeddings = true;
   auto model = CreateLlamaModel(c, 3);
   ASSERT_TRUE(model.ok()) << model.status();
@@ -125,9 +119,10 @@ TEST(LlamaParity, TiedEmbeddingsShareTheMatrixAndRoundTrip) {
   torch::Tensor logits = (*model)->Forward(ids);
   EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{2, 5, 16}));
   // Changing the embedding changes the head's output too: it is the same matrix.
-  torch::Tensor hidden = (*model)->ForwardRange(ids, 0, 2);
+  const size_t head = (*model)->num_blocks() - 1;
+  torch::Tensor hidden = (*model)->ForwardRange(ids, 0, head);
   (*model)->parameters().at("model.embed_tokens.weight").mul_(2);
-  EXPECT_TRUE((*model)->ForwardRange(hidden, 2, 3).allclose(logits * 2, 1e-5, 1e-5));
+  EXPECT_TRUE((*model)->ForwardRange(hidden, head, head + 1).allclose(logits * 2, 1e-5, 1e-5));
   const std::string path = ::testing::TempDir() + "/llama_tied.safetensors";
   ASSERT_TRUE((*model)->Save(path).ok());
   auto back = LoadModel(path);

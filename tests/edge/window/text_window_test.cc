@@ -7,22 +7,13 @@
 #include "bench/baselines.h"
 #include "edge/window/plan_source.h"
 #include "edge/window/window_runner.h"
+#include "tests/testing/test_models.h"
 
 namespace bt {
 namespace {
 
-LlamaConfig TinyDecoder() {
-  LlamaConfig c;
-  c.vocab_size = 64;  // the embedding and the LM head dominate, as in real decoders' small configurations
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 32;
-  return c;
-}
+using fixtures::TinyDecoder;
+
 
 // Sequences where each token is the previous one plus a step (mod vocab), a different step than the model knows.
 WindowSamples CountingWindow(int64_t n, int64_t t, int64_t vocab, int64_t step, uint64_t seed) {
@@ -46,7 +37,7 @@ WindowInput InputFor(const BlockModel& model, const WindowSamples& samples, uint
 }
 
 TEST(TextWindow, ThePlannerPlansADecoderWindowUnderABindingBudgetAndItLearns) {
-  auto model = *CreateLlamaModel(TinyDecoder(), 3);
+  auto model = *CreateLlamaModel(TinyDecoder(64), 3);
   const WindowSamples samples = CountingWindow(200, 12, 64, 3, 1);
   // A budget that binds whatever the chunk: half of what training every block's weights costs (weights, gradients,
   // optimiser state — activations shrink with chunks, these do not) on top of what every plan pays.
@@ -85,7 +76,7 @@ TEST(TextWindow, ThePlannerPlansADecoderWindowUnderABindingBudgetAndItLearns) {
 }
 
 TEST(TextWindow, BaselinesRunThroughTheSamePipeline) {
-  auto model = *CreateLlamaModel(TinyDecoder(), 3);
+  auto model = *CreateLlamaModel(TinyDecoder(64), 3);
   const WindowSamples samples = CountingWindow(120, 12, 64, 3, 2);
   for (auto kind : {BaselinePlanSource::Kind::kLastK, BaselinePlanSource::Kind::kFixedCompressed}) {
     BaselinePlanSource baseline(kind, {25}, 1);
