@@ -287,6 +287,7 @@ grpc::ServerUnaryReactor* CloudService::Register(grpc::CallbackServerContext* co
     // The resolved architecture (a foreign checkpoint has no BlockTrainer metadata of its own).
     for (const auto& [key, value] : ctx_->model->architecture().ToMetadata()) (*response->mutable_architecture())[key] = value;
     response->set_source_stats(ctx_->source_stats_json);
+    response->set_tokenizer(ctx_->model->tokenizer());
     spdlog::info("edge '{}' registered from {} ({}, budget {} bytes), branch at version {}", edge, context->peer(),
                  request->hardware(), request->memory_budget_bytes(), head.version);
     return absl::OkStatus();

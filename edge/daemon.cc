@@ -6,6 +6,8 @@
 #include <sys/utsname.h>
 
 #include <filesystem>
+#include <limits>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -13,7 +15,9 @@
 #include "common/model/block_model.h"
 #include "common/train/feature_stats.h"
 #include "common/base/file_util.h"
+#include "common/format/model_arch.h"
 #include "common/format/safetensors.h"
+#include "common/text/tokenizer.h"
 #include "common/config/scenario.h"
 #include "common/model/tensor_convert.h"
 #include "common/base/units.h"
@@ -76,7 +80,10 @@ struct EdgeDaemon::Impl {
   EdgeConfig config;
   std::unique_ptr<CloudClient> client;
   std::unique_ptr<SampleBuffer> buffer;
-  std::unique_ptr<ScenarioFeeder> feeder;  // the simulated camera, if configured
+  // The simulated camera, if configured: an image scenario's from the start, a text scenario's once the model's
+  // tokenizer is known (Feeder()). Used by one thread only: the intake's (advance: stream) or the window's.
+  std::optional<Scenario> scenario;
+  std::unique_ptr<ScenarioFeeder> feeder;
   BlockStore store;
   ServingState serving;
   Outbox outbox;
@@ -89,6 +96,9 @@ struct EdgeDaemon::Impl {
   // Written by the link thread on registration, read by windows.
   Mutex mu;
   std::shared_ptr<const SourceStats> source ABSL_GUARDED_BY(mu);
+  // What the served model reads (from the announced architecture) and, for a text model, its tokenizer.
+  SpoolInput::Kind input_kind ABSL_GUARDED_BY(mu) = SpoolInput::Kind::kUnknown;
+  std::shared_ptr<const Tokenizer> tokenizer ABSL_GUARDED_BY(mu);
 
   // The versions a window may start from (<data_dir>/zoo.json): the link thread records adopted versions and
   // delivered updates, the window thread reads it and records deployed ones.
@@ -107,6 +117,52 @@ struct EdgeDaemon::Impl {
         board(c.edge.data_dir + "/results.jsonl") {}
 
   std::string SimulatorPath() const { return config.edge.data_dir + "/simulator.json"; }
+  std::string TokenizerPath() const { return config.edge.data_dir + "/tokenizer.model"; }
+
+  // Learns what the model reads from its architecture: images, or text with `tokenizer_bytes` (a serialized
+  // SentencePiece model, from bt-cloud or the copy kept in the data directory), which must cover the vocabulary.
+  absl::Status LearnModelInput(const Metadata& architecture, const std::string& tokenizer_bytes, bool keep_copy) {
+    ASSIGN_OR_RETURN(ModelArch arch, ModelArch::FromMetadata(architecture));
+    if (arch.llama() == nullptr) {
+      MutexLock lock(&mu);
+      input_kind = SpoolInput::Kind::kImages;
+      tokenizer = nullptr;
+      return absl::OkStatus();
+    }
+    if (tokenizer_bytes.empty()) return absl::FailedPreconditionError("a text model without a tokenizer");
+    ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> t, Tokenizer::FromBytes(tokenizer_bytes, "the model's tokenizer"));
+    if (t->vocab_size() > arch.llama()->vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("the model's tokenizer has ", t->vocab_size(),
+                                                     " pieces, more than the model's vocabulary of ",
+                                                     arch.llama()->vocab_size));
+    }
+    if (keep_copy) {
+      auto current = ReadFileToString(TokenizerPath());
+      if (!current.ok() || *current != tokenizer_bytes) {
+        RETURN_IF_ERROR(WriteFileAtomically(TokenizerPath(), tokenizer_bytes));
+      }
+    }
+    MutexLock lock(&mu);
+    input_kind = SpoolInput::Kind::kText;
+    tokenizer = std::move(t);
+    return absl::OkStatus();
+  }
+
+  // The simulated camera (see `feeder`); FAILED_PRECONDITION while a text scenario waits for the tokenizer.
+  absl::StatusOr<ScenarioFeeder*> Feeder() {
+    if (feeder) return feeder.get();
+    if (!scenario) return absl::FailedPreconditionError("no simulator configured");
+    std::shared_ptr<const Tokenizer> t;
+    {
+      MutexLock lock(&mu);
+      t = tokenizer;
+    }
+    if (t == nullptr) {
+      return absl::FailedPreconditionError("the text simulator waits for the model's tokenizer (from bt-cloud)");
+    }
+    ASSIGN_OR_RETURN(feeder, ScenarioFeeder::CreateText(*scenario, *t, buffer.get(), config.simulator.rate));
+    return feeder.get();
+  }
 
   // ---- the cloud link's calls ----------------------------------------------------------------------------------
   absl::Status Register() {
@@ -117,7 +173,10 @@ struct EdgeDaemon::Impl {
     for (const std::string& w : config.retrain.schedule) request.add_windows(w + " " + config.retrain.time_zone);
     request.set_client_version(BT_VERSION);
     ASSIGN_OR_RETURN(v1::RegisterResponse response, client->Register(request));
-    serving.SetArchitecture({response.architecture().begin(), response.architecture().end()});
+    const Metadata architecture(response.architecture().begin(), response.architecture().end());
+    RETURN_IF_ERROR(Annotate(LearnModelInput(architecture, response.tokenizer(), /*keep_copy=*/true),
+                             "the model bt-cloud serves"));
+    serving.SetArchitecture(architecture);
     if (!response.source_stats().empty()) {
       auto stats = SourceStats::FromJson(response.source_stats(), "source statistics from bt-cloud");
       if (stats.ok()) {
@@ -216,7 +275,8 @@ struct EdgeDaemon::Impl {
     const auto start = std::chrono::steady_clock::now();
     board.BeginWindow(id, opening.length);
     // The simulated camera's per-window mode: the next domain arrives now.
-    if (feeder && config.simulator.advance == "per_window") {
+    if (scenario && config.simulator.advance == "per_window") {
+      ASSIGN_OR_RETURN(ScenarioFeeder* feeder, Feeder());
       if (next_domain < feeder->num_domains()) {
         const std::string domain = feeder->domain_name(next_domain);
         ASSIGN_OR_RETURN(FeedResult fed, feeder->FeedDomain(next_domain, cancel));
@@ -229,14 +289,29 @@ struct EdgeDaemon::Impl {
         spdlog::info("window {}: the scenario has no more domains; retraining on the buffer as it is", id);
       }
     }
-    const std::vector<Sample> recent_samples = buffer->Recent(static_cast<size_t>(config.retrain.samples));
+    ASSIGN_OR_RETURN(ServingState::Snapshot base, serving.CopyForWindow());
+    // The samples the model can read: of the newest one's kind and shape, token ids inside the vocabulary.
+    const LlamaConfig* decoder = base.model->arch().llama();
+    size_t dropped = 0;
+    const std::vector<Sample> recent_samples =
+        WindowableSamples(buffer->Recent(static_cast<size_t>(config.retrain.samples)),
+                          decoder != nullptr ? decoder->vocab_size : std::numeric_limits<int64_t>::max(), &dropped);
+    if (dropped > 0) {
+      spdlog::warn("window {}: {} buffered samples left out (another kind or shape than the newest, or token ids "
+                   "outside the vocabulary)", id, dropped);
+    }
     if (recent_samples.size() < kMinWindowSamples) {
-      return absl::FailedPreconditionError(absl::StrCat("only ", recent_samples.size(), " samples in the buffer"));
+      return absl::FailedPreconditionError(absl::StrCat("only ", recent_samples.size(), " usable samples in the buffer"));
+    }
+    if (recent_samples.back().text() != (decoder != nullptr)) {
+      return absl::FailedPreconditionError(absl::StrCat("the buffered samples are ",
+                                                        decoder != nullptr ? "images" : "text",
+                                                        " but the served model reads ",
+                                                        decoder != nullptr ? "text" : "images"));
     }
     const ImageDataset stream = FromSamples(recent_samples);
-    const WindowSamples samples = SplitWindowSamples(stream, stream.labels.ge(0));
+    const WindowSamples samples = SplitWindowSamples(stream, LabeledMask(recent_samples));
 
-    ASSIGN_OR_RETURN(ServingState::Snapshot base, serving.CopyForWindow());
     std::shared_ptr<const SourceStats> source_stats;
     {
       MutexLock lock(&mu);
@@ -416,9 +491,11 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
   buffer_options.sync_every = config.buffer.sync_every;
   ASSIGN_OR_RETURN(d.buffer, SampleBuffer::Open(buffer_options));
   if (!config.simulator.scenario.empty()) {
-    ASSIGN_OR_RETURN(Scenario scenario, LoadScenario(config.simulator.scenario));
-    ASSIGN_OR_RETURN(ImageDataset source, LoadFashionMnist(config.simulator.dataset_dir, "test"));
-    ASSIGN_OR_RETURN(d.feeder, ScenarioFeeder::Create(scenario, source, d.buffer.get(), config.simulator.rate));
+    ASSIGN_OR_RETURN(d.scenario, LoadScenario(config.simulator.scenario));
+    if (!d.scenario->text()) {
+      ASSIGN_OR_RETURN(ImageDataset source, LoadFashionMnist(config.simulator.dataset_dir, "test"));
+      ASSIGN_OR_RETURN(d.feeder, ScenarioFeeder::Create(*d.scenario, source, d.buffer.get(), config.simulator.rate));
+    }
     if (auto text = ReadFileToString(d.SimulatorPath()); text.ok()) {
       const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
       if (j.is_object() && j.contains("next_domain") && j["next_domain"].is_number_unsigned()) {
@@ -428,6 +505,12 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
   }
   RETURN_IF_ERROR(Annotate(d.store.MigrateFlatLayout(), "edge block store"));
   RETURN_IF_ERROR(Annotate(d.serving.Load(), "serving state"));
+  if (const Metadata architecture = d.serving.architecture(); !architecture.empty()) {
+    // What the model served before the restart reads, until the cloud says again.
+    auto tokenizer = ReadFileToString(d.TokenizerPath());
+    absl::Status learned = d.LearnModelInput(architecture, tokenizer.ok() ? *tokenizer : "", /*keep_copy=*/false);
+    if (!learned.ok()) spdlog::warn("the served model's input: {} (waiting for bt-cloud)", std::string(learned.message()));
+  }
   {
     auto zoo = VersionZoo::Load(config.edge.data_dir + "/zoo.json");
     if (!zoo.ok()) return Annotate(zoo.status(), "version zoo");
@@ -439,13 +522,29 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
 
   // Background sample sources.
   SampleIntake::Stream stream;
-  if (d.feeder && config.simulator.advance == "stream") {
-    stream = [feeder = d.feeder.get()](const CancelToken* cancel) { return feeder->Run(cancel).status(); };
+  if (d.scenario && config.simulator.advance == "stream") {
+    stream = [&d](const CancelToken* cancel) -> absl::Status {
+      while (!cancel->cancelled()) {
+        auto feeder = d.Feeder();
+        if (feeder.ok()) return (*feeder)->Run(cancel).status();
+        if (!absl::IsFailedPrecondition(feeder.status())) return feeder.status();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a text scenario waits for the tokenizer
+      }
+      return absl::OkStatus();
+    };
   }
   std::unique_ptr<Spool> spool;
   if (!config.spool.dir.empty()) {
     SpoolOptions options;
     options.dir = config.spool.dir;
+    options.input = [&d] {
+      SpoolInput input;
+      input.sequence = d.config.spool.sequence;
+      MutexLock lock(&d.mu);
+      input.kind = d.input_kind;
+      input.tokenizer = d.tokenizer;
+      return input;
+    };
     auto created = Spool::Create(options, d.buffer.get());
     if (!created.ok()) return Annotate(created.status(), "spool.dir");
     spool = std::move(*created);

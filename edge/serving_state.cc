@@ -50,6 +50,11 @@ BlockDigests ServingState::blocks() const {
   return blocks_;
 }
 
+std::map<std::string, std::string> ServingState::architecture() const {
+  MutexLock lock(&mu_);
+  return architecture_;
+}
+
 void ServingState::SetArchitecture(std::map<std::string, std::string> architecture) {
   MutexLock lock(&mu_);
   architecture_ = std::move(architecture);

@@ -36,6 +36,7 @@ class ServingState {
 
   // The architecture the cloud announced (checkpoint metadata); used to build models from blocks.
   void SetArchitecture(std::map<std::string, std::string> architecture);
+  std::map<std::string, std::string> architecture() const;
 
   // Serves `blocks` (all in the store, each verified against its digest) as `version`.
   absl::Status Adopt(const BlockDigests& blocks, uint64_t version);

@@ -1,5 +1,8 @@
 #include "cloud/store/model_store.h"
 
+#include <filesystem>
+
+#include "common/base/file_util.h"
 #include "common/format/block_layout.h"
 
 namespace bt {
@@ -17,6 +20,17 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(const std::string& 
   auto manifest = BuildManifest(model_name, arch->Layout(), store->checkpoint_->tensors());
   if (!manifest.ok()) return Annotate(manifest.status(), checkpoint_path);
   store->manifest_ = std::move(*manifest);
+  if (!files.config_json.empty()) {
+    const std::string tokenizer = (std::filesystem::path(files.config_json).parent_path() / "tokenizer.model").string();
+    std::error_code ec;
+    if (std::filesystem::exists(tokenizer, ec)) {
+      const auto size = std::filesystem::file_size(tokenizer, ec);
+      if (ec || size > kMaxTokenizerBytes) {
+        return absl::InvalidArgumentError(absl::StrCat(tokenizer, ": larger than ", kMaxTokenizerBytes, " bytes"));
+      }
+      ASSIGN_OR_RETURN(store->tokenizer_, ReadFileToString(tokenizer));
+    }
+  }
   return store;
 }
 

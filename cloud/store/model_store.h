@@ -27,6 +27,8 @@ class ModelStore {
   const ModelArch& architecture() const { return *architecture_; }
   const BlockManifest& manifest() const { return manifest_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
+  // A model directory's tokenizer.model (serialized SentencePiece), empty when it has none.
+  const std::string& tokenizer() const { return tokenizer_; }
   // The canonical safetensors bytes of block `name` (materialised from the mapping; its digest is the manifest's).
   absl::StatusOr<std::string> BlockBytes(const std::string& name) const;
   // The manifest entry of `name`, or null.
@@ -38,6 +40,10 @@ class ModelStore {
   std::optional<ModelArch> architecture_;  // set by Open
   std::unique_ptr<Checkpoint> checkpoint_;
   BlockManifest manifest_;
+  std::string tokenizer_;
 };
+
+// Largest tokenizer.model a cloud serves (LLaMA's SentencePiece models are ~0.5 MiB).
+inline constexpr size_t kMaxTokenizerBytes = 4u << 20;
 
 }  // namespace bt

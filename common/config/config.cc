@@ -392,6 +392,7 @@ absl::Status ParseEdge(const YAML::Node& root, const std::string& source, EdgeCo
   RETURN_IF_ERROR(spool.String("dir", &c->spool.dir));
   RETURN_IF_ERROR(spool.Duration("poll_interval", &c->spool.poll_interval, std::chrono::milliseconds(50),
                                  std::chrono::hours(1)));
+  RETURN_IF_ERROR(spool.Int("sequence", &c->spool.sequence, 1, 65535));
   RETURN_IF_ERROR(spool.CheckNoUnknownKeys());
 
   ASSIGN_OR_RETURN(Fields sim, top.Child("simulator"));

@@ -118,6 +118,7 @@ struct BufferOptions {
 struct SpoolConfig {
   std::string dir;                                  // empty = no spool
   std::chrono::milliseconds poll_interval{2000};    // how often the spool is scanned
+  int64_t sequence = 64;                            // text models: tokens per sample cut from a dropped file
 };
 
 // The drift-scenario simulator that stands in for a camera.

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "common/base/file_util.h"
 
@@ -48,6 +49,17 @@ bool DecodePayload(const uint8_t* p, size_t n, Sample* s) {
   if (offset + source_len > n) return false;
   s->source.assign(reinterpret_cast<const char*>(p + offset), source_len);
   offset += source_len;
+  if (s->channels == 0) {
+    const size_t count = (n - offset) / 4;
+    if (s->height != 0 || s->width != 0 || (n - offset) % 4 != 0 || count < 2 || count > kMaxSampleTokens) return false;
+    s->tokens.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      const uint32_t id = Get32(p + offset + 4 * i);
+      if (id > static_cast<uint32_t>(std::numeric_limits<int32_t>::max())) return false;
+      s->tokens[i] = static_cast<int32_t>(id);
+    }
+    return true;
+  }
   size_t pixels = size_t{s->height} * s->width * s->channels;
   if (offset + pixels != n) return false;
   s->pixels.assign(p + offset, p + n);
@@ -75,7 +87,29 @@ absl::Status WriteAll(int fd, const std::string& data, const std::string& path) 
 
 bool Sample::operator==(const Sample& o) const {
   return timestamp_ms == o.timestamp_ms && label == o.label && height == o.height && width == o.width &&
-         channels == o.channels && source == o.source && pixels == o.pixels;
+         channels == o.channels && source == o.source && pixels == o.pixels && tokens == o.tokens;
+}
+
+absl::Status ValidateSample(const Sample& s) {
+  if (s.source.size() > 255) return absl::InvalidArgumentError("sample: source longer than 255 bytes");
+  if (s.text()) {
+    if (s.height != 0 || s.width != 0 || !s.pixels.empty()) {
+      return absl::InvalidArgumentError("text sample: has pixels or an image size");
+    }
+    if (s.tokens.size() < 2 || s.tokens.size() > kMaxSampleTokens) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("text sample: ", s.tokens.size(), " token ids (expected 2 to ", kMaxSampleTokens, ")"));
+    }
+    for (int32_t id : s.tokens) {
+      if (id < 0) return absl::InvalidArgumentError(absl::StrCat("text sample: negative token id ", id));
+    }
+    return absl::OkStatus();
+  }
+  if (!s.tokens.empty()) return absl::InvalidArgumentError("image sample: has token ids");
+  if (s.pixels.size() != size_t{s.height} * s.width * s.channels) {
+    return absl::InvalidArgumentError("sample: pixel count does not match height × width × channels");
+  }
+  return absl::OkStatus();
 }
 
 std::string EncodeSampleRecord(const Sample& s) {
@@ -90,6 +124,7 @@ std::string EncodeSampleRecord(const Sample& s) {
   payload.push_back(static_cast<char>(source.size()));
   payload += source;
   payload.append(reinterpret_cast<const char*>(s.pixels.data()), s.pixels.size());
+  for (int32_t id : s.tokens) Put32(static_cast<uint32_t>(id), &payload);
   std::string record;
   Put32(kRecordMagic, &record);
   Put32(static_cast<uint32_t>(payload.size()), &record);
@@ -168,16 +203,13 @@ void SampleBuffer::EvictLocked() {
   while (!samples_.empty() &&
          (static_cast<int64_t>(samples_.size()) > options_.max_samples || bytes_ > options_.max_bytes)) {
     const Sample& oldest = samples_.front();
-    bytes_ -= kRecordHeader + 18 + oldest.source.size() + oldest.pixels.size();
+    bytes_ -= kRecordHeader + 18 + oldest.source.size() + oldest.pixels.size() + 4 * oldest.tokens.size();
     samples_.pop_front();
   }
 }
 
 absl::Status SampleBuffer::Append(const Sample& sample) {
-  if (sample.pixels.size() != size_t{sample.height} * sample.width * sample.channels) {
-    return absl::InvalidArgumentError("sample: pixel count does not match height × width × channels");
-  }
-  if (sample.source.size() > 255) return absl::InvalidArgumentError("sample: source longer than 255 bytes");
+  RETURN_IF_ERROR(ValidateSample(sample));
   std::string record = EncodeSampleRecord(sample);
   MutexLock lock(&mu_);
   RETURN_IF_ERROR(WriteAll(fd_, record, options_.path));

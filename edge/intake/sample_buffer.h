@@ -1,8 +1,11 @@
-// The edge's sample buffer: the most recent input samples (pixels, optional label, arrival time, source), bounded
-// by count and bytes, kept in an append-only file so it survives restarts.
+// The edge's sample buffer: the most recent input samples (an image's pixels or a text sequence's token ids,
+// optional label, arrival time, source), bounded by count and bytes, kept in an append-only file so it survives
+// restarts.
 //
 // File format: an 8-byte magic "BTSBUF01", then records of [u32 magic 'BTSR'][u32 payload length][u32 CRC-32 of
-// payload][payload], little-endian. A crash mid-append leaves at most one partial record at the tail; Open()
+// payload][payload], little-endian. A payload is [i64 timestamp][i32 label][u16 height][u16 width][u8 channels]
+// [u8 source length][source][data]: height × width × channels pixel bytes, or — channels 0, height and width 0 —
+// a token sequence as u32 ids. A crash mid-append leaves at most one partial record at the tail; Open()
 // keeps every complete, checksummed record before the first damaged one and truncates the rest, so the buffer is
 // never unreadable and loses at most the sample being written. When the file holds twice the bound, it is
 // compacted to the retained samples (temp file, fsync, rename).
@@ -27,11 +30,15 @@ struct Sample {
   int32_t label = -1;           // class index, -1 = unlabeled
   uint16_t height = 0;
   uint16_t width = 0;
-  uint8_t channels = 1;
+  uint8_t channels = 1;         // 0: a text sample (`tokens`; height and width 0, no pixels)
   std::string source;           // where it came from, e.g. "scenario:fog" or "spool:cam-0001.png" (≤ 255 bytes)
   std::vector<uint8_t> pixels;  // height × width × channels, row-major, channel-last
+  // Text: `sequence` + 1 token ids — the model reads the first `sequence`, each is followed by the next one. The
+  // label is 0 (its next tokens may be trained on) or -1.
+  std::vector<int32_t> tokens;
 
   bool labeled() const { return label >= 0; }
+  bool text() const { return channels == 0; }
   bool operator==(const Sample& o) const;
 };
 
@@ -80,5 +87,10 @@ class SampleBuffer {
 
 // Encodes one record (header + payload) as stored in the file; exposed for tests.
 std::string EncodeSampleRecord(const Sample& sample);
+// Why `sample` cannot be stored (pixel count, token ids, source length), or OK.
+absl::Status ValidateSample(const Sample& sample);
+
+// Longest text sample stored (token ids).
+inline constexpr size_t kMaxSampleTokens = 1u << 16;
 
 }  // namespace bt

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/base/logging.h"
+#include "common/data/text_data.h"
 
 namespace bt {
 
@@ -24,10 +25,62 @@ Sample ToSample(const torch::Tensor& image, int32_t label, int64_t timestamp_ms,
   return s;
 }
 
+Sample ToTextSample(const torch::Tensor& inputs, const torch::Tensor& targets, bool labeled, int64_t timestamp_ms,
+                    const std::string& source) {
+  const torch::Tensor in = inputs.to(torch::kInt64).contiguous();
+  const int64_t t = in.numel();
+  Sample s;
+  s.timestamp_ms = timestamp_ms;
+  s.label = labeled ? 0 : -1;
+  s.channels = 0;
+  s.height = 0;
+  s.width = 0;
+  s.source = source.substr(0, 255);
+  s.tokens.resize(static_cast<size_t>(t + 1));
+  const int64_t* ids = in.data_ptr<int64_t>();
+  for (int64_t i = 0; i < t; ++i) s.tokens[static_cast<size_t>(i)] = static_cast<int32_t>(ids[i]);
+  s.tokens.back() = static_cast<int32_t>(targets[t - 1].item<int64_t>());
+  return s;
+}
+
+torch::Tensor LabeledMask(const std::vector<Sample>& samples) {
+  torch::Tensor mask = torch::empty({static_cast<int64_t>(samples.size())}, torch::kBool);
+  auto m = mask.accessor<bool, 1>();
+  for (size_t i = 0; i < samples.size(); ++i) m[static_cast<int64_t>(i)] = samples[i].labeled();
+  return mask;
+}
+
+std::vector<Sample> WindowableSamples(std::vector<Sample> samples, int64_t vocab_size, size_t* dropped) {
+  std::vector<Sample> kept;
+  if (!samples.empty()) {
+    const Sample& newest = samples.back();
+    for (Sample& s : samples) {
+      bool ok = s.channels == newest.channels && s.height == newest.height && s.width == newest.width &&
+                s.tokens.size() == newest.tokens.size();
+      if (ok && s.text()) {
+        for (int32_t id : s.tokens) ok = ok && id < vocab_size;
+      }
+      if (ok) kept.push_back(std::move(s));
+    }
+  }
+  if (dropped != nullptr) *dropped = samples.size() - kept.size();
+  return kept;
+}
+
 ImageDataset FromSamples(const std::vector<Sample>& samples) {
   if (samples.empty()) return {torch::empty({0, 1, 28, 28}), torch::empty({0}, torch::kInt64)};
   const Sample& first = samples.front();
   const int64_t n = static_cast<int64_t>(samples.size());
+  if (first.text()) {
+    const int64_t t = static_cast<int64_t>(first.tokens.size()) - 1;
+    torch::Tensor ids = torch::empty({n, t + 1}, torch::kInt64);
+    auto a = ids.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < n; ++i) {
+      const std::vector<int32_t>& tokens = samples[static_cast<size_t>(i)].tokens;
+      for (int64_t j = 0; j <= t; ++j) a[i][j] = j < static_cast<int64_t>(tokens.size()) ? tokens[j] : 0;
+    }
+    return {ids.slice(1, 0, t).contiguous(), ids.slice(1, 1, t + 1).contiguous()};
+  }
   torch::Tensor images = torch::empty({n, first.height, first.width, first.channels}, torch::kUInt8);
   torch::Tensor labels = torch::empty({n}, torch::kInt64);
   auto label_ptr = labels.data_ptr<int64_t>();
@@ -57,8 +110,28 @@ absl::StatusOr<std::unique_ptr<ScenarioFeeder>> ScenarioFeeder::Create(const Sce
                                                                        const ImageDataset& source,
                                                                        SampleBuffer* buffer, double rate) {
   if (rate < 0) return absl::InvalidArgumentError("feed rate must not be negative");
+  if (scenario.text()) return absl::InvalidArgumentError(absl::StrCat(scenario.name, " is a text scenario"));
   ASSIGN_OR_RETURN(ScenarioData data, MaterializeScenario(scenario, source));
-  return std::unique_ptr<ScenarioFeeder>(new ScenarioFeeder(std::move(data), buffer, rate));
+  return std::unique_ptr<ScenarioFeeder>(new ScenarioFeeder(std::move(data), false, buffer, rate));
+}
+
+absl::StatusOr<std::unique_ptr<ScenarioFeeder>> ScenarioFeeder::CreateText(const Scenario& scenario,
+                                                                           const Tokenizer& tokenizer,
+                                                                           SampleBuffer* buffer, double rate) {
+  if (rate < 0) return absl::InvalidArgumentError("feed rate must not be negative");
+  if (!scenario.text()) return absl::InvalidArgumentError(absl::StrCat(scenario.name, " is not a text scenario"));
+  ASSIGN_OR_RETURN(ScenarioData data, MaterializeTextScenario(scenario, tokenizer));
+  return std::unique_ptr<ScenarioFeeder>(new ScenarioFeeder(std::move(data), true, buffer, rate));
+}
+
+Sample ScenarioFeeder::At(const DomainWindow& window, int64_t i, int64_t timestamp_ms) const {
+  const bool labeled = window.labeled[i].item<bool>();
+  if (text_) {
+    return ToTextSample(window.stream.images[i], window.stream.labels[i], labeled, timestamp_ms,
+                        "scenario:" + window.domain);
+  }
+  const int32_t label = labeled ? static_cast<int32_t>(window.stream.labels[i].item<int64_t>()) : -1;
+  return ToSample(window.stream.images[i], label, timestamp_ms, "scenario:" + window.domain);
 }
 
 absl::StatusOr<FeedResult> ScenarioFeeder::FeedDomain(size_t index, const CancelToken* cancel) {
@@ -66,8 +139,6 @@ absl::StatusOr<FeedResult> ScenarioFeeder::FeedDomain(size_t index, const Cancel
   FeedResult result;
   const auto start = std::chrono::steady_clock::now();
   const DomainWindow& window = data_.windows[index];
-  auto labeled = window.labeled.accessor<bool, 1>();
-  auto labels = window.stream.labels.accessor<int64_t, 1>();
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (int64_t i = 0; i < window.stream.size(); ++i) {
@@ -75,10 +146,10 @@ absl::StatusOr<FeedResult> ScenarioFeeder::FeedDomain(size_t index, const Cancel
       result.cancelled = true;
       break;
     }
-    const int32_t label = labeled[i] ? static_cast<int32_t>(labels[i]) : -1;
-    RETURN_IF_ERROR(buffer_->Append(ToSample(window.stream.images[i], label, now_ms, "scenario:" + window.domain)));
+    const Sample sample = At(window, i, now_ms);
+    RETURN_IF_ERROR(buffer_->Append(sample));
     ++result.samples;
-    result.labeled += label >= 0;
+    result.labeled += sample.labeled();
   }
   RETURN_IF_ERROR(buffer_->Sync());
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -93,8 +164,6 @@ absl::StatusOr<FeedResult> ScenarioFeeder::Run(const CancelToken* cancel) {
   const auto start = std::chrono::steady_clock::now();
   for (const DomainWindow& window : data_.windows) {
     spdlog::info("feed: domain '{}' begins ({} samples)", window.domain, window.stream.size());
-    auto labeled = window.labeled.accessor<bool, 1>();
-    auto labels = window.stream.labels.accessor<int64_t, 1>();
     for (int64_t i = 0; i < window.stream.size(); ++i) {
       if (cancel != nullptr && cancel->cancelled()) {
         result.cancelled = true;
@@ -109,10 +178,10 @@ absl::StatusOr<FeedResult> ScenarioFeeder::Run(const CancelToken* cancel) {
       const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-      const int32_t label = labeled[i] ? static_cast<int32_t>(labels[i]) : -1;
-      RETURN_IF_ERROR(buffer_->Append(ToSample(window.stream.images[i], label, now_ms, "scenario:" + window.domain)));
+      const Sample sample = At(window, i, now_ms);
+      RETURN_IF_ERROR(buffer_->Append(sample));
       ++result.samples;
-      result.labeled += label >= 0;
+      result.labeled += sample.labeled();
       progress.Update(result.samples, "domain " + window.domain);
     }
   }

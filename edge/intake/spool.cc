@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 #include <map>
 #include <sstream>
 
@@ -12,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/base/file_util.h"
+#include "common/text/corpus.h"
 #include "edge/intake/image_io.h"
 
 namespace bt {
@@ -42,6 +45,18 @@ std::map<std::string, std::string> ReadLabels(const fs::path& path) {
     labels[file] = label;
   }
   return labels;
+}
+
+// A file whose first 4 KiB hold a NUL byte and that is not gzip (whose text is checked once decompressed).
+bool LooksBinary(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[4096];
+  in.read(head, sizeof head);
+  const std::string_view bytes(head, static_cast<size_t>(in.gcount()));
+  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b) {
+    return false;
+  }
+  return bytes.find('\0') != std::string_view::npos;
 }
 
 }  // namespace
@@ -82,6 +97,60 @@ void Spool::Reject(const std::string& name, const std::string& reason) {
   spdlog::warn("spool: rejected '{}': {}", name, reason);
 }
 
+absl::StatusOr<std::vector<Sample>> Spool::ImageSamples(const std::string& name,
+                                                        const std::map<std::string, std::string>& labels) const {
+  ASSIGN_OR_RETURN(GrayImage image, DecodeImageFile((fs::path(options_.dir) / name).string()));
+  int32_t label = -1;
+  auto it = labels.find(name);
+  if (it != labels.end()) {
+    int parsed = -1;
+    if (!absl::SimpleAtoi(it->second, &parsed) || parsed < 0 || parsed >= options_.num_classes) {
+      return absl::InvalidArgumentError(absl::StrCat("labels.csv gives label '", it->second,
+                                                     "', expected an integer in [0, ", options_.num_classes, ")"));
+    }
+    label = parsed;
+  }
+  GrayImage resized = (image.height == options_.height && image.width == options_.width)
+                          ? std::move(image)
+                          : ResizeArea(image, options_.height, options_.width);
+  Sample sample;
+  sample.timestamp_ms = clock_();
+  sample.label = label;
+  sample.height = static_cast<uint16_t>(resized.height);
+  sample.width = static_cast<uint16_t>(resized.width);
+  sample.channels = 1;
+  sample.source = ("spool:" + name).substr(0, 255);
+  sample.pixels = std::move(resized.pixels);
+  return std::vector<Sample>{std::move(sample)};
+}
+
+absl::StatusOr<std::vector<Sample>> Spool::TextSamples(const std::string& name, const SpoolInput& input) const {
+  const std::string path = (fs::path(options_.dir) / name).string();
+  if (LooksBinary(path)) return absl::InvalidArgumentError("a binary file (NUL bytes), not text");
+  ASSIGN_OR_RETURN(std::string text, ReadCorpusFile(path));
+  const std::vector<int32_t> ids = input.tokenizer->Encode(text);
+  const size_t t = static_cast<size_t>(input.sequence);
+  if (ids.size() < t + 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shorter than one sample: ", ids.size(), " tokens, a sample takes ", t + 1));
+  }
+  std::vector<Sample> samples;
+  const int64_t now = clock_();
+  for (size_t begin = 0; begin + t + 1 <= ids.size(); begin += t) {
+    Sample s;
+    s.timestamp_ms = now;
+    s.label = 0;  // text carries its own next tokens
+    s.channels = 0;
+    s.height = 0;
+    s.width = 0;
+    s.source = absl::StrCat("spool:", name, "#", samples.size()).substr(0, 255);
+    s.tokens.assign(ids.begin() + static_cast<std::ptrdiff_t>(begin),
+                    ids.begin() + static_cast<std::ptrdiff_t>(begin + t + 1));
+    samples.push_back(std::move(s));
+  }
+  return samples;
+}
+
 absl::StatusOr<SpoolScanResult> Spool::ScanOnce() {
   SpoolScanResult result;
   fs::path dir(options_.dir);
@@ -95,41 +164,26 @@ absl::StatusOr<SpoolScanResult> Spool::ScanOnce() {
   if (ec) return absl::UnavailableError(absl::StrCat("cannot list spool '", options_.dir, "': ", ec.message()));
   std::sort(names.begin(), names.end());
   if (names.empty()) return result;
+  const SpoolInput input = options_.input ? options_.input() : SpoolInput{};
+  if (input.kind == SpoolInput::Kind::kUnknown) return result;  // the files wait for the model
+  if (input.kind == SpoolInput::Kind::kText && (input.tokenizer == nullptr || input.sequence < 1)) {
+    return absl::FailedPreconditionError("spool: a text model without a tokenizer");
+  }
   std::map<std::string, std::string> labels = ReadLabels(dir / "labels.csv");
 
   for (const std::string& name : names) {
-    auto image = DecodeImageFile((dir / name).string());
-    if (!image.ok()) {
-      Reject(name, std::string(image.status().message()));
+    auto samples = input.kind == SpoolInput::Kind::kText ? TextSamples(name, input) : ImageSamples(name, labels);
+    if (!samples.ok()) {
+      Reject(name, std::string(samples.status().message()));
       ++result.rejected;
       continue;
     }
-    int32_t label = -1;
-    auto it = labels.find(name);
-    if (it != labels.end()) {
-      int parsed = -1;
-      if (!absl::SimpleAtoi(it->second, &parsed) || parsed < 0 || parsed >= options_.num_classes) {
-        Reject(name, absl::StrCat("labels.csv gives label '", it->second, "', expected an integer in [0, ",
-                                  options_.num_classes, ")"));
-        ++result.rejected;
-        continue;
-      }
-      label = parsed;
+    for (const Sample& sample : *samples) {
+      RETURN_IF_ERROR(Annotate(buffer_->Append(sample), "spool: cannot store sample"));
     }
-    GrayImage resized = (image->height == options_.height && image->width == options_.width)
-                            ? *image
-                            : ResizeArea(*image, options_.height, options_.width);
-    Sample sample;
-    sample.timestamp_ms = clock_();
-    sample.label = label;
-    sample.height = static_cast<uint16_t>(resized.height);
-    sample.width = static_cast<uint16_t>(resized.width);
-    sample.channels = 1;
-    sample.source = ("spool:" + name).substr(0, 255);
-    sample.pixels = std::move(resized.pixels);
-    RETURN_IF_ERROR(Annotate(buffer_->Append(sample), "spool: cannot store sample"));
     fs::remove(dir / name, ec);
     ++result.accepted;
+    result.samples += static_cast<int64_t>(samples->size());
   }
   return result;
 }

@@ -151,5 +151,44 @@ TEST(SampleBuffer, RejectsInconsistentSamples) {
   EXPECT_EQ((*buffer)->size(), 0u);
 }
 
+TEST(SampleBuffer, KeepsTextSamplesBesideImagesAcrossARestart) {
+  TestDir dir;
+  Sample text;
+  text.timestamp_ms = 5;
+  text.label = 0;
+  text.channels = 0;
+  text.height = 0;
+  text.width = 0;
+  text.source = "spool:notes.txt#0";
+  text.tokens = {1, 70000, 3, 0, 2047};
+  {
+    auto buffer = SampleBuffer::Open(Options(dir.Path("b.buf")));
+    ASSERT_TRUE(buffer.ok());
+    ASSERT_TRUE((*buffer)->Append(MakeSample(1)).ok());
+    ASSERT_TRUE((*buffer)->Append(text).ok());
+    // What cannot be stored is refused, naming why; nothing is written.
+    Sample bad = text;
+    bad.tokens = {4};
+    EXPECT_NE((*buffer)->Append(bad).message().find("token ids"), std::string::npos);
+    bad.tokens = {4, -1};
+    EXPECT_NE((*buffer)->Append(bad).message().find("negative"), std::string::npos);
+    bad = text;
+    bad.pixels = {1};
+    EXPECT_FALSE((*buffer)->Append(bad).ok());
+    bad = MakeSample(2);
+    bad.tokens = {1, 2};
+    EXPECT_FALSE((*buffer)->Append(bad).ok());
+    EXPECT_EQ((*buffer)->size(), 2u);
+  }
+  auto reopened = SampleBuffer::Open(Options(dir.Path("b.buf")));
+  ASSERT_TRUE(reopened.ok());
+  const std::vector<Sample> all = (*reopened)->Recent(10);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], MakeSample(1));
+  EXPECT_EQ(all[1], text);
+  EXPECT_TRUE(all[1].text());
+  EXPECT_EQ((*reopened)->recovered_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace bt

@@ -112,5 +112,36 @@ TEST(ScenarioFeeder, SamplesRoundTripToTensorsWithin8BitPrecision) {
   EXPECT_EQ(back.labels[1].item<int64_t>(), 4);
 }
 
+TEST(ScenarioFeeder, TextSamplesRoundTripToTheSequencesAndTheirNextTokens) {
+  const torch::Tensor ids = torch::arange(10, torch::kInt64) * 7;  // a sequence of 9 and its next tokens
+  Sample a = ToTextSample(ids.slice(0, 0, 9), ids.slice(0, 1, 10), true, 3, "scenario:python");
+  Sample b = ToTextSample(ids.slice(0, 0, 9) + 1, ids.slice(0, 1, 10) + 1, false, 4, "scenario:python");
+  EXPECT_TRUE(a.text());
+  EXPECT_EQ(a.tokens.size(), 10u);
+  EXPECT_EQ(a.tokens.back(), 63);
+  EXPECT_EQ(b.label, -1);
+  const ImageDataset back = FromSamples({a, b});
+  ASSERT_EQ(back.images.sizes().vec(), (std::vector<int64_t>{2, 9}));
+  EXPECT_TRUE(back.images[0].equal(ids.slice(0, 0, 9)));
+  EXPECT_TRUE(back.labels[0].equal(ids.slice(0, 1, 10)));
+  EXPECT_TRUE(back.labels[1].equal(ids.slice(0, 1, 10) + 1));
+  const torch::Tensor mask = LabeledMask({a, b});
+  EXPECT_TRUE(mask[0].item<bool>());
+  EXPECT_FALSE(mask[1].item<bool>());
+
+  // A window reads only samples like the newest one: another kind or length, or an id outside the vocabulary, is left out.
+  Sample image = ToSample(torch::rand({1, 28, 28}), 2, 1, "spool:x.png");
+  Sample shorter = ToTextSample(ids.slice(0, 0, 4), ids.slice(0, 1, 5), true, 5, "spool:y");
+  Sample big_id = a;
+  big_id.tokens[2] = 500;
+  size_t dropped = 0;
+  const std::vector<Sample> kept = WindowableSamples({image, a, shorter, big_id, b}, 100, &dropped);
+  EXPECT_EQ(dropped, 3u);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0], a);
+  EXPECT_EQ(kept[1], b);
+  EXPECT_EQ(WindowableSamples({a, image}, 100, &dropped).size(), 1u);
+}
+
 }  // namespace
 }  // namespace bt

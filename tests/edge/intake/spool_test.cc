@@ -7,6 +7,7 @@
 #include "common/base/file_util.h"
 #include "edge/intake/image_io.h"
 #include "tests/testing/test_dir.h"
+#include "tests/testing/tiny_tokenizer.h"
 
 namespace bt {
 namespace {
@@ -93,6 +94,58 @@ TEST_F(SpoolTest, SkipsFilesStillBeingWritten) {
   ASSERT_TRUE(scan.ok());
   EXPECT_EQ(scan->accepted + scan->rejected, 0);
   EXPECT_TRUE(InSpool("frame.pgm.tmp"));
+}
+
+TEST(TextSpool, CutsTextFilesIntoSequencesOnceTheModelIsKnownAndRejectsWhatIsNotText) {
+  TestDir dir;
+  SampleBufferOptions options;
+  options.path = dir.Path("samples.buf");
+  auto buffer = std::move(*SampleBuffer::Open(options));
+  std::shared_ptr<const Tokenizer> tokenizer = fixtures::TinyTokenizer();
+  ASSERT_NE(tokenizer, nullptr);
+  SpoolInput input;
+  input.kind = SpoolInput::Kind::kUnknown;
+  SpoolOptions spool_options;
+  spool_options.dir = dir.Path("spool");
+  spool_options.input = [&] { return input; };
+  auto spool = std::move(*Spool::Create(spool_options, buffer.get(), [] { return int64_t{7}; }));
+
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += "def f" + std::to_string(i) + "(x):\n    return x * " + std::to_string(i) + "\n";
+  ASSERT_TRUE(WriteFileAtomically(dir.Path("spool/module.py"), text).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir.Path("spool/short.txt"), "def").ok());
+  ASSERT_TRUE(WriteFileAtomically(dir.Path("spool/image.bin"), std::string("P5\0\0\1binary", 12)).ok());
+
+  // Before the daemon knows what the model reads, the files wait.
+  auto waiting = spool->ScanOnce();
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_EQ(waiting->accepted + waiting->rejected, 0);
+  EXPECT_TRUE(fs::exists(dir.Path("spool/module.py")));
+
+  input.kind = SpoolInput::Kind::kText;
+  input.tokenizer = tokenizer;
+  input.sequence = 8;
+  auto scan = spool->ScanOnce();
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  EXPECT_EQ(scan->accepted, 1);
+  EXPECT_EQ(scan->rejected, 2);
+  EXPECT_TRUE(fs::exists(dir.Path("spool/rejected/short.txt")));
+  EXPECT_NE(ReadFileToString(dir.Path("spool/rejected/short.txt.reason.txt"))->find("shorter than one sample"),
+            std::string::npos);
+  EXPECT_NE(ReadFileToString(dir.Path("spool/rejected/image.bin.reason.txt"))->find("binary"), std::string::npos);
+
+  // The samples tile the file's token ids: each holds 8 inputs and the next token, the next starts at that token.
+  const std::vector<int32_t> ids = tokenizer->Encode(text);
+  const std::vector<Sample> samples = buffer->Recent(1000);
+  ASSERT_EQ(static_cast<int64_t>(samples.size()), scan->samples);
+  ASSERT_EQ(samples.size(), (ids.size() - 1) / 8);
+  for (size_t k = 0; k < samples.size(); ++k) {
+    EXPECT_TRUE(samples[k].text());
+    EXPECT_TRUE(samples[k].labeled());
+    EXPECT_EQ(samples[k].timestamp_ms, 7);
+    EXPECT_EQ(samples[k].source, "spool:module.py#" + std::to_string(k));
+    EXPECT_EQ(samples[k].tokens, std::vector<int32_t>(ids.begin() + 8 * k, ids.begin() + 8 * k + 9)) << k;
+  }
 }
 
 }  // namespace
