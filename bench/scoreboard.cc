@@ -219,6 +219,8 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
     d.probe_runs = o.probe_runs;
     d.race_iterations = o.race_iterations;
     d.windows = windows;
+    d.samples = 0;
+    for (const DomainWindow& dw : data.windows) d.samples = std::max(d.samples, dw.stream.size());
     auto evaluate = [&](size_t w, BlockModel& model) -> absl::StatusOr<double> {
       ASSIGN_OR_RETURN(EvalResult result, Evaluate(&model, data.eval[data.windows[w].domain_index]));
       return result.accuracy();

@@ -160,7 +160,11 @@ absl::StatusOr<std::vector<DaemonWindowResult>> RunThroughDaemons(const DaemonRu
   fs::create_directories(work + "/edge", ec);
   if (ec) return absl::InternalError(absl::StrCat(work, ": ", ec.message()));
   for (const auto& entry : fs::directory_iterator(work, ec)) {
-    if (entry.path().extension() == ".log" || entry.path().extension() == ".safetensors") fs::remove(entry.path(), ec);
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() == ".log" || entry.path().extension() == ".safetensors" ||
+        name.rfind("version-", 0) == 0) {
+      fs::remove_all(entry.path(), ec);
+    }
   }
 
   ASSIGN_OR_RETURN(int cloud_port, FreePort());
@@ -181,7 +185,7 @@ absl::StatusOr<std::vector<DaemonWindowResult>> RunThroughDaemons(const DaemonRu
                    "\n  admin_listen: ", Quote(absl::StrCat("127.0.0.1:", edge_port)),
                    "\n  heartbeat_interval: 2s\nretrain:\n  window: ",
                    Quote(absl::StrCat(std::chrono::duration_cast<std::chrono::seconds>(o.window).count(), "s")),
-                   "\n  seed: ", o.seed, "\n  probe_runs: ", o.probe_runs,
+                   "\n  seed: ", o.seed, "\n  samples: ", o.samples, "\n  probe_runs: ", o.probe_runs,
                    "\n  race_iterations: ", o.race_iterations, "\nsimulator:\n  scenario: ", Quote(fs::absolute(o.scenario_path).string()),
                    "\n  rate: 0\n  dataset_dir: ", Quote(o.dataset_dir), "\n  advance: per_window\n")));
   ASSIGN_OR_RETURN(EdgeConfig edge_config, LoadEdgeConfig(edge_yaml));
@@ -257,8 +261,10 @@ absl::StatusOr<std::vector<DaemonWindowResult>> RunThroughDaemons(const DaemonRu
                                               edge_log, ":", Tail(edge_log)));
     }
     if (r.version > 0) {
-      // Score what the cloud holds: its version of this edge, exported as one checkpoint.
-      const std::string exported = absl::StrCat(work, "/version-", r.version, ".safetensors");
+      // Score what the cloud holds: its version of this edge, exported as one checkpoint (a decoder: an HF-style
+      // directory).
+      const std::string exported = absl::StrCat(work, "/version-", r.version,
+                                                current->arch().llama() != nullptr ? "" : ".safetensors");
       ASSIGN_OR_RETURN(auto export_run, Child::Spawn({cloud_bin, "--config", cloud_yaml, "export", "--edge",
                                                       "bench-edge", "--version", std::to_string(r.version), "--out",
                                                       exported},

@@ -31,6 +31,7 @@ struct DaemonRunOptions {
   int64_t race_iterations = 0;   // the edge's retrain.race_iterations
   uint64_t seed = 1;             // the edge's retrain.seed: window n uses seed + n, as bt-bench does
   size_t windows = 0;            // windows to run (one domain each)
+  int64_t samples = 1400;        // the edge's retrain.samples: a window trains on the newest domain's samples
 };
 
 struct DaemonWindowResult {

@@ -291,7 +291,8 @@ struct EdgeDaemon::Impl {
     }
     ASSIGN_OR_RETURN(ServingState::Snapshot base, serving.CopyForWindow());
     // The samples the model can read: of the newest one's kind and shape, token ids inside the vocabulary.
-    const LlamaConfig* decoder = base.model->arch().llama();
+    const ModelArch arch = base.model->arch();
+    const LlamaConfig* decoder = arch.llama();
     size_t dropped = 0;
     const std::vector<Sample> recent_samples =
         WindowableSamples(buffer->Recent(static_cast<size_t>(config.retrain.samples)),

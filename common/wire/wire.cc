@@ -128,8 +128,10 @@ absl::StatusOr<Plan> PlanFromProto(const v1::PlanResponse& m, const std::vector<
   if (static_cast<size_t>(m.blocks_size()) != block_names.size()) {
     return bad(absl::StrCat("blocks: ", m.blocks_size(), " entries, the model has ", block_names.size()));
   }
-  if (m.iterations() < 1 || m.iterations() > 1'000'000) {
-    return bad(absl::StrCat("iterations: ", m.iterations(), " is outside [1, 1000000]"));
+  // An infeasible plan (nothing fits the memory or the time left) trains nothing and may say 0 iterations.
+  const int64_t min_iterations = m.feasible() ? 1 : 0;
+  if (m.iterations() < min_iterations || m.iterations() > 1'000'000) {
+    return bad(absl::StrCat("iterations: ", m.iterations(), " is outside [", min_iterations, ", 1000000]"));
   }
   if (m.micro_batch() < 0 || m.micro_batch() > batch) {
     return bad(absl::StrCat("micro_batch: ", m.micro_batch(), " is outside [0, ", batch, "]"));

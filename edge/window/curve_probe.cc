@@ -1,5 +1,6 @@
 #include "edge/window/curve_probe.h"
 
+#include <algorithm>
 #include <random>
 
 
@@ -62,6 +63,41 @@ absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, dou
   return std::make_pair(shares, curve);
 }
 
+double PredictCurveRunSeconds(const std::vector<BlockProfile>& costs, const std::vector<BlockChoice>& choices,
+                              const std::vector<int64_t>& checkpoints, int64_t eval_samples, int64_t batch) {
+  if (costs.size() != choices.size() || checkpoints.empty() || batch < 1) return 0;
+  size_t first = choices.size();
+  for (size_t k = 0; k < choices.size(); ++k) {
+    if (choices[k].kind != BlockChoice::Kind::kFrozen) {
+      first = k;
+      break;
+    }
+  }
+  double iteration = 0, forward = 0;
+  for (size_t k = 0; k < costs.size(); ++k) {
+    const BlockProfile& b = costs[k];
+    if (b.options.empty()) return 0;
+    forward += b.prefix_seconds;
+    if (k < first) {
+      iteration += b.prefix_seconds;
+      continue;
+    }
+    // The option probed for this form; a proxy of a sparsity not probed costs at most the whole layer trained.
+    const BlockOption* option = nullptr;
+    const BlockOption* train = nullptr;
+    for (const BlockOption& o : b.options) {
+      if (o.form.Name() == choices[k].Name()) option = &o;
+      if (o.form.kind == BlockChoice::Kind::kTrain) train = &o;
+    }
+    if (option == nullptr) option = choices[k].kind == BlockChoice::Kind::kFrozen ? &b.options[0] : train;
+    if (option == nullptr) return 0;
+    iteration += option->seconds;
+  }
+  const double evals = static_cast<double>(checkpoints.size()) * forward * static_cast<double>(eval_samples) /
+                       static_cast<double>(batch);
+  return static_cast<double>(*std::max_element(checkpoints.begin(), checkpoints.end())) * iteration + evals;
+}
+
 absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
     const BlockModel& deployed, const ImageDataset& labeled, const CurveProbeOptions& o,
     std::function<std::chrono::steady_clock::time_point()> clock) {
@@ -112,9 +148,23 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
   ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(deployed, std::vector<BlockChoice>(n)));
   result.acc0 = HeldOutAccuracy(*frozen, eval);
   std::chrono::steady_clock::duration longest{0};
+  double slowdown = 1;  // the largest measured / predicted ratio of the runs so far (the machine's load now)
   for (size_t r = 0; r < runs.size(); ++r) {
     const auto run_start = clock();
-    if (o.pinned_runs > 0 ? static_cast<int>(r) >= o.pinned_runs : run_start + longest > deadline) {
+    const double predicted = PredictCurveRunSeconds(o.costs, runs[r], o.checkpoints, eval.size(), o.batch);
+    if (o.pinned_runs > 0) {
+      if (static_cast<int>(r) >= o.pinned_runs) {
+        result.budget_exhausted = true;
+        break;
+      }
+    } else if (predicted > 0) {
+      const auto expected = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(predicted * slowdown));
+      if (run_start + expected > deadline) {
+        result.budget_exhausted = true;
+        continue;  // a cheaper run later in the order may still fit
+      }
+    } else if (run_start + longest > deadline) {
       result.budget_exhausted = true;
       break;
     }
@@ -122,7 +172,9 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
                                             o.learning_rate, o.weight_decay, o.seed + r));
     for (const auto& [q, accuracy] : run.second) result.points.push_back({run.first, static_cast<double>(q), accuracy});
     ++result.runs;
-    longest = std::max(longest, clock() - run_start);
+    const auto took = clock() - run_start;
+    longest = std::max(longest, took);
+    if (predicted > 0) slowdown = std::max(slowdown, std::chrono::duration<double>(took).count() / predicted);
   }
   result.seconds = std::chrono::duration<double>(clock() - start).count();
   return result;

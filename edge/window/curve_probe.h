@@ -13,6 +13,7 @@
 #include "common/model/block_model.h"
 #include "common/model/composed_model.h"
 #include "common/data/dataset.h"
+#include "common/plan/planner.h"
 #include "common/plan/retraining_law.h"
 #include "common/base/status.h"
 
@@ -31,6 +32,11 @@ struct CurveProbeOptions {
   int pinned_runs = 0;
   double holdout_fraction = 0.2;                    // labeled samples used to measure accuracy
   uint64_t seed = 1;
+  // The blocks' costs measured at `batch` (ProbeBlockCosts). With them, a run is started only when its predicted
+  // time (PredictCurveRunSeconds, corrected by how the finished runs compared with their predictions) fits what is
+  // left of the budget — a run that would overrun is skipped and cheaper ones later in the order still run. Without
+  // them, a run starts while the longest one so far fits (and the first always runs).
+  std::vector<BlockProfile> costs;
 };
 
 struct CurveProbeResult {
@@ -57,6 +63,12 @@ absl::StatusOr<std::pair<std::vector<double>, std::vector<std::pair<int64_t, dou
     const BlockModel& base, const std::vector<BlockChoice>& choices,
     const ImageDataset& train, const ImageDataset& eval, const std::vector<int64_t>& checkpoints, int64_t batch,
     double learning_rate, double weight_decay, uint64_t seed);
+
+// Predicted seconds of one curve run of `choices` under `costs` (at the probe batch): the iterations to the last
+// checkpoint at the plan's time per iteration (no-grad forward before the first trainable block, forward and
+// backward after it), and one no-grad forward over `eval_samples` per checkpoint. 0 when `costs` do not match.
+double PredictCurveRunSeconds(const std::vector<BlockProfile>& costs, const std::vector<BlockChoice>& choices,
+                              const std::vector<int64_t>& checkpoints, int64_t eval_samples, int64_t batch);
 
 absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
     const BlockModel& deployed, const ImageDataset& labeled, const CurveProbeOptions& options,

@@ -42,6 +42,7 @@ absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset
   if (labeled.size() >= o.min_labeled) {
     CurveProbeOptions curves = o.curves;
     curves.batch = o.batch;
+    curves.costs = report.costs;
     curves.time_budget = std::max(std::chrono::milliseconds(0),
                                   std::chrono::duration_cast<std::chrono::milliseconds>(budget - (clock() - start)));
     ASSIGN_OR_RETURN(CurveProbeResult r, ProbeRetrainingCurves(deployed, labeled, curves, clock));

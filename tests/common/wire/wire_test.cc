@@ -31,6 +31,13 @@ TEST(PlanFromProto, RejectsPlansThatDoNotFitTheModel) {
   bad = msg;
   bad.set_iterations(0);
   EXPECT_FALSE(PlanFromProto(bad, {"embed", "head"}, 64).ok());
+  // ... unless the plan says it is infeasible (no time or memory left): it trains nothing.
+  bad.set_feasible(false);
+  auto nothing = PlanFromProto(bad, {"embed", "head"}, 64);
+  ASSERT_TRUE(nothing.ok()) << nothing.status();
+  EXPECT_FALSE(nothing->feasible);
+  bad.set_iterations(-1);
+  EXPECT_FALSE(PlanFromProto(bad, {"embed", "head"}, 64).ok());
   bad = msg;
   bad.set_micro_batch(65);
   EXPECT_FALSE(PlanFromProto(bad, {"embed", "head"}, 64).ok());

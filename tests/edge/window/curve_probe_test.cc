@@ -52,5 +52,61 @@ TEST(CurveProbe, StopsWhenTheBudgetRunsOut) {
   EXPECT_LE(result->seconds, 0.9);
 }
 
+// Costs of the Tiny ViT's four blocks as a probe would report them: training the embedding is slow (1 s per
+// iteration), everything else cheap; a no-grad forward costs 1 ms per block, a frozen block in the backward path 20 ms.
+std::vector<BlockProfile> SlowEmbeddingCosts() {
+  std::vector<BlockProfile> costs;
+  const std::vector<double> train = {1.0, 0.05, 0.05, 0.01};
+  for (size_t k = 0; k < train.size(); ++k) {
+    BlockProfile b;
+    b.name = k == 0 ? "embed" : k == 3 ? "head" : "layer_" + std::to_string(k - 1);
+    b.prefix_seconds = 0.001;
+    BlockOption frozen;
+    frozen.seconds = 0.02;
+    BlockOption trained;
+    trained.form = {BlockChoice::Kind::kTrain, 0};
+    trained.trainable = true;
+    trained.share = 1;
+    trained.seconds = train[k];
+    b.options = {frozen, trained};
+    costs.push_back(b);
+  }
+  return costs;
+}
+
+TEST(CurveProbe, PredictsARunFromTheBlockCosts) {
+  const std::vector<BlockProfile> costs = SlowEmbeddingCosts();
+  using K = BlockChoice::Kind;
+  // Everything trained: 10 × (1 + 0.05 + 0.05 + 0.01) s, plus two evaluations of 32 samples at batch 16 (4 ms each).
+  EXPECT_NEAR(PredictCurveRunSeconds(costs, std::vector<BlockChoice>(4, {K::kTrain, 0}), {5, 10}, 32, 16),
+              11.1 + 2 * 2 * 0.004, 1e-9);
+  // layer_0 alone: the embedding runs without gradients, layer_1 and the head in the backward path, frozen.
+  std::vector<BlockChoice> layer0(4);
+  layer0[1] = {K::kTrain, 0};
+  EXPECT_NEAR(PredictCurveRunSeconds(costs, layer0, {10}, 16, 16), 10 * (0.001 + 0.05 + 0.02 + 0.02) + 0.004, 1e-9);
+  // A proxy of a sparsity that was not probed costs what the whole layer trained does.
+  layer0[1] = {K::kProxy, 0.5};
+  EXPECT_NEAR(PredictCurveRunSeconds(costs, layer0, {10}, 16, 16), 10 * (0.001 + 0.05 + 0.02 + 0.02) + 0.004, 1e-9);
+  EXPECT_EQ(PredictCurveRunSeconds(costs, std::vector<BlockChoice>(3), {10}, 16, 16), 0);  // costs of another model
+}
+
+TEST(CurveProbe, SkipsRunsPredictedToOverrunAndRunsCheaperOnes) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  auto now = std::chrono::steady_clock::time_point();
+  auto clock = [&] { return now += std::chrono::milliseconds(10); };
+  CurveProbeOptions options;
+  options.checkpoints = {10};
+  options.batch = 16;
+  options.time_budget = std::chrono::seconds(3);
+  options.costs = SlowEmbeddingCosts();
+  auto result = ProbeRetrainingCurves(*deployed, fixtures::ToyData(80, 1), options, clock);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->budget_exhausted);
+  ASSERT_GE(result->runs, 1);
+  // No run that trains the embedding (predicted ≥ 10 s of a 3 s budget) was started; the cheap ones were.
+  for (const ProbePoint& p : result->points) EXPECT_EQ(p.shares[0], 0.0);
+  EXPECT_EQ(result->points[0].shares, (std::vector<double>{0, 1, 0, 0}));
+}
+
 }  // namespace
 }  // namespace bt
