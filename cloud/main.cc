@@ -102,6 +102,8 @@ int main(int argc, char** argv) {
   plan->add_option("--profile", plan_options.profile_path,
                    "JSON block costs measured by `bt-edge probe-costs` (default: analytic estimate)");
   plan->add_option("--acc0", plan_options.acc0, "accuracy before retraining, for the prior")->capture_default_str();
+  plan->add_option("--sequence", plan_options.sequence,
+                   "decoders: tokens per sample (0 = the model's max_position_embeddings)")->capture_default_str();
   plan->add_option("--gflops", plan_options.gflops, "assumed edge throughput for the analytic costs")
       ->capture_default_str();
   plan->add_flag("--json", plan_options.json, "print JSON instead of a table");

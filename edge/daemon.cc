@@ -98,6 +98,8 @@ struct EdgeDaemon::Impl {
   std::shared_ptr<const SourceStats> source ABSL_GUARDED_BY(mu);
   // What the served model reads (from the announced architecture) and, for a text model, its tokenizer.
   SpoolInput::Kind input_kind ABSL_GUARDED_BY(mu) = SpoolInput::Kind::kUnknown;
+  int image_size ABSL_GUARDED_BY(mu) = 0;  // an image model's input: image_size² × image_channels
+  int image_channels ABSL_GUARDED_BY(mu) = 1;
   std::shared_ptr<const Tokenizer> tokenizer ABSL_GUARDED_BY(mu);
 
   // The versions a window may start from (<data_dir>/zoo.json): the link thread records adopted versions and
@@ -123,9 +125,11 @@ struct EdgeDaemon::Impl {
   // SentencePiece model, from bt-cloud or the copy kept in the data directory), which must cover the vocabulary.
   absl::Status LearnModelInput(const Metadata& architecture, const std::string& tokenizer_bytes, bool keep_copy) {
     ASSIGN_OR_RETURN(ModelArch arch, ModelArch::FromMetadata(architecture));
-    if (arch.llama() == nullptr) {
+    if (const VitConfig* vit = arch.vit()) {
       MutexLock lock(&mu);
       input_kind = SpoolInput::Kind::kImages;
+      image_size = static_cast<int>(vit->image_size);
+      image_channels = static_cast<int>(vit->channels);
       tokenizer = nullptr;
       return absl::OkStatus();
     }
@@ -543,6 +547,8 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
       input.sequence = d.config.spool.sequence;
       MutexLock lock(&d.mu);
       input.kind = d.input_kind;
+      input.height = input.width = d.image_size;
+      input.channels = d.image_channels;
       input.tokenizer = d.tokenizer;
       return input;
     };

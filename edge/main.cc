@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   probe_costs->add_option("-m,--model", probe.model_path, "checkpoint")->required();
   probe_costs->add_option("-o,--out", probe.out_path, "write the JSON profile here");
   probe_costs->add_option("--batch", probe.batch, "samples per iteration")->capture_default_str();
+  probe_costs->add_option("--sequence", probe.sequence, "decoders: tokens per sample")->capture_default_str();
   probe_costs->add_option("--sparsities", probe.sparsities, "train@s proxies to probe")->delimiter(',')
       ->capture_default_str();
 

@@ -5,55 +5,94 @@
 # per window the domain, held-out accuracy before/after, the plan, predicted vs measured memory and the bytes shipped
 # each way; at the end a comparison with no retraining. Stops both daemons cleanly.
 #
-# Environment: BT_DEMO_WINDOWS (default 5), BT_DEMO_WINDOW (default 90s), BT_DEMO_BUDGET (default 10MiB).
+# `scripts/demo.sh --workload text`: the same with the text workload — a LLaMA-style decoder pretrained on English
+# prose (configs/cloud-text.yaml, ~11 minutes once, cached under var/cloud-text/models), retrained on an edge whose
+# text turns into code, C headers, man pages and changelogs (configs/scenarios/text-default.yaml; next-token
+# accuracy), through configs/edge-text.yaml.
+#
+# Environment: BT_DEMO_WINDOWS (default 5), BT_DEMO_WINDOW (default 90s; text 2m), BT_DEMO_BUDGET (default 10MiB;
+# text 128MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WORKLOAD=image
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workload) WORKLOAD="${2:-}"; shift 2 ;;
+    --workload=*) WORKLOAD="${1#*=}"; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "demo.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
 BIN="${BT_BUILD_DIR:-build}"
 PY=/usr/bin/python3
 WINDOWS="${BT_DEMO_WINDOWS:-5}"
-WINDOW="${BT_DEMO_WINDOW:-90s}"
-BUDGET="${BT_DEMO_BUDGET:-10MiB}"
-MODEL=var/cloud/models/foundation.safetensors
-DEMO=var/demo
+case "$WORKLOAD" in
+  image)
+    WINDOW="${BT_DEMO_WINDOW:-90s}"; BUDGET="${BT_DEMO_BUDGET:-10MiB}"
+    MODEL=var/cloud/models/foundation.safetensors; DEMO=var/demo
+    CLOUD_CONFIG=configs/cloud.yaml; EDGE_CONFIG=configs/edge.yaml; SCENARIO=configs/scenarios/roadside.yaml
+    PRETRAIN_TIME="3-7 minutes on an idle 2-core machine, up to 20 under load"; REST_TIME="about 5 minutes" ;;
+  text)
+    WINDOW="${BT_DEMO_WINDOW:-2m}"; BUDGET="${BT_DEMO_BUDGET:-128MiB}"
+    MODEL=var/cloud-text/models/foundation-text; DEMO=var/demo-text
+    CLOUD_CONFIG=configs/cloud-text.yaml; EDGE_CONFIG=configs/edge-text.yaml
+    SCENARIO=configs/scenarios/text-default.yaml
+    PRETRAIN_TIME="about 11 minutes on an idle 2-core machine"; REST_TIME="about 13 minutes" ;;
+  *) echo "demo.sh: --workload is image or text, not '$WORKLOAD'" >&2; exit 2 ;;
+esac
 start=$(date +%s)
 
 # Say up front what this run will do and roughly how long it takes (figures measured on the 2-core project machine).
-echo "BlockTrainer demo: $WINDOWS retraining windows of $WINDOW through bt-cloud and bt-edge on loopback."
+echo "BlockTrainer demo ($WORKLOAD): $WINDOWS retraining windows of $WINDOW through bt-cloud and bt-edge on loopback."
 [ -x "$BIN/bt-cloud" ] || echo "  first run: installs missing Debian packages (a few minutes) and builds (about 4 minutes on 2 cores)"
-if [ -f "$MODEL" ]; then
-  echo "  the foundation model is cached ($MODEL): about 5 minutes in all"
+if [ -e "$MODEL" ]; then
+  echo "  the foundation model is cached ($MODEL): $REST_TIME in all"
 else
-  echo "  pretrains the foundation model once (3-7 minutes on an idle 2-core machine, up to 20 under load;"
-  echo "  progress every 10 s), then about 5 minutes for the rest"
+  echo "  pretrains the foundation model once ($PRETRAIN_TIME;"
+  echo "  progress every 10 s), then $REST_TIME for the rest"
 fi
 echo
 scripts/setup.sh
 scripts/build.sh
 
 echo
-echo "== 1. foundation model: pretrain on clean Fashion-MNIST (skipped when cached) =="
+if [ "$WORKLOAD" = image ]; then
+  echo "== 1. foundation model: pretrain on clean Fashion-MNIST (skipped when cached) =="
+else
+  echo "== 1. foundation model: a tokenizer and a decoder pretrained on English prose (skipped when cached) =="
+fi
 # Progress lines (steps, rate, ETA, loss) go to stderr every pretrain.progress_interval.
-"$BIN/bt-cloud" pretrain --config configs/cloud.yaml --log-level info 2>&1 | sed -u 's/^\[[^]]*\] \[info\] /  /'
+"$BIN/bt-cloud" pretrain --config "$CLOUD_CONFIG" --log-level info 2>&1 | sed -u 's/^\[[^]]*\] \[info\] /  /'
 [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
-"$BIN/bt-cloud" evaluate --config configs/cloud.yaml --log-level warn
+if [ "$WORKLOAD" = image ]; then
+  "$BIN/bt-cloud" evaluate --config "$CLOUD_CONFIG" --log-level warn
+else
+  $PY -c "
+import json, sys
+r = json.load(open(sys.argv[1] + '/report.json'))
+print('  %s: %d parameters, held-out prose next-token accuracy %.1f%% (perplexity %.1f), %.0f tokens/s in pretraining'
+      % (sys.argv[1], r['parameters'], 100 * r['heldout_prose_next_token_accuracy'], r['heldout_prose_perplexity'],
+         r['train_tokens_per_second']))" "$MODEL"
+fi
 
 echo
 echo "== 2. no retraining: the deployed model on each domain of the default scenario =="
-"$BIN/bt-edge" drift-report --scenario configs/scenarios/roadside.yaml --model "$MODEL" --out "$DEMO/drift" \
+"$BIN/bt-edge" drift-report --scenario "$SCENARIO" --model "$MODEL" --out "$DEMO/drift" \
   --log-level warn | sed -n '3,9p'
 
 echo
 echo "== 3. bt-cloud and bt-edge on loopback (default configs; state and logs under $DEMO) =="
 rm -rf "$DEMO/cloud" "$DEMO/edge"
 mkdir -p "$DEMO/cloud" "$DEMO/edge"
-# The default configs, with this demo's state directories, the simulated roadside camera (one domain per window)
-# and a memory budget of about a third of what full fine-tuning needs.
-sed -e "s|data_dir: var/cloud |data_dir: $DEMO/cloud |" -e "s|path: \"\" |path: $MODEL |" configs/cloud.yaml \
+# The workload's configs, with this demo's state directories, the simulated camera of its scenario (one domain per
+# window) and the demo's memory budget (image: about a third of what full fine-tuning needs; text: about a fifth).
+sed -e "s|^  data_dir: [^ ]*|  data_dir: $DEMO/cloud|" -e "s|^  path: [^ ]*|  path: $MODEL|" "$CLOUD_CONFIG" \
   > "$DEMO/cloud.yaml"
-sed -e "s|data_dir: var/edge |data_dir: $DEMO/edge |" -e "s|memory_budget: [0-9A-Za-z]* |memory_budget: $BUDGET |" \
-    -e "s|scenario: \"\" |scenario: configs/scenarios/roadside.yaml |" -e "s|advance: stream |advance: per_window |" \
-    -e "s|window: [0-9a-z]* |window: $WINDOW |" configs/edge.yaml > "$DEMO/edge.yaml"
-"$BIN/bt-cloud" --config "$DEMO/cloud.yaml" add-edge --edge edge-1 --token-out "$DEMO/edge/token" --log-level warn
+sed -e "s|^  data_dir: [^ ]*|  data_dir: $DEMO/edge|" -e "s|^  memory_budget: [^ ]*|  memory_budget: $BUDGET|" \
+    -e "s|^  scenario: [^ ]*|  scenario: $SCENARIO|" -e "s|^  advance: [^ ]*|  advance: per_window|" \
+    -e "s|^  window: [^ ]*|  window: $WINDOW|" "$EDGE_CONFIG" > "$DEMO/edge.yaml"
+EDGE_ID=$(sed -n 's/^  id: \([^ ]*\).*/\1/p' "$DEMO/edge.yaml" | head -1)
+"$BIN/bt-cloud" --config "$DEMO/cloud.yaml" add-edge --edge "$EDGE_ID" --token-out "$DEMO/edge/token" --log-level warn
 "$BIN/bt-cloud" --config "$DEMO/cloud.yaml" serve > "$DEMO/bt-cloud.log" 2>&1 &
 CLOUD_PID=$!
 "$BIN/bt-edge" --config "$DEMO/edge.yaml" serve > "$DEMO/bt-edge.log" 2>&1 &
@@ -110,7 +149,7 @@ echo
 echo "== 5. the cloud's view: the edge's branch of versions =="
 "$BIN/bt-cloud" --config "$DEMO/cloud.yaml" status --log-level warn
 echo
-"$BIN/bt-cloud" --config "$DEMO/cloud.yaml" versions --edge edge-1 --log-level warn
+"$BIN/bt-cloud" --config "$DEMO/cloud.yaml" versions --edge "$EDGE_ID" --log-level warn
 
 echo
 echo "== 6. compared with no retraining =="

@@ -23,6 +23,7 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
   if (!window.ok()) return Annotate(window.status(), "--window");
   if (o.batch < 1) return absl::InvalidArgumentError("--batch must be at least 1");
   if (!(o.gflops > 0)) return absl::InvalidArgumentError("--gflops must be positive");
+  if (o.sequence < 0) return absl::InvalidArgumentError("--sequence must not be negative");
   for (double s : o.sparsities) {
     if (!(s > 0 && s < 1)) return absl::InvalidArgumentError(absl::StrCat("--sparsities: ", s, " is not in (0, 1)"));
   }
@@ -33,8 +34,8 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
   profile_options.flops_per_second = o.gflops * 1e9;
   PlanRequest request;
   std::string costs;
-  // The input batch and the logits are paid by every plan. A decoder's analytic costs assume sequences of its
-  // max_position_embeddings (edges measure their own).
+  // The input batch and the logits are paid by every plan. A decoder's analytic costs assume sequences of
+  // --sequence tokens, by default its max_position_embeddings (edges measure their own).
   const ModelArch& arch = store->architecture();
   std::vector<LayerShape> shapes;
   if (const VitConfig* a = arch.vit()) {
@@ -43,7 +44,11 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
     shapes = VitLayerShapes(*a);
   } else {
     const LlamaConfig& l = *arch.llama();
-    const int64_t t = l.max_position_embeddings;
+    if (o.sequence > l.max_position_embeddings) {
+      return absl::InvalidArgumentError(absl::StrCat("--sequence ", o.sequence, " is longer than the model's ",
+                                                     l.max_position_embeddings, " positions"));
+    }
+    const int64_t t = o.sequence > 0 ? o.sequence : l.max_position_embeddings;
     request.fixed_bytes = static_cast<uint64_t>(o.batch * t * (8 + 2 * 4 * l.vocab_size));
     shapes = DecoderLayerShapes(l.num_hidden_layers, l.hidden_size, l.intermediate_size, l.vocab_size, t);
   }
@@ -60,6 +65,10 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
   } else {
     request.blocks = AnalyticProfile(shapes, profile_options);
     costs = absl::StrCat("analytic profile at ", o.gflops, " GFLOP/s, batch ", o.batch,
+                         arch.llama() != nullptr
+                             ? absl::StrCat(" of ", o.sequence > 0 ? o.sequence : arch.llama()->max_position_embeddings,
+                                            " tokens")
+                             : "",
                          " (edges replace it with probe measurements)");
   }
   request.memory_budget = *budget;

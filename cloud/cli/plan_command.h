@@ -23,6 +23,7 @@ struct PlanCommandOptions {
   std::string profile_path;    // JSON block profiles measured by `bt-edge probe-costs`; empty = analytic
   double acc0 = 0.5;           // accuracy before retraining, for the prior
   double gflops = 25;          // assumed edge throughput for the analytic profile
+  int64_t sequence = 0;        // decoders: tokens per sample (0 = the model's max_position_embeddings)
   bool json = false;
 };
 

@@ -123,7 +123,10 @@ absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawPa
     }
   }
   if (!have) return absl::InvalidArgumentError("no micro-batch divisor fits the probe batch");
-  if (out.law_fitted && out.plan.feasible && out.plan.first_trainable >= 0) {
+  // The plan races its alternatives whenever the window has labels to race on: a law fitted from short curves
+  // misranks plans, and one that is only the prior (no curve fitted the probe share) knows nothing of this window.
+  if ((out.law_fitted || report.labeled_samples >= kMinLabeledSamples) && out.plan.feasible &&
+      out.plan.first_trainable >= 0) {
     ASSIGN_OR_RETURN(out.alternatives, RaceAlternatives(report, out.law, request, out.plan));
   }
   return out;

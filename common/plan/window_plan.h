@@ -49,9 +49,10 @@ struct WindowPlanRequest {
 struct WindowPlan {
   LawParams law;        // fitted for this window (store it as the edge's next prior)
   double law_rmse = 0;  // on this window's probe points
-  bool law_fitted = false;  // false: no curves (label-free window), the prior was used as is
+  bool law_fitted = false;  // false: no curves (label-free, or none fitted the probe share): the prior as is
   Plan plan;
-  std::vector<Plan> alternatives;  // what the edge races `plan` against (RaceAlternatives); empty: no race
+  // What the edge races `plan` against (RaceAlternatives) whenever the window has labels; empty: no race.
+  std::vector<Plan> alternatives;
 };
 
 // A law for an edge nobody has probed yet: equal block weights, gains overlapping as on the fogged camera.

@@ -46,12 +46,13 @@ absl::Status RunEvaluateCommand(const std::string& model_path, const std::string
                                 const ArchitectureHints& hints) {
   ASSIGN_OR_RETURN(auto model, LoadModel(model_path, hints));
   torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
-  ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(dataset_dir, "test"));
-  ASSIGN_OR_RETURN(EvalResult eval, Evaluate(model.get(), test));
   if (model->arch().vit() == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(model_path, ": a ", model->arch().family(),
-                                                   " model; `evaluate` scores image classifiers on Fashion-MNIST"));
+                                                   " model; `evaluate` scores image classifiers on Fashion-MNIST "
+                                                   "(a text model: `bt-edge drift-report` on a text scenario)"));
   }
+  ASSIGN_OR_RETURN(ImageDataset test, LoadFashionMnist(dataset_dir, "test"));
+  ASSIGN_OR_RETURN(EvalResult eval, Evaluate(model.get(), test));
   const VitConfig arch = *model->arch().vit();
   ASSIGN_OR_RETURN(ClassAccuracy per_class, PerClass(model.get(), test, arch.num_classes));
 

@@ -19,12 +19,21 @@ absl::Status RunProbeCostsCommand(const ProbeCommandOptions& o) {
   // Costs do not depend on the values; a fixed random batch of the model's input shape is enough.
   torch::manual_seed(0);
   torch::Tensor inputs = model->PrepareInput(model->RandomInput(o.batch));
+  const ModelArch arch = model->arch();
+  if (const LlamaConfig* decoder = arch.llama()) {
+    if (o.sequence < 1 || o.sequence > decoder->max_position_embeddings) {
+      return absl::InvalidArgumentError(absl::StrCat("--sequence must be in [1, ", decoder->max_position_embeddings,
+                                                     "] (the model's positions)"));
+    }
+    inputs = torch::randint(0, decoder->vocab_size, {o.batch, o.sequence}, torch::kInt64);
+  }
   CostProbeOptions options;
   options.sparsities = o.sparsities;
   ASSIGN_OR_RETURN(std::vector<BlockProfile> profiles, ProbeBlockCosts(*model, inputs, options));
   if (!o.out_path.empty()) RETURN_IF_ERROR(WriteFileAtomically(o.out_path, ProfilesToJson(profiles) + "\n"));
 
-  std::printf("costs of %s at batch %lld on this machine\n\n", o.model_path.c_str(), static_cast<long long>(o.batch));
+  std::printf("costs of %s at batch %lld%s on this machine\n\n", o.model_path.c_str(), static_cast<long long>(o.batch),
+              arch.llama() != nullptr ? absl::StrCat(" of ", o.sequence, " tokens").c_str() : "");
   std::printf("%-18s %-11s %7s %12s %12s %10s\n", "block", "option", "share", "memory", "activations", "ms/iter");
   for (const BlockProfile& b : profiles) {
     std::printf("%-18s %-11s %7s %12s %12s %10.2f\n", b.name.c_str(), "(no-grad)", "-",

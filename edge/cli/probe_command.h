@@ -14,6 +14,7 @@ struct ProbeCommandOptions {
   std::string out_path;                                 // JSON profile; empty = print only
   int64_t batch = 64;
   std::vector<double> sparsities = {0.25, 0.5, 0.75};
+  int64_t sequence = 64;                                // decoders: tokens per sample
 };
 
 absl::Status RunProbeCostsCommand(const ProbeCommandOptions& options);

@@ -14,7 +14,7 @@ namespace {
 
 constexpr int kMaxSide = 16384;
 
-absl::StatusOr<GrayImage> DecodePng(const std::string& bytes) {
+absl::StatusOr<GrayImage> DecodePng(const std::string& bytes, int channels) {
   png_image image;
   std::memset(&image, 0, sizeof(image));
   image.version = PNG_IMAGE_VERSION;
@@ -27,10 +27,11 @@ absl::StatusOr<GrayImage> DecodePng(const std::string& bytes) {
     png_image_free(&image);
     return absl::InvalidArgumentError(absl::StrCat("PNG size ", image.width, "x", image.height, " is out of range"));
   }
-  image.format = PNG_FORMAT_GRAY;
+  image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
   GrayImage out;
   out.height = static_cast<int>(image.height);
   out.width = static_cast<int>(image.width);
+  out.channels = channels;
   out.pixels.resize(PNG_IMAGE_SIZE(image));
   if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) {
     std::string why = image.message;
@@ -97,10 +98,20 @@ absl::StatusOr<GrayImage> DecodePgm(const std::string& bytes) {
 
 }  // namespace
 
-absl::StatusOr<GrayImage> DecodeImageFile(const std::string& path) {
+absl::StatusOr<GrayImage> DecodeImageFile(const std::string& path, int channels) {
+  if (channels != 1 && channels != 3) {
+    return absl::InvalidArgumentError(absl::StrCat("images decode to 1 or 3 channels, not ", channels));
+  }
   ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return DecodePng(bytes);
-  if (bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '2')) return DecodePgm(bytes);
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) return DecodePng(bytes, channels);
+  if (bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '2')) {
+    ASSIGN_OR_RETURN(GrayImage gray, DecodePgm(bytes));
+    if (channels == 1) return gray;
+    GrayImage rgb{gray.height, gray.width, {}, 3};
+    rgb.pixels.reserve(gray.pixels.size() * 3);
+    for (uint8_t v : gray.pixels) rgb.pixels.insert(rgb.pixels.end(), {v, v, v});
+    return rgb;
+  }
   return absl::InvalidArgumentError("not a PNG or PGM image");
 }
 
@@ -108,28 +119,33 @@ GrayImage ResizeArea(const GrayImage& in, int height, int width) {
   GrayImage out;
   out.height = height;
   out.width = width;
-  out.pixels.resize(static_cast<size_t>(height) * width);
+  out.channels = in.channels;
+  const int c = in.channels;
+  out.pixels.resize(static_cast<size_t>(height) * width * c);
   const double sy = static_cast<double>(in.height) / height, sx = static_cast<double>(in.width) / width;
   for (int oy = 0; oy < height; ++oy) {
     const double y0 = oy * sy, y1 = (oy + 1) * sy;
     for (int ox = 0; ox < width; ++ox) {
       const double x0 = ox * sx, x1 = (ox + 1) * sx;
-      double sum = 0, area = 0;
+      double sum[3] = {0, 0, 0}, area = 0;
       for (int iy = static_cast<int>(y0); iy < std::min(in.height, static_cast<int>(std::ceil(y1))); ++iy) {
         const double wy = std::min<double>(iy + 1, y1) - std::max<double>(iy, y0);
         for (int ix = static_cast<int>(x0); ix < std::min(in.width, static_cast<int>(std::ceil(x1))); ++ix) {
           const double w = wy * (std::min<double>(ix + 1, x1) - std::max<double>(ix, x0));
-          sum += w * in.pixels[static_cast<size_t>(iy) * in.width + ix];
+          const size_t at = (static_cast<size_t>(iy) * in.width + ix) * c;
+          for (int k = 0; k < c; ++k) sum[k] += w * in.pixels[at + k];
           area += w;
         }
       }
-      out.pixels[static_cast<size_t>(oy) * width + ox] = static_cast<uint8_t>(std::lround(area > 0 ? sum / area : 0));
+      const size_t to = (static_cast<size_t>(oy) * width + ox) * c;
+      for (int k = 0; k < c; ++k) out.pixels[to + k] = static_cast<uint8_t>(std::lround(area > 0 ? sum[k] / area : 0));
     }
   }
   return out;
 }
 
 std::string EncodePgm(const GrayImage& image) {
+  if (image.channels != 1) return "";  // PGM is gray
   std::string out = absl::StrCat("P5\n", image.width, " ", image.height, "\n255\n");
   out.append(reinterpret_cast<const char*>(image.pixels.data()), image.pixels.size());
   return out;

@@ -98,8 +98,11 @@ void Spool::Reject(const std::string& name, const std::string& reason) {
 }
 
 absl::StatusOr<std::vector<Sample>> Spool::ImageSamples(const std::string& name,
-                                                        const std::map<std::string, std::string>& labels) const {
-  ASSIGN_OR_RETURN(GrayImage image, DecodeImageFile((fs::path(options_.dir) / name).string()));
+                                                        const std::map<std::string, std::string>& labels,
+                                                        const SpoolInput& input) const {
+  const int height = input.height > 0 ? input.height : options_.height;
+  const int width = input.width > 0 ? input.width : options_.width;
+  ASSIGN_OR_RETURN(GrayImage image, DecodeImageFile((fs::path(options_.dir) / name).string(), input.channels));
   int32_t label = -1;
   auto it = labels.find(name);
   if (it != labels.end()) {
@@ -110,15 +113,14 @@ absl::StatusOr<std::vector<Sample>> Spool::ImageSamples(const std::string& name,
     }
     label = parsed;
   }
-  GrayImage resized = (image.height == options_.height && image.width == options_.width)
-                          ? std::move(image)
-                          : ResizeArea(image, options_.height, options_.width);
+  GrayImage resized = (image.height == height && image.width == width) ? std::move(image)
+                                                                       : ResizeArea(image, height, width);
   Sample sample;
   sample.timestamp_ms = clock_();
   sample.label = label;
   sample.height = static_cast<uint16_t>(resized.height);
   sample.width = static_cast<uint16_t>(resized.width);
-  sample.channels = 1;
+  sample.channels = static_cast<uint8_t>(resized.channels);
   sample.source = ("spool:" + name).substr(0, 255);
   sample.pixels = std::move(resized.pixels);
   return std::vector<Sample>{std::move(sample)};
@@ -169,10 +171,15 @@ absl::StatusOr<SpoolScanResult> Spool::ScanOnce() {
   if (input.kind == SpoolInput::Kind::kText && (input.tokenizer == nullptr || input.sequence < 1)) {
     return absl::FailedPreconditionError("spool: a text model without a tokenizer");
   }
+  if (input.kind == SpoolInput::Kind::kImages &&
+      (input.height < 0 || input.width < 0 || input.height > 4096 || input.width > 4096 ||
+       (input.channels != 1 && input.channels != 3))) {
+    return absl::FailedPreconditionError("spool: the model's input size is out of range");
+  }
   std::map<std::string, std::string> labels = ReadLabels(dir / "labels.csv");
 
   for (const std::string& name : names) {
-    auto samples = input.kind == SpoolInput::Kind::kText ? TextSamples(name, input) : ImageSamples(name, labels);
+    auto samples = input.kind == SpoolInput::Kind::kText ? TextSamples(name, input) : ImageSamples(name, labels, input);
     if (!samples.ok()) {
       Reject(name, std::string(samples.status().message()));
       ++result.rejected;

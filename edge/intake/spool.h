@@ -27,13 +27,14 @@ namespace bt {
 struct SpoolInput {
   enum class Kind { kUnknown, kImages, kText };
   Kind kind = Kind::kImages;
+  int height = 0, width = 0, channels = 1;      // kImages: the model's input (0: SpoolOptions' height × width)
   std::shared_ptr<const Tokenizer> tokenizer;  // kText
   int64_t sequence = 64;                        // kText: tokens a sample holds (plus the next one)
 };
 
 struct SpoolOptions {
   std::string dir;           // the spool directory (created if missing)
-  int height = 28;           // model input size
+  int height = 28;           // model input size, unless SpoolInput says
   int width = 28;
   int num_classes = 10;      // labels must be in [0, num_classes)
   std::function<SpoolInput()> input;  // null: always images
@@ -60,7 +61,8 @@ class Spool {
   void Reject(const std::string& name, const std::string& reason);
   // One file's samples: an image's one, or a text file's sequences. A bad file is an error naming the reason.
   absl::StatusOr<std::vector<Sample>> ImageSamples(const std::string& name,
-                                                   const std::map<std::string, std::string>& labels) const;
+                                                   const std::map<std::string, std::string>& labels,
+                                                   const SpoolInput& input) const;
   absl::StatusOr<std::vector<Sample>> TextSamples(const std::string& name, const SpoolInput& input) const;
 
   SpoolOptions options_;

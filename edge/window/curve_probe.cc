@@ -149,8 +149,9 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
   result.acc0 = HeldOutAccuracy(*frozen, eval);
   std::chrono::steady_clock::duration longest{0};
   double slowdown = 1;  // the largest measured / predicted ratio of the runs so far (the machine's load now)
+  auto now = clock();
   for (size_t r = 0; r < runs.size(); ++r) {
-    const auto run_start = clock();
+    const auto run_start = now;  // a skipped run reads no clock
     const double predicted = PredictCurveRunSeconds(o.costs, runs[r], o.checkpoints, eval.size(), o.batch);
     if (o.pinned_runs > 0) {
       if (static_cast<int>(r) >= o.pinned_runs) {
@@ -172,7 +173,8 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
                                             o.learning_rate, o.weight_decay, o.seed + r));
     for (const auto& [q, accuracy] : run.second) result.points.push_back({run.first, static_cast<double>(q), accuracy});
     ++result.runs;
-    const auto took = clock() - run_start;
+    now = clock();
+    const auto took = now - run_start;
     longest = std::max(longest, took);
     if (predicted > 0) slowdown = std::max(slowdown, std::chrono::duration<double>(took).count() / predicted);
   }

@@ -145,12 +145,19 @@ TEST(WindowPlan, RaceAlternativesAreDistinctFeasiblePlansBesideTheLawsChoice) {
                    std::count_if(a.blocks.begin(), a.blocks.end(), [](const BlockDecision& d) { return d.form.trains(); }) == 1;
   }
   EXPECT_TRUE(first_alone || planned->plan.first_trainable == 0) << absl::StrJoin(texts, " | ");
-  // No curves, no fitted law: nothing to race against.
+  // No curve fitted the probe share: the prior's plan knows nothing of this window, so it races all the more.
   ProbeReport no_curves = r;
   no_curves.points.clear();
+  no_curves.labeled_samples = kMinLabeledSamples;
   auto prior_only = PlanFromProbes(no_curves, nullptr, request);
   ASSERT_TRUE(prior_only.ok());
-  EXPECT_TRUE(prior_only->alternatives.empty());
+  EXPECT_FALSE(prior_only->law_fitted);
+  EXPECT_FALSE(prior_only->alternatives.empty());
+  // A label-free window has no accuracy to race on: no alternatives.
+  no_curves.labeled_samples = kMinLabeledSamples - 1;
+  auto label_free = PlanFromProbes(no_curves, nullptr, request);
+  ASSERT_TRUE(label_free.ok());
+  EXPECT_TRUE(label_free->alternatives.empty());
 }
 
 }  // namespace

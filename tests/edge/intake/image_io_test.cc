@@ -90,5 +90,45 @@ TEST(ImageIo, AreaResizeAveragesExactly) {
   EXPECT_EQ(odd.pixels.size(), 9u);
 }
 
+TEST(ImageIo, DecodesToRgbForAnRgbModelAndResizesEachChannel) {
+  TestDir dir;
+  // An RGB PNG with a red left half and a blue right half; a gray PGM replicated to three channels.
+  png_image image;
+  std::memset(&image, 0, sizeof(image));
+  image.version = PNG_IMAGE_VERSION;
+  image.width = 4;
+  image.height = 2;
+  image.format = PNG_FORMAT_RGB;
+  std::vector<uint8_t> pixels;
+  for (int y = 0; y < 2; ++y) {
+    for (int x = 0; x < 4; ++x) {
+      const std::vector<uint8_t> rgb = x < 2 ? std::vector<uint8_t>{250, 0, 0} : std::vector<uint8_t>{0, 0, 90};
+      pixels.insert(pixels.end(), rgb.begin(), rgb.end());
+    }
+  }
+  png_alloc_size_t size = 0;
+  png_image_write_to_memory(&image, nullptr, &size, 0, pixels.data(), 0, nullptr);
+  std::string png(size, '\0');
+  ASSERT_TRUE(png_image_write_to_memory(&image, png.data(), &size, 0, pixels.data(), 0, nullptr));
+  png.resize(size);
+  ASSERT_TRUE(WriteFileAtomically(dir.Path("rgb.png"), png).ok());
+  auto rgb = DecodeImageFile(dir.Path("rgb.png"), 3);
+  ASSERT_TRUE(rgb.ok()) << rgb.status();
+  EXPECT_EQ(rgb->channels, 3);
+  EXPECT_EQ(rgb->pixels, pixels);
+  const GrayImage small = ResizeArea(*rgb, 1, 2);
+  EXPECT_EQ(small.pixels, (std::vector<uint8_t>{250, 0, 0, 0, 0, 90}));
+  // The same file for a gray model: one channel.
+  auto gray = DecodeImageFile(dir.Path("rgb.png"));
+  ASSERT_TRUE(gray.ok());
+  EXPECT_EQ(gray->channels, 1);
+  EXPECT_EQ(gray->pixels.size(), 8u);
+  ASSERT_TRUE(WriteFileAtomically(dir.Path("g.pgm"), EncodePgm(GrayImage{1, 2, {10, 20}})).ok());
+  auto replicated = DecodeImageFile(dir.Path("g.pgm"), 3);
+  ASSERT_TRUE(replicated.ok());
+  EXPECT_EQ(replicated->pixels, (std::vector<uint8_t>{10, 10, 10, 20, 20, 20}));
+  EXPECT_FALSE(DecodeImageFile(dir.Path("g.pgm"), 4).ok());
+}
+
 }  // namespace
 }  // namespace bt
