@@ -178,8 +178,15 @@ struct EdgeDaemon::Impl {
     request.set_client_version(BT_VERSION);
     ASSIGN_OR_RETURN(v1::RegisterResponse response, client->Register(request));
     const Metadata architecture(response.architecture().begin(), response.architecture().end());
-    RETURN_IF_ERROR(Annotate(LearnModelInput(architecture, response.tokenizer(), /*keep_copy=*/true),
-                             "the model bt-cloud serves"));
+    // A model whose input the edge cannot take (a decoder served without its tokenizer) still registers and
+    // serves; only the intake of new samples waits.
+    if (absl::Status learned = LearnModelInput(architecture, response.tokenizer(), /*keep_copy=*/true); !learned.ok()) {
+      spdlog::error("the model bt-cloud serves: {}; new samples wait until it serves one this edge can read",
+                    std::string(learned.message()));
+      MutexLock lock(&mu);
+      input_kind = SpoolInput::Kind::kUnknown;
+      tokenizer = nullptr;
+    }
     serving.SetArchitecture(architecture);
     if (!response.source_stats().empty()) {
       auto stats = SourceStats::FromJson(response.source_stats(), "source statistics from bt-cloud");
