@@ -129,7 +129,11 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(full, std::vector<BlockChoice>(plan.size())));
       return score_of(*frozen);
     };
-    const double score_before = score();  // the composed model before training (keep-best's baseline)
+    // The composed model before training (keep-best's baseline); its time is what an evaluation costs, reserved
+    // before the deadline from the first iteration on.
+    const auto baseline_start = clock();
+    const double score_before = score();
+    std::chrono::steady_clock::duration eval_cost = clock() - baseline_start;
     double deployed_score = score_before;
     if (reshaped) {
       ASSIGN_OR_RETURN(deployed_score, score_full(deployed));
@@ -141,7 +145,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     torch::optim::AdamW optimizer(model->TrainableParameters(),
                                   torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
     torch::manual_seed(o.seed);
-    std::chrono::steady_clock::duration eval_cost{0};
+    int64_t evaluated = 0;  // the last iteration scored
     result.stop_reason = "iterations";
     for (int64_t it = 1; it <= o.max_iterations; ++it) {
       if (cancel != nullptr && cancel->cancelled()) {
@@ -169,6 +173,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       if (it % o.eval_every == 0 || it == o.max_iterations) {
         const auto eval_start = clock();
         const double current = score();
+        evaluated = it;
         if (o.label_free && it < o.max_iterations) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
         eval_cost = clock() - eval_start;
         if (current > best_score) {
@@ -176,6 +181,16 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
           result.best_iteration = it;
           best = model->SnapshotTrainable();
         }
+      }
+    }
+    // Stopped between evaluations (the deadline or a cancel): the iterations since the last one count too — the
+    // reserve above kept time for this evaluation.
+    if (result.iterations > evaluated && result.stop_reason != "cancelled") {
+      const double current = score();
+      if (current > best_score) {
+        best_score = current;
+        result.best_iteration = result.iterations;
+        best = model->SnapshotTrainable();
       }
     }
     result.train_seconds = std::chrono::duration<double>(clock() - start).count();

@@ -74,6 +74,29 @@ TEST(RetrainEngine, StopsAtTheDeadline) {
   EXPECT_GT(result->iterations, 5);
 }
 
+TEST(RetrainEngine, ScoresTheIterationsADeadlineCutBeforeTheirEvaluation) {
+  // Evaluations every 1,000 iterations, a deadline after a few dozen: before, the run stopped with nothing scored and
+  // kept the deployed model (a race entrant cut by its time share scored as no gain at all).
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  auto now = std::chrono::steady_clock::time_point();
+  SteadyClock clock = [&] { return now += std::chrono::milliseconds(10); };
+  RetrainOptions options;
+  options.max_iterations = 5000;
+  options.eval_every = 1000;
+  options.batch = 32;
+  options.learning_rate = 3e-3;
+  options.time_budget = std::chrono::milliseconds(600);
+  auto result = RetrainWindow(*deployed, std::vector<BlockChoice>(4, BlockChoice{BlockChoice::Kind::kTrain, 0}),
+                              ToyData(300, 1), options, nullptr, clock);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stop_reason, "deadline");
+  EXPECT_GT(result->iterations, 10);
+  EXPECT_LT(result->iterations, 1000);
+  EXPECT_EQ(result->best_iteration, result->iterations);
+  EXPECT_TRUE(result->deployed);
+  EXPECT_GT(result->accuracy_after, result->accuracy_before);
+}
+
 TEST(RetrainEngine, NeverHandsBackAWorseModel) {
   // A deployed model that already solves the task; a destructive learning rate can only make it worse.
   auto deployed = *CreateVitModel(Tiny(), 1);
