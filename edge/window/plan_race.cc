@@ -34,9 +34,28 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   if (entrants.empty()) return absl::InvalidArgumentError("race: no entrants");
   for (const Plan& p : entrants) race.entries.push_back({PlanText(p), {}, {}});
   const bool label_free = samples.labeled.size() < kMinLabeledSamples;
-  int64_t rounds_iterations = label_free || entrants.size() < 2 ? 0
-                              : options.first_round > 0   ? options.first_round
-                                                          : FirstRoundIterations(entrants, options.seconds);
+  // Who races: everyone, unless their first round does not fit the race's seconds — then the slowest alternatives
+  // stay out (never the law's plan), since a race of fewer entrants still turns a wrong law into a measurement.
+  std::vector<size_t> alive(entrants.size());
+  std::iota(alive.begin(), alive.end(), 0);
+  auto first_round_of = [&](const std::vector<size_t>& who) {
+    std::vector<Plan> subset;
+    for (size_t e : who) subset.push_back(entrants[e]);
+    return FirstRoundIterations(subset, options.seconds);
+  };
+  int64_t rounds_iterations = 0;
+  if (!label_free && entrants.size() >= 2) {
+    if (options.first_round > 0) {
+      rounds_iterations = options.first_round;
+    } else {
+      while ((rounds_iterations = first_round_of(alive)) == 0 && alive.size() > 2) {
+        const auto slowest = std::max_element(alive.begin() + 1, alive.end(), [&](size_t a, size_t b) {
+          return entrants[a].seconds_per_iteration < entrants[b].seconds_per_iteration;
+        });
+        alive.erase(slowest);
+      }
+    }
+  }
   if (rounds_iterations == 0) {
     race.text = label_free ? "no race (label-free)" : entrants.size() < 2 ? "no race (one plan)"
                                                                           : "no race (too little time)";
@@ -44,8 +63,6 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   }
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::milliseconds(static_cast<int64_t>(1000 * options.seconds));
-  std::vector<size_t> alive(entrants.size());
-  std::iota(alive.begin(), alive.end(), 0);
   // With two entrants there is only the final round.
   if (alive.size() <= 2) rounds_iterations *= 2;
   while (true) {
@@ -98,6 +115,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     for (size_t r = 0; r < race.entries[e].accuracy.size(); ++r) {
       scores.push_back(absl::StrFormat("%.1f%%@%d", 100 * race.entries[e].accuracy[r], race.entries[e].iterations[r]));
     }
+    if (scores.empty()) scores.push_back("(too slow to race)");
     parts.push_back(absl::StrCat(e == race.winner ? "*" : "", race.entries[e].plan, " ", absl::StrJoin(scores, " ")));
   }
   race.text = absl::StrCat("race (", absl::StrFormat("%.1f s", race.seconds), "): ", absl::StrJoin(parts, " | "));

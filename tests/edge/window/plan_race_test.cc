@@ -117,5 +117,25 @@ TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {
   EXPECT_EQ(hurried->text, "no race (too little time)");
 }
 
+TEST(PlanRace, LeavesOutTheSlowestAlternativesRatherThanNotRacing) {
+  // The third entrant is predicted 100× slower: with it, not even 10 iterations each fit 2 s; without it the law's
+  // plan and the second race (the final alone, 2r at 0.002 s: r = 100 of the law's 200 / 4 = 50 → 50).
+  Window w = MakeWindow(240);
+  w.entrants[2].seconds_per_iteration = 0.1;
+  ASSERT_EQ(FirstRoundIterations(w.entrants, 2.0), 0);
+  RaceOptions options;
+  options.seconds = 2.0;
+  options.memory_budget = 64ull << 20;
+  options.batch = 32;
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  EXPECT_TRUE(race->entries[2].accuracy.empty());
+  EXPECT_EQ(race->entries[0].iterations.size(), 1u);
+  EXPECT_EQ(race->entries[1].iterations.size(), 1u);
+  EXPECT_NE(race->winner, 2u);
+  EXPECT_NE(race->text.find("(too slow to race)"), std::string::npos) << race->text;
+}
+
 }  // namespace
 }  // namespace bt
