@@ -121,16 +121,18 @@ for w in $(seq 1 "$WINDOWS"); do
   "$BIN/bt-edge" --config "$DEMO/edge.yaml" retrain --now --log-level warn > /dev/null
   last=""
   for i in $(seq 1 600); do
-    check "len(d['recent'])>=$w and d['recent'][0]['outcome']!='running' and d['state']=='idle'" && break
-    # A progress line on every change of stage and every 15 s: stage, share of the window, time left.
+    # One status query a second (each starts a bt-edge process, whose CPU the window pays): the window is done, or
+    # a progress line on every change of stage and every 15 s (stage, share of the window, time left).
     line=$(status_json | $PY -c "
 import json, sys
 d = json.load(sys.stdin)
-if d['window_id']: print('    window %d: %-9s %3.0f%%, about %ds left' % ($w, d['state'], 100 * d['progress'], d['eta_seconds']))
+if len(d['recent']) >= $w and d['recent'][0]['outcome'] != 'running' and d['state'] == 'idle': print('done')
+elif d['window_id']: print('    window %d: %-9s %3.0f%%, about %ds left' % ($w, d['state'], 100 * d['progress'], d['eta_seconds']))
 " 2>/dev/null || true)
+    [ "$line" = done ] && break
     stage=${line%%,*}; stage=${stage% *}
-    if [ -n "$line" ] && { [ "$stage" != "$last" ] || [ $((i % 30)) -eq 0 ]; }; then echo "$line"; last=$stage; fi
-    sleep 0.5
+    if [ -n "$line" ] && { [ "$stage" != "$last" ] || [ $((i % 15)) -eq 0 ]; }; then echo "$line"; last=$stage; fi
+    sleep 1
   done
   status_json | $PY -c "
 import json, sys

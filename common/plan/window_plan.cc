@@ -242,7 +242,10 @@ absl::StatusOr<std::vector<Plan>> RaceAlternatives(const ProbeReport& report, co
       }
     }
   }
-  if (!best_single.blocks.empty()) add(std::move(best_single));
+  if (!best_single.blocks.empty()) {
+    best_single.note = kRaceBestSingleNote;
+    add(std::move(best_single));
+  }
   // The largest last-k that fits.
   for (size_t k = n; k >= 1; --k) {
     std::vector<size_t> options(n, 0);
@@ -254,6 +257,7 @@ absl::StatusOr<std::vector<Plan>> RaceAlternatives(const ProbeReport& report, co
     if (!complete) continue;
     ASSIGN_OR_RETURN(Plan plan, FitWindowPlan(report, law, request, options));
     if (plan.feasible && plan.train_seconds <= request.train_seconds * (1 + 1e-9)) {
+      plan.note = kRaceLastKNote;
       add(std::move(plan));
       break;
     }
@@ -263,6 +267,7 @@ absl::StatusOr<std::vector<Plan>> RaceAlternatives(const ProbeReport& report, co
     std::vector<size_t> options(n, 0);
     options[0] = TrainOption(report.costs[0]);
     ASSIGN_OR_RETURN(Plan plan, FitWindowPlan(report, law, request, options));
+    plan.note = kRaceFirstBlockNote;
     add(std::move(plan));
   }
   return out;

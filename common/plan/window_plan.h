@@ -89,7 +89,12 @@ absl::StatusOr<Plan> FitWindowPlan(const ProbeReport& report, const LawParams& l
 // first block alone (for input-level shifts the first blocks are the ones to tune) — each at the
 // largest chunk that fits and the most iterations that fit the window, priced by `law`, without duplicates and
 // without `chosen`. The law is fitted from short curves and can be wrong in either direction (bt-bench --oracle
-// shows by how much); a race makes a wrong law cost part of the window, not the window.
+// shows by how much); a race makes a wrong law cost part of the window, not the window. Each carries its role in
+// `note` (below): when the race cannot fit every entrant, the largest last-k — the baseline a window must not fall
+// below — is the last alternative to stay out.
+inline constexpr const char* kRaceBestSingleNote = "race alternative: the law's best single block";
+inline constexpr const char* kRaceLastKNote = "race alternative: the largest last-k";
+inline constexpr const char* kRaceFirstBlockNote = "race alternative: the first block alone";
 absl::StatusOr<std::vector<Plan>> RaceAlternatives(const ProbeReport& report, const LawParams& law,
                                                    const WindowPlanRequest& request, const Plan& chosen);
 

@@ -48,11 +48,14 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     if (options.first_round > 0) {
       rounds_iterations = options.first_round;
     } else {
+      // Out first: the slowest alternative that is not the largest last-k (the floor a window keeps).
+      auto drop_order = [&](size_t a, size_t b) {
+        const bool a_last_k = entrants[a].note == kRaceLastKNote, b_last_k = entrants[b].note == kRaceLastKNote;
+        if (a_last_k != b_last_k) return a_last_k;  // last-k sorts lowest: dropped last
+        return entrants[a].seconds_per_iteration < entrants[b].seconds_per_iteration;
+      };
       while ((rounds_iterations = first_round_of(alive)) == 0 && alive.size() > 2) {
-        const auto slowest = std::max_element(alive.begin() + 1, alive.end(), [&](size_t a, size_t b) {
-          return entrants[a].seconds_per_iteration < entrants[b].seconds_per_iteration;
-        });
-        alive.erase(slowest);
+        alive.erase(std::max_element(alive.begin() + 1, alive.end(), drop_order));
       }
     }
   }

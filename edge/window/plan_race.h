@@ -8,7 +8,7 @@
 //
 // First-round iterations come from the entrants' predicted time per iteration and the race's seconds, at most a
 // quarter of the law's plan; fewer than kMinRaceIterations fit: the slowest alternatives stay out (never the law's
-// plan), and when even two do not fit, no race — the law's plan. Every run is also bounded by the
+// plan, and the largest last-k last of all), and when even two do not fit, no race — the law's plan. Every run is also bounded by the
 // time left for the race. Label-free windows do not race (there is no accuracy to compare). Not thread-safe.
 #pragma once
 

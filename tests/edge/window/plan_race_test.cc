@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/testing/test_models.h"
+#include "common/plan/window_plan.h"
 #include "tests/testing/toy_data.h"
 
 namespace bt {
@@ -135,6 +136,19 @@ TEST(PlanRace, LeavesOutTheSlowestAlternativesRatherThanNotRacing) {
   EXPECT_EQ(race->entries[1].iterations.size(), 1u);
   EXPECT_NE(race->winner, 2u);
   EXPECT_NE(race->text.find("(too slow to race)"), std::string::npos) << race->text;
+
+  // The largest last-k is the last alternative to stay out, even when it is the slowest: with 0.05 and 0.06 s per
+  // iteration all three need 0.331·r s (r = 5 in 2.5 s: too few); without the first block alone 0.122·r (r = 20).
+  w.entrants[1].seconds_per_iteration = 0.05;
+  w.entrants[2].seconds_per_iteration = 0.06;
+  w.entrants[2].note = kRaceLastKNote;
+  options.seconds = 2.5;
+  ASSERT_EQ(FirstRoundIterations(w.entrants, 2.5), 0);
+  auto floor = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(floor.ok()) << floor.status();
+  ASSERT_TRUE(floor->raced) << floor->text;
+  EXPECT_TRUE(floor->entries[1].accuracy.empty()) << floor->text;
+  EXPECT_FALSE(floor->entries[2].accuracy.empty()) << floor->text;
 }
 
 }  // namespace
