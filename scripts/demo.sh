@@ -37,7 +37,7 @@ case "$WORKLOAD" in
     MODEL=var/cloud-text/models/foundation-text; DEMO=var/demo-text
     CLOUD_CONFIG=configs/cloud-text.yaml; EDGE_CONFIG=configs/edge-text.yaml
     SCENARIO=configs/scenarios/text-default.yaml
-    PRETRAIN_TIME="about 11 minutes on an idle 2-core machine"; REST_TIME="about 13 minutes" ;;
+    PRETRAIN_TIME="about 11 minutes on an idle 2-core machine"; REST_TIME="about 10 minutes" ;;
   *) echo "demo.sh: --workload is image or text, not '$WORKLOAD'" >&2; exit 2 ;;
 esac
 start=$(date +%s)
