@@ -25,6 +25,7 @@
 #include "edge/admin_service.h"
 #include "edge/cloud_client.h"
 #include "edge/cloud_link.h"
+#include "edge/model_input.h"
 #include "edge/outbox.h"
 #include "edge/window/plan_source.h"
 #include "edge/intake/sample_buffer.h"
@@ -48,28 +49,6 @@ std::string Hardware() {
   utsname u{};
   uname(&u);
   return absl::StrFormat("%s %s, %u cores", u.sysname, u.machine, std::thread::hardware_concurrency());
-}
-
-// The retrained blocks, serialised into the block store; `blocks` (the base's digests) gets the new ones and
-// `entry` the update's block list.
-absl::Status StoreTrainedBlocks(const std::map<std::string, TensorMap>& trained, const BlockStore& store,
-                                BlockDigests* blocks, OutboxEntry* entry) {
-  for (auto& [name, digest] : *blocks) {
-    auto it = trained.find(name);
-    if (it == trained.end()) continue;
-    std::vector<TensorView> views;
-    std::vector<torch::Tensor> keep;
-    for (const auto& [param, t] : it->second) {
-      keep.push_back(t.detach().contiguous());
-      ASSIGN_OR_RETURN(TensorView v, ViewOf(param, keep.back()));
-      views.push_back(v);
-    }
-    ASSIGN_OR_RETURN(std::string bytes, SerializeBlock(views));
-    ASSIGN_OR_RETURN(std::string new_digest, store.Put(bytes));
-    entry->blocks.push_back({name, new_digest, digest});
-    digest = new_digest;
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -96,11 +75,7 @@ struct EdgeDaemon::Impl {
   // Written by the link thread on registration, read by windows.
   Mutex mu;
   std::shared_ptr<const SourceStats> source ABSL_GUARDED_BY(mu);
-  // What the served model reads (from the announced architecture) and, for a text model, its tokenizer.
-  SpoolInput::Kind input_kind ABSL_GUARDED_BY(mu) = SpoolInput::Kind::kUnknown;
-  int image_size ABSL_GUARDED_BY(mu) = 0;  // an image model's input: image_size² × image_channels
-  int image_channels ABSL_GUARDED_BY(mu) = 1;
-  std::shared_ptr<const Tokenizer> tokenizer ABSL_GUARDED_BY(mu);
+  ModelInput input;  // what the served model reads (images, or text and its tokenizer)
 
   // The versions a window may start from (<data_dir>/zoo.json): the link thread records adopted versions and
   // delivered updates, the window thread reads it and records deployed ones.
@@ -116,51 +91,16 @@ struct EdgeDaemon::Impl {
         store(c.edge.data_dir + "/blocks"),
         serving(c.edge.data_dir + "/serving.json", &store),
         outbox(c.edge.data_dir + "/outbox", &store),
-        board(c.edge.data_dir + "/results.jsonl") {}
+        board(c.edge.data_dir + "/results.jsonl"),
+        input(c.edge.data_dir + "/tokenizer.model") {}
 
   std::string SimulatorPath() const { return config.edge.data_dir + "/simulator.json"; }
-  std::string TokenizerPath() const { return config.edge.data_dir + "/tokenizer.model"; }
-
-  // Learns what the model reads from its architecture: images, or text with `tokenizer_bytes` (a serialized
-  // SentencePiece model, from bt-cloud or the copy kept in the data directory), which must cover the vocabulary.
-  absl::Status LearnModelInput(const Metadata& architecture, const std::string& tokenizer_bytes, bool keep_copy) {
-    ASSIGN_OR_RETURN(ModelArch arch, ModelArch::FromMetadata(architecture));
-    if (const VitConfig* vit = arch.vit()) {
-      MutexLock lock(&mu);
-      input_kind = SpoolInput::Kind::kImages;
-      image_size = static_cast<int>(vit->image_size);
-      image_channels = static_cast<int>(vit->channels);
-      tokenizer = nullptr;
-      return absl::OkStatus();
-    }
-    if (tokenizer_bytes.empty()) return absl::FailedPreconditionError("a text model without a tokenizer");
-    ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> t, Tokenizer::FromBytes(tokenizer_bytes, "the model's tokenizer"));
-    if (t->vocab_size() > arch.llama()->vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("the model's tokenizer has ", t->vocab_size(),
-                                                     " pieces, more than the model's vocabulary of ",
-                                                     arch.llama()->vocab_size));
-    }
-    if (keep_copy) {
-      auto current = ReadFileToString(TokenizerPath());
-      if (!current.ok() || *current != tokenizer_bytes) {
-        RETURN_IF_ERROR(WriteFileAtomically(TokenizerPath(), tokenizer_bytes));
-      }
-    }
-    MutexLock lock(&mu);
-    input_kind = SpoolInput::Kind::kText;
-    tokenizer = std::move(t);
-    return absl::OkStatus();
-  }
 
   // The simulated camera (see `feeder`); FAILED_PRECONDITION while a text scenario waits for the tokenizer.
   absl::StatusOr<ScenarioFeeder*> Feeder() {
     if (feeder) return feeder.get();
     if (!scenario) return absl::FailedPreconditionError("no simulator configured");
-    std::shared_ptr<const Tokenizer> t;
-    {
-      MutexLock lock(&mu);
-      t = tokenizer;
-    }
+    std::shared_ptr<const Tokenizer> t = input.tokenizer();
     if (t == nullptr) {
       return absl::FailedPreconditionError("the text simulator waits for the model's tokenizer (from bt-cloud)");
     }
@@ -180,12 +120,10 @@ struct EdgeDaemon::Impl {
     const Metadata architecture(response.architecture().begin(), response.architecture().end());
     // A model whose input the edge cannot take (a decoder served without its tokenizer) still registers and
     // serves; only the intake of new samples waits.
-    if (absl::Status learned = LearnModelInput(architecture, response.tokenizer(), /*keep_copy=*/true); !learned.ok()) {
+    if (absl::Status learned = input.Learn(architecture, response.tokenizer(), /*keep_copy=*/true); !learned.ok()) {
       spdlog::error("the model bt-cloud serves: {}; new samples wait until it serves one this edge can read",
                     std::string(learned.message()));
-      MutexLock lock(&mu);
-      input_kind = SpoolInput::Kind::kUnknown;
-      tokenizer = nullptr;
+      input.Forget();
     }
     serving.SetArchitecture(architecture);
     if (!response.source_stats().empty()) {
@@ -519,8 +457,7 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
   RETURN_IF_ERROR(Annotate(d.serving.Load(), "serving state"));
   if (const Metadata architecture = d.serving.architecture(); !architecture.empty()) {
     // What the model served before the restart reads, until the cloud says again.
-    auto tokenizer = ReadFileToString(d.TokenizerPath());
-    absl::Status learned = d.LearnModelInput(architecture, tokenizer.ok() ? *tokenizer : "", /*keep_copy=*/false);
+    absl::Status learned = d.input.LearnFromKeptCopy(architecture);
     if (!learned.ok()) spdlog::warn("the served model's input: {} (waiting for bt-cloud)", std::string(learned.message()));
   }
   {
@@ -549,16 +486,7 @@ absl::StatusOr<std::unique_ptr<EdgeDaemon>> EdgeDaemon::Create(const EdgeConfig&
   if (!config.spool.dir.empty()) {
     SpoolOptions options;
     options.dir = config.spool.dir;
-    options.input = [&d] {
-      SpoolInput input;
-      input.sequence = d.config.spool.sequence;
-      MutexLock lock(&d.mu);
-      input.kind = d.input_kind;
-      input.height = input.width = d.image_size;
-      input.channels = d.image_channels;
-      input.tokenizer = d.tokenizer;
-      return input;
-    };
+    options.input = [&d] { return d.input.ForSpool(d.config.spool.sequence); };
     auto created = Spool::Create(options, d.buffer.get());
     if (!created.ok()) return Annotate(created.status(), "spool.dir");
     spool = std::move(*created);

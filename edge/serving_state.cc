@@ -2,6 +2,7 @@
 
 #include "common/base/file_util.h"
 #include "common/base/sha256.h"
+#include "common/model/tensor_convert.h"
 #include "edge/window/window_runner.h"
 #include "nlohmann/json.hpp"
 
@@ -144,6 +145,26 @@ absl::StatusOr<ServingState::Snapshot> ServingState::CopyForWindow() const {
   s.version = version_;
   s.blocks = blocks_;
   return s;
+}
+
+absl::Status StoreTrainedBlocks(const std::map<std::string, TensorMap>& trained, const BlockStore& store,
+                                BlockDigests* blocks, OutboxEntry* entry) {
+  for (auto& [name, digest] : *blocks) {
+    auto it = trained.find(name);
+    if (it == trained.end()) continue;
+    std::vector<TensorView> views;
+    std::vector<torch::Tensor> keep;
+    for (const auto& [param, t] : it->second) {
+      keep.push_back(t.detach().contiguous());
+      ASSIGN_OR_RETURN(TensorView v, ViewOf(param, keep.back()));
+      views.push_back(v);
+    }
+    ASSIGN_OR_RETURN(std::string bytes, SerializeBlock(views));
+    ASSIGN_OR_RETURN(std::string new_digest, store.Put(bytes));
+    entry->blocks.push_back({name, new_digest, digest});
+    digest = new_digest;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace bt

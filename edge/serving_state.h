@@ -20,6 +20,7 @@
 #include "common/model/block_model.h"
 #include "common/base/status.h"
 #include "edge/cloud_client.h"
+#include "edge/outbox.h"
 
 namespace bt {
 
@@ -69,5 +70,10 @@ class ServingState {
   BlockDigests blocks_ ABSL_GUARDED_BY(mu_);
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// A window's retrained blocks, serialised into the block store: `blocks` (the base's digests) gets the new ones
+// and `entry` the update's block list.
+absl::Status StoreTrainedBlocks(const std::map<std::string, TensorMap>& trained, const BlockStore& store,
+                                BlockDigests* blocks, OutboxEntry* entry);
 
 }  // namespace bt

@@ -20,6 +20,7 @@
 #include "common/plan/block_form.h"
 #include "edge/window/curve_probe.h"
 #include "edge/window/window_runner.h"
+#include "tests/perf/alternating_rounds.h"
 
 namespace {
 
@@ -117,27 +118,10 @@ int main(int argc, char** argv) {
               static_cast<long long>((*base)->ParameterCount()), static_cast<long long>(decoder->num_hidden_layers),
               static_cast<long long>(decoder->hidden_size), plan_text.c_str(), static_cast<long long>(batch),
               static_cast<long long>(sequence), torch::get_num_threads(), steps);
-  std::printf("%-6s %16s %16s %8s\n", "round", "bare tok/s", "window tok/s", "ratio");
-  std::vector<double> ours_rates, plain_rates, ratios;
-  for (int r = 0; r < rounds; ++r) {
-    double p = 0, o = 0;
-    if (r % 2 == 0) {
-      p = time_loop(plain);
-      o = time_loop(ours);
-    } else {
-      o = time_loop(ours);
-      p = time_loop(plain);
-    }
-    plain_rates.push_back(p);
-    ours_rates.push_back(o);
-    ratios.push_back(o / p);
-    std::printf("%-6d %16.0f %16.0f %8.3f\n", r + 1, p, o, o / p);
-  }
-  std::sort(plain_rates.begin(), plain_rates.end());
-  std::sort(ours_rates.begin(), ours_rates.end());
-  std::sort(ratios.begin(), ratios.end());
-  const double p = plain_rates[rounds / 2], o = ours_rates[rounds / 2];
+  const bt::perf::RoundsResult r = bt::perf::AlternatingRounds(
+      rounds, "bare tok/s", "window tok/s", [&] { return time_loop(plain); }, [&] { return time_loop(ours); });
+  const double p = r.median_plain, o = r.median_ours;
   std::printf("median %16.0f %16.0f %8.3f  (window step at %.1f%% of the bare loop; per-round ratios %.3f-%.3f)\n", p,
-              o, o / p, 100 * o / p, ratios.front(), ratios.back());
+              o, o / p, 100 * o / p, r.min_ratio, r.max_ratio);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "common/model/block_model.h"
 #include "common/train/trainer.h"
 #include "common/model/vit.h"
+#include "tests/perf/alternating_rounds.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Throughput of BlockTrainer's training loop vs a bare LibTorch loop on the default ViT"};
@@ -62,28 +63,12 @@ int main(int argc, char** argv) {
 
   time_loop(ours);  // warm-up both (allocator, thread pool)
   time_loop(plain);
-  std::vector<double> ours_rates, plain_rates;
   std::printf("ViT %lld parameters, batch %lld, %d threads, %d steps per round\n",
               static_cast<long long>(config.ParameterCount()), static_cast<long long>(batch),
               torch::get_num_threads(), steps);
-  std::printf("%-6s %16s %16s %8s\n", "round", "bare img/s", "Trainer img/s", "ratio");
-  for (int r = 0; r < rounds; ++r) {
-    // Alternate which loop goes first so drift in machine load does not favour one.
-    double p = 0, o = 0;
-    if (r % 2 == 0) {
-      p = time_loop(plain);
-      o = time_loop(ours);
-    } else {
-      o = time_loop(ours);
-      p = time_loop(plain);
-    }
-    plain_rates.push_back(p);
-    ours_rates.push_back(o);
-    std::printf("%-6d %16.0f %16.0f %8.3f\n", r + 1, p, o, o / p);
-  }
-  std::sort(plain_rates.begin(), plain_rates.end());
-  std::sort(ours_rates.begin(), ours_rates.end());
-  double p = plain_rates[rounds / 2], o = ours_rates[rounds / 2];
+  const bt::perf::RoundsResult r = bt::perf::AlternatingRounds(
+      rounds, "bare img/s", "Trainer img/s", [&] { return time_loop(plain); }, [&] { return time_loop(ours); });
+  const double p = r.median_plain, o = r.median_ours;
   std::printf("median %16.0f %16.0f %8.3f  (Trainer at %.1f%% of bare LibTorch)\n", p, o, o / p, 100 * o / p);
   return 0;
 }
