@@ -209,6 +209,25 @@ size_t TrainOption(const BlockProfile& block) {
 
 }  // namespace
 
+absl::StatusOr<Plan> LargestLastK(const ProbeReport& report, const LawParams& law, const WindowPlanRequest& request) {
+  const size_t n = report.costs.size();
+  for (size_t k = n; k >= 1; --k) {
+    std::vector<size_t> options(n, 0);
+    bool complete = true;
+    for (size_t i = n - k; i < n; ++i) {
+      options[i] = TrainOption(report.costs[i]);
+      complete &= options[i] != 0;
+    }
+    if (!complete) continue;
+    ASSIGN_OR_RETURN(Plan plan, FitWindowPlan(report, law, request, options));
+    if (plan.feasible && plan.train_seconds <= request.train_seconds * (1 + 1e-9)) return plan;
+  }
+  Plan none;
+  none.feasible = false;
+  none.note = "not even the last block fits the budget and the window";
+  return none;
+}
+
 absl::StatusOr<std::vector<Plan>> RaceAlternatives(const ProbeReport& report, const LawParams& law,
                                                    const WindowPlanRequest& request, const Plan& chosen) {
   std::vector<Plan> out;
@@ -246,21 +265,10 @@ absl::StatusOr<std::vector<Plan>> RaceAlternatives(const ProbeReport& report, co
     best_single.note = kRaceBestSingleNote;
     add(std::move(best_single));
   }
-  // The largest last-k that fits.
-  for (size_t k = n; k >= 1; --k) {
-    std::vector<size_t> options(n, 0);
-    bool complete = true;
-    for (size_t i = n - k; i < n; ++i) {
-      options[i] = TrainOption(report.costs[i]);
-      complete &= options[i] != 0;
-    }
-    if (!complete) continue;
-    ASSIGN_OR_RETURN(Plan plan, FitWindowPlan(report, law, request, options));
-    if (plan.feasible && plan.train_seconds <= request.train_seconds * (1 + 1e-9)) {
-      plan.note = kRaceLastKNote;
-      add(std::move(plan));
-      break;
-    }
+  ASSIGN_OR_RETURN(Plan last_k, LargestLastK(report, law, request));
+  if (last_k.feasible) {
+    last_k.note = kRaceLastKNote;
+    add(std::move(last_k));
   }
   // The first block alone.
   if (n > 0 && TrainOption(report.costs[0]) != 0) {

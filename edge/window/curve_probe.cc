@@ -6,14 +6,28 @@
 
 namespace bt {
 
-double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t batch_size) {
+HeldOutScore HeldOutScores(ComposedModel& model, const ImageDataset& data, int64_t batch_size) {
   torch::NoGradGuard no_grad;
   int64_t correct = 0;
+  double loss_sum = 0;
   for (int64_t b = 0; b < data.size(); b += batch_size) {
     ImageDataset batch = data.Slice(b, std::min(b + batch_size, data.size()));
-    correct += CountCorrect(model.ForwardRaw(batch.images), batch.labels);
+    const torch::Tensor logits = model.ForwardRaw(batch.images);
+    correct += CountCorrect(logits, batch.labels);
+    loss_sum += OutputLoss(logits, batch.labels).item<double>() * static_cast<double>(batch.labels.numel());
   }
-  return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.labels.numel()) : 0.0;
+  const double outputs = static_cast<double>(data.labels.numel());
+  if (data.size() == 0 || outputs == 0) return {};
+  return {static_cast<double>(correct) / outputs, loss_sum / outputs};
+}
+
+double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t batch_size) {
+  return HeldOutScores(model, data, batch_size).accuracy;
+}
+
+bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b) {
+  if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
+  return a.loss < b.loss;
 }
 
 void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/plan/window_plan.h"
+#include "edge/window/curve_probe.h"
 
 namespace bt {
 
@@ -84,9 +85,10 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       training.batch = options.batch;
       training.seed = options.seed;
       auto trained = TrainPlan(*copy, plan, samples, training, cancel);
-      double score = -1;  // a run that failed (memory) loses
+      HeldOutScore score{-1, 0};  // a run that failed (memory) loses
       if (trained.ok()) {
-        score = trained->result.deployed ? trained->result.accuracy_after : trained->result.accuracy_before;
+        const RetrainResult& r = trained->result;
+        score = r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after} : HeldOutScore{r.accuracy_before, r.loss_before};
         race.entries[e].iterations.push_back(trained->result.iterations);
         if (trained->result.iterations > 0) {
           race.entries[e].seconds_per_iteration =
@@ -97,11 +99,13 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         spdlog::info("race: {} failed: {}", race.entries[e].plan, std::string(trained.status().message()));
         race.entries[e].iterations.push_back(0);
       }
-      race.entries[e].accuracy.push_back(score);
+      race.entries[e].accuracy.push_back(score.accuracy);
+      race.entries[e].loss.push_back(score.loss);
     }
-    // Best first; ties keep the earlier entrant (the law's plan first).
+    // Best first (equal accuracy: the lower held-out loss); exact ties keep the earlier entrant (the law's plan).
     std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) {
-      return race.entries[a].accuracy.back() > race.entries[b].accuracy.back();
+      return ScoresAbove({race.entries[a].accuracy.back(), race.entries[a].loss.back()},
+                         {race.entries[b].accuracy.back(), race.entries[b].loss.back()});
     });
     if (alive.size() <= 2 || std::chrono::steady_clock::now() >= deadline) {
       race.winner = alive.front();

@@ -1,7 +1,7 @@
 // The race a window runs before it commits to a plan (successive halving): the law's plan and its alternatives
 // (RaceAlternatives in common/plan/window_plan.h) each train r iterations from the same start on the window's
 // labeled samples, are scored on the held-out slice as they would be deployed (proxies written back; no gain when
-// keep-best would keep the deployed model), the two best train 2r (the final: half the law's plan, so that a plan
+// keep-best would keep the deployed model; at equal accuracy the lower held-out loss ranks first), the two best train 2r (the final: half the law's plan, so that a plan
 // that starts slowly but goes further can show it), and the measured leader is the plan the window trains. Its
 // measured time per iteration tells the window how many iterations it can still finish. The law is fitted from short curves and misranks plans (bt-bench --oracle); the race
 // costs at most kRaceShare of the training time and turns a wrong law into a lost share of it, not a lost window.
@@ -37,6 +37,7 @@ struct RaceEntry {
   std::string plan;           // PlanText
   std::vector<int64_t> iterations;  // per round it ran
   std::vector<double> accuracy;     // held-out slice, as it would be deployed, per round
+  std::vector<double> loss;         // its mean cross-entropy there (breaks accuracy ties), per round
   double seconds_per_iteration = 0; // measured in its last run (training and its evaluations)
 };
 

@@ -113,10 +113,12 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
                                                        "mode keeps frozen"
                                                      : "the plan trains no block");
     }
-    // Higher is better: held-out accuracy, or (label-free) the negated information-maximisation loss.
+    // Higher is better: held-out accuracy (ties: the lower loss), or (label-free) the negated
+    // information-maximisation loss.
     const int64_t eval_batch = o.micro_batch > 0 ? o.micro_batch : o.batch;  // its working memory counts too
     auto score_of = [&](ComposedModel& m) {
-      return o.label_free ? -HeldOutObjective(m, held_out.images, eval_batch) : HeldOutAccuracy(m, held_out, eval_batch);
+      return o.label_free ? HeldOutScore{-HeldOutObjective(m, held_out.images, eval_batch), 0}
+                          : HeldOutScores(m, held_out, eval_batch);
     };
     auto score = [&] { return score_of(*model); };
     // Proxies (train@s, lora@s) and adapters make the composed model differ from what is deployed before training
@@ -125,20 +127,20 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     const bool reshaped = std::any_of(plan.begin(), plan.end(), [](const BlockChoice& c) {
       return c.kind == BlockChoice::Kind::kProxy || c.kind == BlockChoice::Kind::kLora;
     });
-    auto score_full = [&](const BlockModel& full) -> absl::StatusOr<double> {
+    auto score_full = [&](const BlockModel& full) -> absl::StatusOr<HeldOutScore> {
       ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(full, std::vector<BlockChoice>(plan.size())));
       return score_of(*frozen);
     };
     // The composed model before training (keep-best's baseline); its time is what an evaluation costs, reserved
     // before the deadline from the first iteration on.
     const auto baseline_start = clock();
-    const double score_before = score();
+    const HeldOutScore score_before = score();
     std::chrono::steady_clock::duration eval_cost = clock() - baseline_start;
-    double deployed_score = score_before;
+    HeldOutScore deployed_score = score_before;
     if (reshaped) {
       ASSIGN_OR_RETURN(deployed_score, score_full(deployed));
     }
-    double best_score = score_before;
+    HeldOutScore best_score = score_before;
     torch::Tensor pseudo_labels;
     if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
     std::vector<torch::Tensor> best = model->SnapshotTrainable();
@@ -172,11 +174,11 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       }
       if (it % o.eval_every == 0 || it == o.max_iterations) {
         const auto eval_start = clock();
-        const double current = score();
+        const HeldOutScore current = score();
         evaluated = it;
         if (o.label_free && it < o.max_iterations) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
         eval_cost = clock() - eval_start;
-        if (current > best_score) {
+        if (ScoresAbove(current, best_score)) {
           best_score = current;
           result.best_iteration = it;
           best = model->SnapshotTrainable();
@@ -186,8 +188,8 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     // Stopped between evaluations (the deadline or a cancel): the iterations since the last one count too — the
     // reserve above kept time for this evaluation.
     if (result.iterations > evaluated && result.stop_reason != "cancelled") {
-      const double current = score();
-      if (current > best_score) {
+      const HeldOutScore current = score();
+      if (ScoresAbove(current, best_score)) {
         best_score = current;
         result.best_iteration = result.iterations;
         best = model->SnapshotTrainable();
@@ -197,8 +199,8 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     result.peak_bytes = meter.peak_bytes() - baseline;
     // Keep-best, and never worse than what is deployed: what would be deployed (for reshaped plans, the full blocks
     // with the best checkpoint written back) must beat the deployed model on the held-out slice.
-    double after = best_score;
-    bool better = result.best_iteration > 0 && best_score > score_before;
+    HeldOutScore after = best_score;
+    bool better = result.best_iteration > 0 && ScoresAbove(best_score, score_before);
     if (better) model->RestoreTrainable(best);
     if (better && reshaped) {
       ASSIGN_OR_RETURN(auto trained, model->TrainedBlocks(deployed));
@@ -213,19 +215,21 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
         }
       }
       ASSIGN_OR_RETURN(after, score_full(*candidate));
-      better = after > deployed_score;
+      better = ScoresAbove(after, deployed_score);
       if (!better) {
-        spdlog::info("retrain: the proxies written back into full blocks score {:.4f} on the held-out slice (the "
-                     "composed model {:.4f}), not above the deployed model's {:.4f}",
-                     after, best_score, deployed_score);
+        spdlog::info("retrain: the proxies written back into full blocks score {:.4f} (loss {:.4f}) on the held-out "
+                     "slice (the composed model {:.4f}), not above the deployed model's {:.4f} (loss {:.4f})",
+                     after.accuracy, after.loss, best_score.accuracy, deployed_score.accuracy, deployed_score.loss);
       }
     }
     if (o.label_free) {
-      result.objective_before = -deployed_score;
-      result.objective_after = -after;
+      result.objective_before = -deployed_score.accuracy;
+      result.objective_after = -after.accuracy;
     } else {
-      result.accuracy_before = deployed_score;
-      result.accuracy_after = after;
+      result.accuracy_before = deployed_score.accuracy;
+      result.accuracy_after = after.accuracy;
+      result.loss_before = deployed_score.loss;
+      result.loss_after = after.loss;
     }
     if (better) {
       result.deployed = true;

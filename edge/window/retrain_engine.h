@@ -1,6 +1,6 @@
 // One retraining window on the edge: the deployed model composed per the plan (frozen / train / train@s blocks,
 // no-grad before the first trainable block), trained on the window's labeled samples under hard limits, keeping
-// the best checkpoint on a held-out slice, and never handing back a model that scores worse than the deployed one.
+// the best checkpoint on a held-out slice (by accuracy; at equal accuracy the lower loss), and never handing back a model that scores worse than the deployed one.
 //
 // Limits are hard: a plan whose predicted peak exceeds the memory budget is refused before it starts; if the
 // measured peak (counting allocator) crosses the budget during the run, training stops with ResourceExhausted
@@ -48,6 +48,8 @@ struct RetrainResult {
   bool deployed = false;          // the retrained model beat the deployed one on the held-out slice
   double accuracy_before = 0;     // deployed model on the held-out slice (labeled mode)
   double accuracy_after = 0;      // best checkpoint as it would be deployed (proxies written back) on the slice
+  double loss_before = 0;         // mean cross-entropy on the slice, of the same two (keep-best breaks accuracy
+  double loss_after = 0;          // ties by it: HeldOutScore)
   double objective_before = 0;    // label-free mode: information-maximisation loss of the deployed model
   double objective_after = 0;     // label-free mode: the same for the best checkpoint (lower is better)
   int64_t iterations = 0;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/model/tensor_convert.h"
 #include "common/train/trainer.h"
+#include "edge/window/curve_probe.h"
 #include "edge/window/plan_race.h"
 #include "edge/window/window_probe.h"
 
@@ -136,9 +137,17 @@ int ChooseIntraOpThreads(BlockModel& model, const torch::Tensor& images) {
 
 namespace {
 
-// Scores the window's model and its start candidates on the labeled samples; the best (the window's model on a
-// tie) becomes in.model and in.base_version. A candidate that fails to load is skipped with a warning.
-absl::Status ChooseStart(WindowInput& in, WindowOutcome& out) {
+// The start the accuracy before training ranked second: the window's model when another version ranked first,
+// else the best other candidate. The start trial (below) may still prefer it.
+struct RunnerUp {
+  std::unique_ptr<BlockModel> model;
+  uint64_t version = 0;
+};
+
+// Scores the window's model and its start candidates on the labeled samples (accuracy; ties: the lower loss); the
+// best (the window's model on an exact tie) becomes in.model and in.base_version, the second best `runner_up`. A
+// candidate that fails to load is skipped with a warning.
+absl::Status ChooseStart(WindowInput& in, WindowOutcome& out, RunnerUp& runner_up) {
   out.start_version = in.base_version;
   if (in.starts.empty()) return absl::OkStatus();
   if (out.label_free) {
@@ -148,8 +157,9 @@ absl::Status ChooseStart(WindowInput& in, WindowOutcome& out) {
   }
   const ImageDataset& labeled = in.samples->labeled;
   ASSIGN_OR_RETURN(EvalResult deployed, Evaluate(in.model.get(), labeled));
-  double best = deployed.accuracy();
-  std::string scores = absl::StrFormat("deployed v%d %.1f%%", in.base_version, 100 * best);
+  HeldOutScore best{deployed.accuracy(), deployed.mean_loss()};
+  HeldOutScore second{-1, 0};
+  std::string scores = absl::StrFormat("deployed v%d %.1f%%", in.base_version, 100 * best.accuracy);
   for (const StartCandidate& c : in.starts) {
     auto candidate = c.load();
     if (!candidate.ok()) {
@@ -157,16 +167,89 @@ absl::Status ChooseStart(WindowInput& in, WindowOutcome& out) {
       continue;
     }
     ASSIGN_OR_RETURN(EvalResult r, Evaluate(candidate->get(), labeled));
-    absl::StrAppendFormat(&scores, ", %s %.1f%%", c.label, 100 * r.accuracy());
-    if (r.accuracy() > best) {
-      best = r.accuracy();
+    const HeldOutScore score{r.accuracy(), r.mean_loss()};
+    absl::StrAppendFormat(&scores, ", %s %.1f%%", c.label, 100 * score.accuracy);
+    if (ScoresAbove(score, best)) {
+      second = best;
+      runner_up = {std::move(in.model), in.base_version};
+      best = score;
       in.model = std::move(*candidate);
       in.base_version = c.version;
+    } else if (ScoresAbove(score, second)) {
+      second = score;
+      runner_up = {std::move(*candidate), c.version};
     }
   }
   in.model->SetTrainingMode(false);
+  if (runner_up.model) runner_up.model->SetTrainingMode(false);
   out.start_version = in.base_version;
   out.start_text = absl::StrFormat("start: v%d (%s; on %d labeled samples)", in.base_version, scores, labeled.size());
+  return absl::OkStatus();
+}
+
+// The start trial: accuracy before training says which version is closest to the window's data, not which one
+// trains best on it (a version adapted to another domain can score lower and retrain higher, or the reverse). The
+// two best starts each train the same structural plan — the largest last-k that fits, priced by the generic prior —
+// for the same iterations (the race's first round when pinned, else what fits kStartTrialShare of the training
+// time) on the window's labeled samples, scored on the held-out slice as they would be deployed; the runner-up
+// replaces the start only when it scores above it. Runs between the cost probe and the curves, so that the curves
+// (and the plan) are measured on the start that trains. Too little time or no plan that fits: no trial.
+absl::Status StartTrial(WindowInput& in, const ProbeReport& costs, RunnerUp& runner_up, WindowOutcome& out,
+                        const CancelToken* cancel) {
+  if (!runner_up.model || out.label_free) return absl::OkStatus();
+  const WindowBudget& budget = in.budget;
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count(); };
+  WindowPlanRequest request;
+  request.memory_budget = budget.memory_budget;
+  request.train_seconds = TrainSecondsLeft(budget, elapsed());
+  ASSIGN_OR_RETURN(Plan plan, LargestLastK(costs, GenericPrior(costs.costs.size(), 0.5), request));
+  if (!plan.feasible || plan.first_trainable < 0) {
+    absl::StrAppend(&out.start_text, "; no start trial (no last-k fits)");
+    return absl::OkStatus();
+  }
+  const double share_seconds = kStartTrialShare * request.train_seconds;
+  int64_t iterations = budget.race_iterations;
+  if (iterations <= 0) {
+    const double per_iteration = std::max(1e-6, plan.seconds_per_iteration);
+    iterations = std::min<int64_t>(plan.iterations, static_cast<int64_t>(share_seconds / (2 * per_iteration))) / 5 * 5;
+  }
+  if (iterations < kMinRaceIterations) {
+    absl::StrAppend(&out.start_text, "; no start trial (too little time)");
+    return absl::OkStatus();
+  }
+  plan.iterations = iterations;
+  // Each run is bounded (the race's share of the time left, halved): a pinned trial on a slow machine ends early
+  // rather than eating the window; a run cut short compares unequal iterations, and then the start stays.
+  PlanTraining training;
+  training.memory_budget = budget.memory_budget;
+  training.time_budget = std::chrono::milliseconds(static_cast<int64_t>(1000 * kRaceShare * request.train_seconds / 2));
+  training.batch = budget.batch;
+  training.seed = in.seed;
+  auto trial = [&](const BlockModel& from) -> absl::StatusOr<std::pair<HeldOutScore, int64_t>> {
+    ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> copy, CopyModel(from));
+    ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*copy, plan, *in.samples, training, cancel));
+    const RetrainResult& r = trained.result;
+    return std::make_pair(r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after}
+                                     : HeldOutScore{r.accuracy_before, r.loss_before},
+                          r.iterations);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(auto chosen, trial(*in.model));
+  ASSIGN_OR_RETURN(auto other, trial(*runner_up.model));
+  const bool equal_runs = chosen.second == other.second;
+  const bool switch_start = equal_runs && ScoresAbove(other.first, chosen.first);
+  absl::StrAppendFormat(&out.start_text, "; trial (%s, %d iterations, %.1f s): v%d %.1f%% (loss %.3f), v%d %.1f%% "
+                        "(loss %.3f)%s → v%d", PlanText(plan), iterations,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                        in.base_version, 100 * chosen.first.accuracy, chosen.first.loss, runner_up.version,
+                        100 * other.first.accuracy, other.first.loss,
+                        equal_runs ? "" : absl::StrFormat(" (cut by time at %d / %d)", chosen.second, other.second),
+                        switch_start ? runner_up.version : in.base_version);
+  if (switch_start) {
+    std::swap(in.model, runner_up.model);
+    std::swap(in.base_version, runner_up.version);
+    out.start_version = in.base_version;
+  }
   return absl::OkStatus();
 }
 
@@ -193,13 +276,14 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   WindowOutcome out;
   out.label_free = samples.labeled.size() < kMinLabeledSamples;
   const uint64_t deployed_version = in.base_version;
-  RETURN_IF_ERROR(ChooseStart(in, out));
-  BlockModel& model = *in.model;
+  RunnerUp runner_up;
+  RETURN_IF_ERROR(ChooseStart(in, out, runner_up));
   if (budget.threads > 0) torch::set_num_threads(budget.threads);
-  out.threads = budget.threads > 0 ? budget.threads : ChooseIntraOpThreads(model, samples.all.images);
+  out.threads = budget.threads > 0 ? budget.threads : ChooseIntraOpThreads(*in.model, samples.all.images);
   const ProbeNeeds needs = source.needs();
 
-  // Probe: drift statistics, block costs, and (for plan sources that use them) retraining curves.
+  // Probe: drift statistics and block costs; the start trial; (for plan sources that use them) retraining curves on
+  // the start that won.
   state(WindowStage::kProbing, 0.0);
   WindowProbeOptions probe;
   probe.window = budget.window;
@@ -209,9 +293,12 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   probe.curves.seed = in.seed;
   probe.curves.pinned_runs = budget.probe_runs;
   if (needs.lora_forms) probe.costs.lora_sparsities = probe.costs.sparsities;
-  const auto probe_start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(out.report, ProbeWindow(model, samples.labeled, samples.all.images, in.source, probe));
-  out.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
+  ASSIGN_OR_RETURN(out.report, ProbeCosts(*in.model, samples.labeled, samples.all.images, in.source, probe));
+  RETURN_IF_ERROR(StartTrial(in, out.report, runner_up, out, cancel));
+  runner_up.model.reset();
+  RETURN_IF_ERROR(ProbeCurves(*in.model, samples.labeled, probe, out.report));
+  out.probe_seconds = out.report.seconds;  // costs and curves, not the start trial between them
+  BlockModel& model = *in.model;
 
   // Plan.
   state(WindowStage::kPlanning, 0.10);

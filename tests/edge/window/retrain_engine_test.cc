@@ -6,6 +6,7 @@
 #include "edge/window/curve_probe.h"
 #include "tests/testing/test_models.h"
 #include "tests/testing/toy_data.h"
+#include "tests/testing/trained_tiny.h"
 
 namespace bt {
 namespace {
@@ -119,6 +120,34 @@ TEST(RetrainEngine, NeverHandsBackAWorseModel) {
   EXPECT_FALSE(result->deployed);
   EXPECT_EQ(result->model, nullptr);
   EXPECT_GE(result->accuracy_before, 0.95);
+}
+
+// A model that already scores 100% on the held-out slice cannot score higher, but it can be surer: at equal
+// accuracy keep-best takes the lower held-out loss (on a 23-sample slice, ties are the common case).
+TEST(RetrainEngine, BreaksAccuracyTiesByTheHeldOutLoss) {
+  auto deployed = fixtures::TrainedTiny();
+  const ImageDataset data = ToyData(200, 1);
+  const ImageDataset held_out = data.Slice(160, 200);  // the engine holds out the last 20%
+  ASSERT_DOUBLE_EQ(Evaluate(deployed.get(), held_out)->accuracy(), 1.0);
+  RetrainOptions options;
+  options.max_iterations = 40;
+  options.batch = 32;
+  options.eval_every = 10;
+  auto result = RetrainWindow(*deployed, TrainLastLayerAndHead(), data, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_NEAR(result->loss_before, Evaluate(deployed.get(), held_out)->mean_loss(), 1e-5);
+  EXPECT_DOUBLE_EQ(result->accuracy_before, 1.0);
+  EXPECT_DOUBLE_EQ(result->accuracy_after, 1.0);
+  EXPECT_TRUE(result->deployed);
+  EXPECT_LT(result->loss_after, result->loss_before);
+  ASSERT_NE(result->model, nullptr);
+}
+
+TEST(HeldOutScore, AccuracyFirstThenTheLowerLoss) {
+  EXPECT_TRUE(ScoresAbove({0.6, 2.0}, {0.5, 0.1}));
+  EXPECT_FALSE(ScoresAbove({0.5, 0.1}, {0.6, 2.0}));
+  EXPECT_TRUE(ScoresAbove({0.5, 0.3}, {0.5, 0.4}));
+  EXPECT_FALSE(ScoresAbove({0.5, 0.4}, {0.5, 0.4}));  // an exact tie is not above: the earlier one stays
 }
 
 // With a proxy in the plan, the composed model is neither the deployed model (before) nor what gets deployed

@@ -138,5 +138,43 @@ TEST(StartChoice, TheDeployedVersionWinsTiesAndLabelFreeWindows) {
   EXPECT_NE(out->start_text.find("label-free"), std::string::npos);
 }
 
+// Accuracy before training is not how well a start retrains. The trained model with its head's bias pushed toward
+// one class predicts that class for most samples and scores below an untrained model on the labeled samples, but
+// its features still separate the classes: a short retraining moves the bias back, while the untrained model has
+// the task to learn. The start trial (both retrain the same last-k for the same iterations) switches to it.
+TEST(StartChoice, TheStartTrialPrefersTheVersionThatRetrainsBetter) {
+  StartWindow w;
+  const ImageDataset data = fixtures::ToyData(160, 9);
+  w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
+  auto biased = *CopyModel(*w.trained);
+  {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor logits = biased->Forward(biased->PrepareInput(data.images));
+    const int64_t minority = data.labels.to(torch::kFloat32).mean().item<double>() < 0.5 ? 1 : 0;
+    // How far each majority-class sample is from flipping; the bias moves past three quarters of them.
+    const torch::Tensor margin = (logits.select(1, 1 - minority) - logits.select(1, minority))
+                                     .masked_select(data.labels.ne(minority));
+    const double shift = std::get<0>(margin.sort()).select(0, margin.size(0) * 3 / 4).item<double>();
+    const std::string head = biased->layout().back().name;
+    TensorMap weights = *biased->GetBlock(head);
+    for (auto& [name, t] : weights) {
+      if (t.dim() == 1 && t.size(0) == 2) t[minority] += shift;
+    }
+    ASSERT_TRUE(biased->SetBlock(head, weights).ok());
+  }
+  const auto untrained = *CreateVitModel(Tiny(), 4);
+  ASSERT_LT(Evaluate(biased.get(), data)->accuracy(), Evaluate(untrained.get(), data)->accuracy());
+
+  WindowInput in = Input(w, *untrained, 5);
+  in.budget.race_iterations = 20;  // the trial's iterations, pinned
+  in.starts.push_back({2, "biased head", [&] { return CopyModel(*biased); }});
+  RecordingSource source;
+  auto out = RunWindow(std::move(in), source, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_NE(out->start_text.find("trial"), std::string::npos) << out->start_text;
+  EXPECT_EQ(out->start_version, 2u) << out->start_text;
+  EXPECT_EQ(source.base, 2u);  // the plan (and the curves) are for the trial's winner
+}
+
 }  // namespace
 }  // namespace bt
