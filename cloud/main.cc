@@ -85,6 +85,12 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--edge", edge, "edge id")->required();
   export_cmd->add_option("--version", export_version, "version of the edge's branch (default: its head)");
   export_cmd->add_option("-o,--out", export_out, "checkpoint to write (atomically)")->required();
+  std::string export_dtype = "keep";
+  export_cmd->add_option("--dtype", export_dtype,
+                         "tensor dtype to write: keep (the foundation's: a half-precision model stays half), f32, "
+                         "f16 or bf16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"keep", "f32", "f16", "bf16"}));
   export_cmd->add_flag("--json", json, "print JSON instead of text");
 
   PlanCommandOptions plan_options;
@@ -122,7 +128,11 @@ int main(int argc, char** argv) {
   if (add_edge->parsed()) return report(AddEdgeToken(*config, edge, token_out));
   if (prune->parsed()) return report(PruneEdge(*config, edge, keep));
   if (manifest->parsed()) return report(RunManifestCommand(*config, model_path, json));
-  if (export_cmd->parsed()) return report(RunExportCommand(*config, edge, export_version, export_out, json));
+  if (export_cmd->parsed()) {
+    auto dtype = ParseExportDType(export_dtype);
+    if (!dtype.ok()) return report(dtype.status());
+    return report(RunExportCommand(*config, edge, export_version, export_out, ExportOptions{*dtype}, json));
+  }
   if (plan->parsed()) {
     if (!edge.empty()) return report(RunPlanForEdgeCommand(*config, edge, plan_options.json));
     if (plan_options.model_path.empty()) plan_options.model_path = config->ModelPath();

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "absl/strings/str_join.h"
+#include "common/format/half.h"
 #include "common/format/manifest.h"
 #include "common/format/safetensors.h"
 #include "common/base/sha256.h"
@@ -35,19 +36,17 @@ absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes, const 
     if (t == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "' lacks tensor '", p.name, "'"));
     }
-    if (t->dtype != p.dtype || t->shape != p.shape) {
+    // The block's own dtype, or F32 for a half-precision block (edges compute in F32).
+    const bool dtype_ok = t->dtype == p.dtype || (t->dtype == DType::kF32 && IsHalfDType(p.dtype));
+    if (!dtype_ok || t->shape != p.shape) {
       return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
                                                      "' has the wrong dtype or shape"));
     }
-    if (t->dtype == DType::kF32) {
-      const size_t n = t->size_bytes / 4;
-      for (size_t i = 0; i < n; ++i) {
-        float v;
-        std::memcpy(&v, t->data + 4 * i, 4);
-        if (!std::isfinite(v)) {
-          return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
-                                                         "' holds a non-finite value at index ", i));
-        }
+    const std::vector<float> values = FloatValues(*t);
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (!std::isfinite(values[i])) {
+        return absl::InvalidArgumentError(absl::StrCat("block '", expected.name, "': tensor '", p.name,
+                                                       "' holds a non-finite value at index ", i));
       }
     }
   }
@@ -66,14 +65,10 @@ absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes, const 
     for (const ParamEntry& p : expected.params) {
       const TensorView* now = file->Find(p.name);
       const TensorView* before = base->Find(p.name);
-      if (now->dtype != DType::kF32 || before == nullptr || before->dtype != DType::kF32) continue;
+      if (!IsFloatDType(now->dtype) || before == nullptr || !IsFloatDType(before->dtype)) continue;
       auto largest = [](const TensorView& t) {
         float m = 0;
-        for (size_t i = 0; i < t.size_bytes / 4; ++i) {
-          float v;
-          std::memcpy(&v, t.data + 4 * i, 4);
-          m = std::max(m, std::fabs(v));
-        }
+        for (float v : FloatValues(t)) m = std::max(m, std::fabs(v));
         return m;
       };
       const double limit = kMaxValueGrowth * (static_cast<double>(largest(*before)) + 1.0);
@@ -136,10 +131,15 @@ absl::Status UpdateMerger::Begin(const std::string& edge, const v1::PushHeader& 
                                                         "…, but version ", base_.version, " holds ",
                                                         base_digest.substr(0, 16), "…"));
     }
-    // Same tensors, same canonical size: anything else is refused before a byte is read.
-    if (b.entry->file_bytes > 0 && b.size != b.entry->file_bytes) {
+    // Same tensors, same canonical size (or, for a half-precision block, its F32 size): anything else is refused
+    // before a byte is read.
+    const bool as_f32 = b.entry->f32_file_bytes > 0 && b.size == b.entry->f32_file_bytes;
+    if (b.entry->file_bytes > 0 && b.size != b.entry->file_bytes && !as_f32) {
       return absl::InvalidArgumentError(absl::StrCat("block '", b.name, "': declared as ", b.size,
-                                                     " bytes, its canonical form is ", b.entry->file_bytes));
+                                                     " bytes, its canonical form is ", b.entry->file_bytes,
+                                                     b.entry->f32_file_bytes > 0
+                                                         ? absl::StrCat(" (", b.entry->f32_file_bytes, " in F32)")
+                                                         : std::string()));
     }
     total += b.size;
     if (b.size == 0 || total > ctx_->max_push_bytes) {

@@ -50,9 +50,10 @@ class UpdateMerger {
 };
 
 // Checks one received block: its bytes parse as safetensors holding exactly the block's tensors with the
-// manifest's names, dtypes and shapes, every F32 value is finite, the bytes are exactly the canonical
-// serialisation of those tensors (SerializeBlock: nothing appended, no metadata, no duplicated keys), and — given
-// the block it replaces — no F32 value exceeds kMaxValueGrowth × (that tensor's largest |value| in the base + 1).
+// manifest's names, dtypes (or F32 for a half-precision block: edges compute in F32) and shapes, every value is
+// finite, the bytes are exactly the canonical serialisation of those tensors (SerializeBlock: nothing appended, no
+// metadata, no duplicated keys), and — given the block it replaces — no value exceeds kMaxValueGrowth × (that
+// tensor's largest |value| in the base + 1).
 inline constexpr double kMaxValueGrowth = 100.0;
 class SafetensorsFile;
 absl::Status ValidateBlock(const BlockEntry& expected, std::string bytes, const SafetensorsFile* base = nullptr);

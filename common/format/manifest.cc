@@ -1,6 +1,9 @@
 #include "common/format/manifest.h"
 
+#include <algorithm>
+
 #include "common/format/block_store.h"
+#include "common/format/half.h"
 
 #include "absl/strings/str_format.h"
 #include "common/base/sha256.h"
@@ -71,12 +74,22 @@ absl::StatusOr<BlockEntry> DescribeBlock(const std::string& name, const std::vec
   }
   std::sort(entry.params.begin(), entry.params.end(),
             [](const ParamEntry& a, const ParamEntry& b) { return a.name < b.name; });
+  if (std::any_of(tensors.begin(), tensors.end(), [](const TensorView& t) { return t.dtype != DType::kF32; })) {
+    std::vector<TensorView> as_f32;
+    for (const TensorView& t : tensors) {
+      if (!IsFloatDType(t.dtype)) continue;  // only float tensors are computed in F32
+      as_f32.push_back({t.name, DType::kF32, t.shape, nullptr, static_cast<size_t>(t.NumElements()) * 4});
+    }
+    if (as_f32.size() == tensors.size()) {
+      ASSIGN_OR_RETURN(entry.f32_file_bytes, SerializedSafetensorsSize(as_f32));
+    }
+  }
   return entry;
 }
 
 absl::StatusOr<BlockManifest> BuildManifest(const std::string& model, const std::vector<BlockSpec>& layout,
                                             const std::vector<TensorView>& tensors) {
-  ASSIGN_OR_RETURN(auto grouped, GroupByBlock(layout, tensors));
+  ASSIGN_OR_RETURN(auto grouped, GroupByBlock(layout, tensors, /*half_precision=*/true));
   BlockManifest manifest;
   manifest.model = model;
   for (size_t b = 0; b < layout.size(); ++b) {

@@ -29,6 +29,9 @@ struct BlockEntry {
   int64_t parameters = 0;    // number of scalar parameters
   std::string digest;        // lowercase hex SHA-256 of the canonical block bytes
   uint64_t file_bytes = 0;   // size of the canonical block bytes (header + data): every version of the block has it
+  // A block stored in F16 or BF16: the canonical size of the same tensors in F32 — edges compute in F32 and push
+  // F32 blocks (an export writes them back in the block's dtype). 0 when every tensor is F32.
+  uint64_t f32_file_bytes = 0;
 };
 
 struct BlockManifest {

@@ -101,8 +101,12 @@ int64_t TensorView::NumElements() const {
   return n;
 }
 
-absl::StatusOr<std::string> SerializeSafetensors(const std::vector<TensorView>& input, const Metadata& metadata) {
-  std::vector<const TensorView*> tensors;
+namespace {
+
+// The canonical header (padded to 8 bytes) of `input`; `tensors` receives them sorted by name, `data_bytes` their
+// total size.
+absl::StatusOr<std::string> CanonicalHeader(const std::vector<TensorView>& input, const Metadata& metadata,
+                                            std::vector<const TensorView*>& tensors, uint64_t& data_bytes) {
   tensors.reserve(input.size());
   for (const TensorView& t : input) tensors.push_back(&t);
   std::sort(tensors.begin(), tensors.end(),
@@ -133,7 +137,23 @@ absl::StatusOr<std::string> SerializeSafetensors(const std::vector<TensorView>& 
 
   std::string header_text = header.dump();
   while (header_text.size() % 8 != 0) header_text.push_back(' ');
+  data_bytes = offset;
+  return header_text;
+}
 
+}  // namespace
+
+absl::StatusOr<uint64_t> SerializedSafetensorsSize(const std::vector<TensorView>& input, const Metadata& metadata) {
+  std::vector<const TensorView*> tensors;
+  uint64_t offset = 0;
+  ASSIGN_OR_RETURN(std::string header_text, CanonicalHeader(input, metadata, tensors, offset));
+  return 8 + header_text.size() + offset;
+}
+
+absl::StatusOr<std::string> SerializeSafetensors(const std::vector<TensorView>& input, const Metadata& metadata) {
+  std::vector<const TensorView*> tensors;
+  uint64_t offset = 0;
+  ASSIGN_OR_RETURN(std::string header_text, CanonicalHeader(input, metadata, tensors, offset));
   std::string out;
   out.reserve(8 + header_text.size() + offset);
   PutLittleEndian64(header_text.size(), &out);

@@ -49,6 +49,11 @@ using Metadata = std::map<std::string, std::string>;
 absl::StatusOr<std::string> SerializeSafetensors(const std::vector<TensorView>& tensors,
                                                  const Metadata& metadata = {});
 
+// The size SerializeSafetensors' bytes would have (8 + padded header + data), reading no tensor data: `data` may be
+// null. Same failures.
+absl::StatusOr<uint64_t> SerializedSafetensorsSize(const std::vector<TensorView>& tensors,
+                                                   const Metadata& metadata = {});
+
 // Serialises and writes atomically (see WriteFileAtomically).
 absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorView>& tensors,
                               const Metadata& metadata = {});

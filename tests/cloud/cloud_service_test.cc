@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/format/block_layout.h"
+#include "common/format/half.h"
 #include "common/plan/block_profile.h"
 #include "common/format/safetensors.h"
 #include "common/base/file_util.h"
@@ -25,11 +26,35 @@ namespace {
 
 namespace v1 = blocktrainer::v1;
 
-// Writes a checkpoint of a ViT with random weights (torch-free) and returns its path.
-std::string WriteCheckpoint(const std::string& path, VitConfig config) {
+// Writes a checkpoint of a ViT with random weights (torch-free), in `dtype` (F32, F16 or BF16), and returns its path.
+std::string WriteCheckpoint(const std::string& path, VitConfig config, DType dtype = DType::kF32) {
   fixtures::FakeWeights weights(config, 3);
-  EXPECT_TRUE(WriteSafetensors(path, weights.views, config.ToMetadata()).ok());
+  std::vector<TensorView> views = weights.views;
+  std::vector<std::string> converted;
+  converted.reserve(views.size());
+  for (TensorView& v : views) {
+    converted.push_back(*ConvertFloatData(v, dtype));
+    v.dtype = dtype;
+    v.data = reinterpret_cast<const uint8_t*>(converted.back().data());
+    v.size_bytes = converted.back().size();
+  }
+  EXPECT_TRUE(WriteSafetensors(path, views, config.ToMetadata()).ok());
   return path;
+}
+
+// `file`'s tensors in F32 (what an edge pushes for a half-precision block), the first value replaced by `value`.
+std::string AsF32WithFirstValue(const SafetensorsFile& file, float value) {
+  std::vector<std::string> storage;
+  storage.reserve(file.tensors().size());
+  std::vector<TensorView> views = file.tensors();
+  for (TensorView& v : views) {
+    storage.push_back(*ConvertFloatData(v, DType::kF32));
+    v.dtype = DType::kF32;
+    v.data = reinterpret_cast<const uint8_t*>(storage.back().data());
+    v.size_bytes = storage.back().size();
+  }
+  std::memcpy(storage[0].data(), &value, 4);
+  return *SerializeSafetensors(views, {});
 }
 
 // `file`'s tensors with the first value of the first tensor replaced by `value`, serialised with `metadata`: a
@@ -48,8 +73,8 @@ std::string WithFirstValue(const SafetensorsFile& file, float value, const Metad
 // A cloud on loopback with its state in a temp dir; Restart() keeps the state (a daemon restart).
 class Cloud {
  public:
-  Cloud(const std::filesystem::path& dir, const VitConfig& config) : dir_(dir) {
-    auto model = ModelStore::Open(WriteCheckpoint((dir / "m.safetensors").string(), config), "tiny");
+  Cloud(const std::filesystem::path& dir, const VitConfig& config, DType dtype = DType::kF32) : dir_(dir) {
+    auto model = ModelStore::Open(WriteCheckpoint((dir / "m.safetensors").string(), config, dtype), "tiny");
     EXPECT_TRUE(model.ok()) << model.status();
     model_ = std::move(*model);
     blocks_ = *BlockStore::Open((dir / "blocks").string());
@@ -495,6 +520,68 @@ TEST_F(CloudServiceTest, OnlyCanonicalBlocksWithinTheBasesRangeAreAccepted) {
   // The canonical block with a sane change is accepted.
   auto accepted = client.PushUpdate(header, {{trained, entry->digest, with_value(0.5f)}});
   EXPECT_TRUE(accepted.ok()) << accepted.status();
+}
+
+// A half-precision foundation serves as it is: its blocks go out in F16 (or BF16), an edge computes in F32 and
+// pushes F32 blocks, which the cloud checks like any other (finite, within the base's range) and keeps in F32.
+TEST_F(CloudServiceTest, AHalfPrecisionModelServesItsBlocksAndTakesF32Pushes) {
+  for (DType dtype : {DType::kF16, DType::kBF16}) {
+    const auto dir = dir_ / DTypeName(dtype);
+    std::filesystem::create_directories(dir);
+    Cloud cloud(dir, config_, dtype);
+    const std::string token = cloud.Token("edge-a");
+    CloudClient client = cloud.Client("edge-a", token);
+    ASSERT_TRUE(client.Register(Registration("edge-a")).ok());
+    auto plan = client.ReportProbes(Probes("edge-a", 0));
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    std::string trained;
+    for (const v1::PlannedBlock& b : plan->blocks()) {
+      if (b.option() != "frozen") trained = b.name();
+    }
+    ASSERT_FALSE(trained.empty());
+    const BlockEntry* entry = cloud.model().FindBlock(trained);
+    ASSERT_GT(entry->f32_file_bytes, entry->file_bytes);
+    BlockStore store((dir / "edge").string());
+    ASSERT_TRUE(client.PullBlocks({entry->digest}, store).ok());
+    auto file = *SafetensorsFile::FromBytes(*store.Read(entry->digest), "block");
+    EXPECT_EQ(file->tensors()[0].dtype, dtype);  // served as stored
+
+    v1::PushHeader header;
+    header.set_plan_id(plan->plan_id());
+    header.set_base_version(0);
+    header.set_accuracy_before(0.4);
+    header.set_accuracy_after(0.6);
+    auto push = [&](const std::string& bytes) { return client.PushUpdate(header, {{trained, entry->digest, bytes}}); };
+    // In its own dtype a non-finite value is found as in F32; an F32 block far beyond the half base is refused.
+    std::string inf_block = *store.Read(entry->digest);
+    {
+      std::vector<std::string> data;
+      std::vector<TensorView> views = file->tensors();
+      for (TensorView& v : views) {
+        data.emplace_back(reinterpret_cast<const char*>(v.data), v.size_bytes);
+        v.data = reinterpret_cast<const uint8_t*>(data.back().data());
+      }
+      const uint16_t inf = dtype == DType::kF16 ? 0x7c00 : 0x7f80;
+      std::memcpy(data[0].data(), &inf, 2);
+      inf_block = *SerializeSafetensors(views, {});
+    }
+    auto refused_inf = push(inf_block);
+    EXPECT_EQ(refused_inf.status().code(), absl::StatusCode::kInvalidArgument) << refused_inf.status();
+    EXPECT_NE(refused_inf.status().message().find("non-finite"), std::string::npos) << refused_inf.status();
+    auto refused_large = push(AsF32WithFirstValue(*file, 1e30f));
+    EXPECT_NE(refused_large.status().message().find("beyond"), std::string::npos) << refused_large.status();
+    EXPECT_EQ(cloud.registry().Head("edge-a")->version, 0u);
+
+    const std::string pushed = AsF32WithFirstValue(*file, 0.125f);
+    auto accepted = push(pushed);
+    ASSERT_TRUE(accepted.ok()) << DTypeName(dtype) << ": " << accepted.status();
+    auto head = cloud.registry().Head("edge-a");
+    ASSERT_TRUE(head.ok());
+    EXPECT_EQ(head->version, 1u);
+    for (const auto& [name, digest] : head->blocks) {
+      if (name == trained) EXPECT_EQ(digest, Sha256Hex(pushed));  // kept in F32, as the edge computed it
+    }
+  }
 }
 
 // Issue 15 #2: a 3.2 MB report with 60k curve points cost 15.9 s of cloud CPU; window ids of 3.9 MB were stored.

@@ -16,11 +16,9 @@ CLOUD_PID=""; EDGE_PID=""
 cleanup() {
   [ -n "$EDGE_PID" ] && kill -TERM "$EDGE_PID" 2>/dev/null || true
   [ -n "$CLOUD_PID" ] && kill -TERM "$CLOUD_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  remove_work
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- cloud log"; tail -30 "$WORK/cloud.log" || true; echo "--- edge log"; tail -30 "$WORK/edge.log" || true; exit 1; }
 
 P_CLOUD=$(free_port); P_ADMIN=$(free_port); P_EDGE=$(free_port)
 cat > "$WORK/cloud.yaml" <<YAML

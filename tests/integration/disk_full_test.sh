@@ -19,10 +19,9 @@ cleanup() {
   [ -n "$CLOUD_PID" ] && kill -KILL "$CLOUD_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   umount "$WORK/cloud" 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  remove_work
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- cloud log"; tail -20 "$WORK/cloud.log" || true; exit 1; }
 P_CLOUD=$(free_port); P_ADMIN=$(free_port)
 cp "$SRC/tests/fixtures/vit_tiny.safetensors" "$WORK/model.safetensors"
 cat > "$WORK/cloud.yaml" <<YAML

@@ -20,10 +20,9 @@ cleanup() {
   [ -n "$CLOUD_PID" ] && kill -TERM "$CLOUD_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   umount "$WORK/edge" 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  remove_work
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- edge log"; tail -20 "$WORK/edge.log" || true; exit 1; }
 P_CLOUD=$(free_port); P_ADMIN=$(free_port); P_EDGE=$(free_port)
 fixture_pair "$WORK" edge-f "\
     - {name: fog, samples: 300, labeled_fraction: 1.0, corruptions: [{type: fog, severity: 4}]}

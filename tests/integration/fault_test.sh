@@ -17,11 +17,9 @@ CLOUD_PID=""; PUSHER_PID=""
 cleanup() {
   [ -n "$PUSHER_PID" ] && kill -TERM "$PUSHER_PID" 2>/dev/null || true
   [ -n "$CLOUD_PID" ] && kill -KILL "$CLOUD_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  remove_work
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- cloud log"; tail -20 "$WORK/cloud.log" || true; exit 1; }
 P_CLOUD=$(free_port); P_ADMIN=$(free_port)
 cat > "$WORK/cloud.yaml" <<YAML
 cloud: {data_dir: $WORK/cloud, listen: 127.0.0.1:$P_CLOUD, admin_listen: 127.0.0.1:$P_ADMIN, log_level: warn}

@@ -1,6 +1,19 @@
 # Shared by the integration scripts (sourced): the Python that has the stdlib modules they use, a free loopback port,
-# a JSON field read, and waiting on `bt-edge status --json`.
+# a JSON field read, waiting on `bt-edge status --json`, and what every script ends with — `fail` (the message and
+# the tail of each daemon log in $WORK) and `remove_work` (its cleanup's last step: wait for the daemons it stopped,
+# then delete $WORK unless KEEP=1).
 PY=/usr/bin/python3
+fail() {
+  echo "FAIL: $*"
+  for log in "$WORK"/*.log; do
+    [ -f "$log" ] && { echo "--- $(basename "$log")"; tail -30 "$log"; }
+  done
+  exit 1
+}
+remove_work() {
+  wait 2>/dev/null || true
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # edge_status_of EDGE_YAML; wait_for_edge EDGE_YAML SECONDS PYTHON-EXPR-ON-EDGE-STATUS (d = the status JSON)

@@ -20,10 +20,9 @@ cleanup() {
   [ -n "$CLOUD_PID" ] && kill -TERM "$CLOUD_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  remove_work
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -20 "$WORK/cloud.log" || true; exit 1; }
 P=50551; A=50552; Q=50553   # a fresh namespace: every port is free
 "${IN[@]}" ip link set lo up
 # Everything unshaped (band 1:1) except traffic to or from the relay port Q (band 1:3, netem). A kernel without
