@@ -22,6 +22,7 @@ inline constexpr double kReserveShare = 0.05;        // of the window, kept for 
 inline constexpr double kRaceShare = 0.5;            // of the training time left, at most, for the race
 inline constexpr int64_t kMinRaceIterations = 10;    // fewer per entrant fit the race's share: no race
 inline constexpr double kStartTrialShare = 0.1;      // of the training time left, at most, for the start trial
+                                                     // (edge/window/window_runner.cc)
 inline constexpr int64_t kMaxIterations = 400;       // top of the default iteration grid
 // Chunked (gradient-accumulation) plans are solved against this share of the budget: their costs are scaled from
 // the whole-batch probes, not measured, and miss what does not shrink with the chunk (allocator granularity,
@@ -87,7 +88,7 @@ absl::StatusOr<Plan> FitWindowPlan(const ProbeReport& report, const LawParams& l
 
 // The largest k whose last k blocks, each whole, fit the budget and the window (FitWindowPlan: the largest chunk
 // that fits, the most iterations that fit, priced by `law`); infeasible when not even the last block fits. A
-// structural plan that needs no fitted law: a race alternative, and what a window's start trial trains.
+// structural plan that needs no fitted law (a race alternative).
 absl::StatusOr<Plan> LargestLastK(const ProbeReport& report, const LawParams& law, const WindowPlanRequest& request);
 
 // The plans a window races its plan against before it commits (successive halving on the window's held-out slice,

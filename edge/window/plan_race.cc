@@ -33,7 +33,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                                      const CancelToken* cancel) {
   RaceResult race;
   if (entrants.empty()) return absl::InvalidArgumentError("race: no entrants");
-  for (const Plan& p : entrants) race.entries.push_back({PlanText(p), {}, {}});
+  for (const Plan& p : entrants) race.entries.push_back({PlanText(p), {}, {}, {}});
   const bool label_free = samples.labeled.size() < kMinLabeledSamples;
   // Who races: everyone, unless their first round does not fit the race's seconds — then the slowest alternatives
   // stay out (never the law's plan), since a race of fewer entrants still turns a wrong law into a measurement.

@@ -14,14 +14,15 @@ uint64_t FixedPlanBytes(const BlockModel& model, const torch::Tensor& raw_batch)
   return static_cast<uint64_t>(input) + OutputBytes(model, raw_batch);
 }
 
-absl::StatusOr<ProbeReport> ProbeCosts(BlockModel& deployed, const ImageDataset& labeled,
-                                       const torch::Tensor& images, const SourceStats* source,
-                                       const WindowProbeOptions& o,
-                                       std::function<std::chrono::steady_clock::time_point()> clock) {
+absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset& labeled,
+                                        const torch::Tensor& images, const SourceStats* source,
+                                        const WindowProbeOptions& o,
+                                        std::function<std::chrono::steady_clock::time_point()> clock) {
   if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
   if (!(o.probe_share > 0 && o.probe_share < 1)) return absl::InvalidArgumentError("probe share must be in (0, 1)");
   if (o.batch < 1) return absl::InvalidArgumentError("probe batch must be positive");
   const auto start = clock();
+  const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(o.window * o.probe_share);
   ProbeReport report;
   report.batch = o.batch;
   report.labeled_samples = labeled.size();
@@ -37,44 +38,27 @@ absl::StatusOr<ProbeReport> ProbeCosts(BlockModel& deployed, const ImageDataset&
   ASSIGN_OR_RETURN(report.costs, ProbeBlockCosts(deployed, deployed.PrepareInput(inputs), o.costs));
   report.fixed_bytes = FixedPlanBytes(deployed, inputs) + MaxTransientBytes(report.costs);
   report.output_bytes = OutputBytes(deployed, inputs);
-  report.acc0 = report.drift.estimated_accuracy;  // the label-free estimate until curves measure it
-  report.seconds = std::chrono::duration<double>(clock() - start).count();
-  return report;
-}
 
-absl::Status ProbeCurves(BlockModel& model, const ImageDataset& labeled, const WindowProbeOptions& o,
-                         ProbeReport& report, std::function<std::chrono::steady_clock::time_point()> clock) {
-  if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
-  const auto start = clock();
-  const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(o.window * o.probe_share);
   if (labeled.size() >= o.min_labeled) {
     CurveProbeOptions curves = o.curves;
     curves.batch = o.batch;
     curves.costs = report.costs;
-    const auto spent = std::chrono::milliseconds(static_cast<int64_t>(1000 * report.seconds));
-    curves.time_budget = std::max(std::chrono::milliseconds(0), budget - spent);
-    model.SetTrainingMode(false);
-    ASSIGN_OR_RETURN(CurveProbeResult r, ProbeRetrainingCurves(model, labeled, curves, clock));
+    curves.time_budget = std::max(std::chrono::milliseconds(0),
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(budget - (clock() - start)));
+    ASSIGN_OR_RETURN(CurveProbeResult r, ProbeRetrainingCurves(deployed, labeled, curves, clock));
     report.acc0 = r.acc0;
     report.points = std::move(r.points);
     report.curve_runs = r.runs;
     report.budget_exhausted = r.budget_exhausted;
+  } else {
+    report.acc0 = report.drift.estimated_accuracy;  // label-free estimate
   }
-  report.seconds += std::chrono::duration<double>(clock() - start).count();
+  report.seconds = std::chrono::duration<double>(clock() - start).count();
   spdlog::info("probe: {:.1f} s of a {:.1f} s budget, acc0 {:.1f}%{}, {} curve runs{}, drift μ {:.2f} Σ {:.2f}",
                report.seconds, std::chrono::duration<double>(budget).count(), 100 * report.acc0,
                labeled.size() >= o.min_labeled ? "" : " (label-free estimate)", report.curve_runs,
                report.budget_exhausted ? " (budget reached)" : "", report.drift.mean_shift,
                report.drift.covariance_shift);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset& labeled,
-                                        const torch::Tensor& images, const SourceStats* source,
-                                        const WindowProbeOptions& o,
-                                        std::function<std::chrono::steady_clock::time_point()> clock) {
-  ASSIGN_OR_RETURN(ProbeReport report, ProbeCosts(deployed, labeled, images, source, o, clock));
-  RETURN_IF_ERROR(ProbeCurves(deployed, labeled, o, report, clock));
   return report;
 }
 

@@ -33,17 +33,6 @@ absl::StatusOr<ProbeReport> ProbeWindow(BlockModel& deployed, const ImageDataset
                                         const WindowProbeOptions& options,
                                         std::function<std::chrono::steady_clock::time_point()> clock = nullptr);
 
-// The two halves of ProbeWindow, for a window that chooses its start between them (the costs do not depend on the
-// weights; the curves do): drift statistics and block costs (acc0 = the label-free estimate, seconds = their time),
-// then the curves on `model` with what is left of the probe share after report.seconds (acc0, points, seconds
-// added). Without enough labeled samples ProbeCurves only logs.
-absl::StatusOr<ProbeReport> ProbeCosts(BlockModel& deployed, const ImageDataset& labeled,
-                                       const torch::Tensor& images, const SourceStats* source,
-                                       const WindowProbeOptions& options,
-                                       std::function<std::chrono::steady_clock::time_point()> clock = nullptr);
-absl::Status ProbeCurves(BlockModel& model, const ImageDataset& labeled, const WindowProbeOptions& options,
-                         ProbeReport& report, std::function<std::chrono::steady_clock::time_point()> clock = nullptr);
-
 // Bytes every plan pays on this model for a batch like `raw_batch`: the input batch and the logits with their
 // gradient (the largest block working memory is added from the costs).
 uint64_t FixedPlanBytes(const BlockModel& model, const torch::Tensor& raw_batch);

@@ -187,70 +187,82 @@ absl::Status ChooseStart(WindowInput& in, WindowOutcome& out, RunnerUp& runner_u
   return absl::OkStatus();
 }
 
-// The start trial: accuracy before training says which version is closest to the window's data, not which one
-// trains best on it (a version adapted to another domain can score lower and retrain higher, or the reverse). The
-// two best starts each train the same structural plan — the largest last-k that fits, priced by the generic prior —
-// for the same iterations (the race's first round when pinned, else what fits kStartTrialShare of the training
-// time) on the window's labeled samples, scored on the held-out slice as they would be deployed; the runner-up
-// replaces the start only when it scores above it. Runs between the cost probe and the curves, so that the curves
-// (and the plan) are measured on the start that trains. Too little time or no plan that fits: no trial.
-absl::Status StartTrial(WindowInput& in, const ProbeReport& costs, RunnerUp& runner_up, WindowOutcome& out,
-                        const CancelToken* cancel) {
-  if (!runner_up.model || out.label_free) return absl::OkStatus();
+// Plans that train the same blocks in the same forms (whatever their chunk size or iterations).
+bool SameForms(const Plan& a, const Plan& b) {
+  if (a.blocks.size() != b.blocks.size()) return false;
+  for (size_t k = 0; k < a.blocks.size(); ++k) {
+    const bool trains = a.blocks[k].form.trains();
+    if (trains != b.blocks[k].form.trains() || (trains && a.blocks[k].option() != b.blocks[k].option())) return false;
+  }
+  return true;
+}
+
+// The start trial, after the race: accuracy before training says which version is closest to the window's data,
+// not which one retrains best on it (a version adapted to another domain can score lower and retrain higher, or the
+// reverse). The race's winner trains from the runner-up start for as many iterations as its last race round ran,
+// with the same seed and samples, scored as the race scores it; when that beats the winner's race score, the window
+// asks its plan source for a plan from the runner-up (the same probe report: normally the same plans) and, if the
+// winner's forms are among them, switches start and plan. The trial takes at most kStartTrialShare of the training
+// time left (pinned races: always run, bounded by the race's share). Returns true when the start changed.
+absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const Plan& winner, PlanSource& source,
+                                const PlanQuery& query, RunnerUp& runner_up, WindowOutcome& out,
+                                const CancelToken* cancel) {
+  if (!runner_up.model || out.label_free || !race.raced) return false;
+  const RaceEntry& entry = race.entries[race.winner];
+  if (entry.iterations.empty() || entry.iterations.back() <= 0) return false;
   const WindowBudget& budget = in.budget;
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count(); };
-  WindowPlanRequest request;
-  request.memory_budget = budget.memory_budget;
-  request.train_seconds = TrainSecondsLeft(budget, elapsed());
-  ASSIGN_OR_RETURN(Plan plan, LargestLastK(costs, GenericPrior(costs.costs.size(), 0.5), request));
-  if (!plan.feasible || plan.first_trainable < 0) {
-    absl::StrAppend(&out.start_text, "; no start trial (no last-k fits)");
-    return absl::OkStatus();
-  }
-  const double share_seconds = kStartTrialShare * request.train_seconds;
-  int64_t iterations = budget.race_iterations;
-  if (iterations <= 0) {
-    const double per_iteration = std::max(1e-6, plan.seconds_per_iteration);
-    iterations = std::min<int64_t>(plan.iterations, static_cast<int64_t>(share_seconds / (2 * per_iteration))) / 5 * 5;
-  }
-  if (iterations < kMinRaceIterations) {
+  const int64_t iterations = entry.iterations.back();
+  const double left = TrainSecondsLeft(
+      budget, std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count());
+  if (budget.race_iterations <= 0 &&
+      static_cast<double>(iterations) * entry.seconds_per_iteration > kStartTrialShare * left) {
     absl::StrAppend(&out.start_text, "; no start trial (too little time)");
-    return absl::OkStatus();
+    return false;
   }
+  Plan plan = winner;
   plan.iterations = iterations;
-  // Each run is bounded (the race's share of the time left, halved): a pinned trial on a slow machine ends early
-  // rather than eating the window; a run cut short compares unequal iterations, and then the start stays.
   PlanTraining training;
   training.memory_budget = budget.memory_budget;
-  training.time_budget = std::chrono::milliseconds(static_cast<int64_t>(1000 * kRaceShare * request.train_seconds / 2));
+  training.time_budget = std::chrono::milliseconds(static_cast<int64_t>(1000 * kRaceShare * left / 2));
   training.batch = budget.batch;
   training.seed = in.seed;
-  auto trial = [&](const BlockModel& from) -> absl::StatusOr<std::pair<HeldOutScore, int64_t>> {
-    ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> copy, CopyModel(from));
-    ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*copy, plan, *in.samples, training, cancel));
-    const RetrainResult& r = trained.result;
-    return std::make_pair(r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after}
-                                     : HeldOutScore{r.accuracy_before, r.loss_before},
-                          r.iterations);
-  };
   const auto started = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(auto chosen, trial(*in.model));
-  ASSIGN_OR_RETURN(auto other, trial(*runner_up.model));
-  const bool equal_runs = chosen.second == other.second;
-  const bool switch_start = equal_runs && ScoresAbove(other.first, chosen.first);
-  absl::StrAppendFormat(&out.start_text, "; trial (%s, %d iterations, %.1f s): v%d %.1f%% (loss %.3f), v%d %.1f%% "
-                        "(loss %.3f)%s → v%d", PlanText(plan), iterations,
+  ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> copy, CopyModel(*runner_up.model));
+  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*copy, plan, *in.samples, training, cancel));
+  const RetrainResult& r = trained.result;
+  const HeldOutScore other = r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after}
+                                        : HeldOutScore{r.accuracy_before, r.loss_before};
+  const HeldOutScore chosen{entry.accuracy.back(), entry.loss.back()};
+  // A run the deadline cut short compares unequal iterations: the start stays.
+  const bool better = r.iterations == iterations && ScoresAbove(other, chosen);
+  absl::StrAppendFormat(&out.start_text, "; trial (the race's winner, %d iterations, %.1f s): v%d %.1f%% (loss %.3f), "
+                        "v%d %.1f%% (loss %.3f)", iterations,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-                        in.base_version, 100 * chosen.first.accuracy, chosen.first.loss, runner_up.version,
-                        100 * other.first.accuracy, other.first.loss,
-                        equal_runs ? "" : absl::StrFormat(" (cut by time at %d / %d)", chosen.second, other.second),
-                        switch_start ? runner_up.version : in.base_version);
-  if (switch_start) {
-    std::swap(in.model, runner_up.model);
-    std::swap(in.base_version, runner_up.version);
-    out.start_version = in.base_version;
+                        in.base_version, 100 * chosen.accuracy, chosen.loss, runner_up.version, 100 * other.accuracy,
+                        other.loss);
+  if (!better) {
+    absl::StrAppendFormat(&out.start_text, " → v%d", in.base_version);
+    return false;
   }
-  return absl::OkStatus();
+  PlanQuery again = query;
+  again.base_version = runner_up.version;
+  ASSIGN_OR_RETURN(PlannedWindow replanned, source.PlanWindow(again));
+  std::vector<Plan> offered = {replanned.plan};
+  offered.insert(offered.end(), replanned.alternatives.begin(), replanned.alternatives.end());
+  auto match = std::find_if(offered.begin(), offered.end(), [&](const Plan& p) { return SameForms(p, winner); });
+  if (match == offered.end() || !match->feasible) {
+    absl::StrAppendFormat(&out.start_text, " → v%d (the plan for v%d offers no %s)", in.base_version,
+                          runner_up.version, PlanText(winner));
+    return false;
+  }
+  replanned.plan = *match;
+  replanned.alternatives.clear();
+  out.planned = std::move(replanned);
+  std::swap(in.model, runner_up.model);
+  std::swap(in.base_version, runner_up.version);
+  out.start_version = in.base_version;
+  absl::StrAppendFormat(&out.start_text, " → v%d (planned again from it)", in.base_version);
+  return true;
 }
 
 // A window that started from another version than the deployed one but trained nothing better still deploys that
@@ -282,8 +294,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   out.threads = budget.threads > 0 ? budget.threads : ChooseIntraOpThreads(*in.model, samples.all.images);
   const ProbeNeeds needs = source.needs();
 
-  // Probe: drift statistics and block costs; the start trial; (for plan sources that use them) retraining curves on
-  // the start that won.
+  // Probe: drift statistics, block costs, and (for plan sources that use them) retraining curves.
   state(WindowStage::kProbing, 0.0);
   WindowProbeOptions probe;
   probe.window = budget.window;
@@ -293,12 +304,9 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   probe.curves.seed = in.seed;
   probe.curves.pinned_runs = budget.probe_runs;
   if (needs.lora_forms) probe.costs.lora_sparsities = probe.costs.sparsities;
-  ASSIGN_OR_RETURN(out.report, ProbeCosts(*in.model, samples.labeled, samples.all.images, in.source, probe));
-  RETURN_IF_ERROR(StartTrial(in, out.report, runner_up, out, cancel));
-  runner_up.model.reset();
-  RETURN_IF_ERROR(ProbeCurves(*in.model, samples.labeled, probe, out.report));
-  out.probe_seconds = out.report.seconds;  // costs and curves, not the start trial between them
-  BlockModel& model = *in.model;
+  const auto probe_start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(out.report, ProbeWindow(*in.model, samples.labeled, samples.all.images, in.source, probe));
+  out.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
 
   // Plan.
   state(WindowStage::kPlanning, 0.10);
@@ -307,7 +315,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   query.memory_budget = budget.memory_budget;
   query.train_seconds =
       TrainSecondsLeft(budget, std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count());
-  for (const BlockSpec& b : model.layout()) query.block_names.push_back(b.name);
+  for (const BlockSpec& b : in.model->layout()) query.block_names.push_back(b.name);
   query.window_id = in.id;
   query.base_version = in.base_version;
   query.serving_version = deployed_version;
@@ -337,13 +345,21 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
     race.memory_budget = budget.memory_budget;
     race.batch = budget.batch;
     race.seed = in.seed;
-    ASSIGN_OR_RETURN(RaceResult result, RacePlans(model, entrants, samples, race, cancel));
+    ASSIGN_OR_RETURN(RaceResult result, RacePlans(*in.model, entrants, samples, race, cancel));
     out.race_text = result.text;
     out.race_winner = result.winner;
     if (result.winner != 0) {
       out.planned.plan = entrants[result.winner];
       out.plan_text = PlanText(out.planned.plan);
     }
+    ASSIGN_OR_RETURN(const bool switched, StartTrial(in, result, entrants[result.winner], source, query, runner_up, out,
+                                                     cancel));
+    if (switched) {
+      ASSIGN_OR_RETURN(const uint64_t more, source.FetchBlocks(out.planned));
+      out.bytes_down += more;
+      out.plan_text = PlanText(out.planned.plan);
+    }
+    runner_up.model.reset();
     // The winner's measured speed says how many iterations the window can still finish: no plan it cannot finish.
     const double per_iteration = result.entries[result.winner].seconds_per_iteration;
     if (result.raced && per_iteration > 0) {
@@ -374,7 +390,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   training.on_iteration = [&](int64_t it, int64_t of) {
     state(WindowStage::kTraining, 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(std::max<int64_t>(1, of)));
   };
-  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(model, plan, samples, training, cancel));
+  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*in.model, plan, samples, training, cancel));
   const RetrainResult& result = trained.result;
   out.retrained = true;
   out.accuracy_before = result.accuracy_before;

@@ -138,10 +138,47 @@ TEST(StartChoice, TheDeployedVersionWinsTiesAndLabelFreeWindows) {
   EXPECT_NE(out->start_text.find("label-free"), std::string::npos);
 }
 
+// A plan source that offers the same two plans for any base — every block, or the head alone — and records the
+// bases it was asked to plan from.
+class RacingSource final : public PlanSource {
+ public:
+  explicit RacingSource(const BlockModel& model) {
+    for (bool all : {true, false}) {
+      Plan p;
+      p.feasible = true;
+      p.iterations = 40;
+      p.seconds_per_iteration = 0.001;
+      p.first_trainable = all ? 0 : static_cast<int64_t>(model.layout().size()) - 1;
+      for (size_t k = 0; k < model.layout().size(); ++k) {
+        BlockDecision d;
+        d.block = model.layout()[k].name;
+        const bool trains = all || k + 1 == model.layout().size();
+        d.form = trains ? BlockChoice::Train() : BlockChoice::Frozen();
+        d.in_backward_path = static_cast<int64_t>(k) >= p.first_trainable;
+        p.blocks.push_back(d);
+      }
+      (all ? plan_ : alternative_) = p;
+    }
+  }
+  absl::StatusOr<PlannedWindow> PlanWindow(const PlanQuery& query) override {
+    bases.push_back(query.base_version);
+    PlannedWindow planned;
+    planned.plan = plan_;
+    planned.alternatives = {alternative_};
+    return planned;
+  }
+  ProbeNeeds needs() const override { return {false, false}; }
+  std::vector<uint64_t> bases;
+
+ private:
+  Plan plan_, alternative_;
+};
+
 // Accuracy before training is not how well a start retrains. The trained model with its head's bias pushed toward
 // one class predicts that class for most samples and scores below an untrained model on the labeled samples, but
 // its features still separate the classes: a short retraining moves the bias back, while the untrained model has
-// the task to learn. The start trial (both retrain the same last-k for the same iterations) switches to it.
+// the task to learn. The start trial (the race's winner retrained from the runner-up for the iterations of its
+// last round) switches to it, and the window plans again from it.
 TEST(StartChoice, TheStartTrialPrefersTheVersionThatRetrainsBetter) {
   StartWindow w;
   const ImageDataset data = fixtures::ToyData(160, 9);
@@ -166,14 +203,16 @@ TEST(StartChoice, TheStartTrialPrefersTheVersionThatRetrainsBetter) {
   ASSERT_LT(Evaluate(biased.get(), data)->accuracy(), Evaluate(untrained.get(), data)->accuracy());
 
   WindowInput in = Input(w, *untrained, 5);
-  in.budget.race_iterations = 20;  // the trial's iterations, pinned
+  in.budget.race_iterations = 10;  // two entrants: one round of 20 iterations, and the trial's 20
   in.starts.push_back({2, "biased head", [&] { return CopyModel(*biased); }});
-  RecordingSource source;
+  RacingSource source(*untrained);
   auto out = RunWindow(std::move(in), source, nullptr);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_NE(out->start_text.find("trial"), std::string::npos) << out->start_text;
+  EXPECT_NE(out->start_text.find("planned again"), std::string::npos) << out->start_text;
   EXPECT_EQ(out->start_version, 2u) << out->start_text;
-  EXPECT_EQ(source.base, 2u);  // the plan (and the curves) are for the trial's winner
+  EXPECT_EQ(source.bases, (std::vector<uint64_t>{5, 2}));  // the plan that trains is the one made for the new start
+  EXPECT_TRUE(out->deployed) << out->outcome;
+  EXPECT_GT(out->accuracy_after, 0.9);
 }
 
 }  // namespace
