@@ -1,10 +1,10 @@
 // One retraining window, the same code for `bt-edge serve` and `bt-bench`:
 //
 //   choose the start (the deployed version or a closer one from the zoo, by accuracy on the labeled samples)
-//   → probe block costs → the start trial (the two best starts retrain the same last-k briefly; the better one
-//   starts) → probe retraining curves on that start (costs and curves ≤ probe_share of the window) → plan (a PlanSource: the cloud, the planner in-process, or a baseline)
+//   → probe (≤ probe_share of the window) → plan (a PlanSource: the cloud, the planner in-process, or a baseline)
 //   → fetch the plan's blocks → race the plan against its alternatives (≤ race_share of the training time;
-//   edge/window/plan_race.h) → retrain the race's winner for the iterations its measured speed can finish under the memory budget and the deadline (keep-best, never worse)
+//   edge/window/plan_race.h) → the start trial (the winner retrained from the second-best start; if that is
+//   better, planned again from it) → retrain the race's winner for the iterations its measured speed can finish under the memory budget and the deadline (keep-best, never worse)
 //   → the retrained blocks applied to a copy of the deployed model.
 //
 // The runner owns nothing across windows: the caller hands it a copy of the deployed model and gets back the
@@ -110,8 +110,8 @@ struct WindowInput {
   uint64_t seed = 1;                  // curves and training
   uint64_t base_version = 0;         // the version `model` is
   // Other versions the window may start from (edge/window/start_choice.h): scored with `model` on the labeled
-  // samples before probing, the best two retrained briefly (the start trial); the winner becomes the model and
-  // base_version. Empty: start from `model`.
+  // samples before probing; the best becomes the model and base_version, unless the start trial after the race
+  // prefers the second best. Empty: start from `model`.
   std::vector<StartCandidate> starts;
   std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();  // the window's clock
 };
