@@ -199,7 +199,8 @@ bool SameForms(const Plan& a, const Plan& b) {
 
 // The start trial, after the race: accuracy before training says which version is closest to the window's data,
 // not which one retrains best on it (a version adapted to another domain can score lower and retrain higher, or the
-// reverse). The race's winner trains from the runner-up start for as many iterations as its last race round ran,
+// reverse). The race's winner trains from the runner-up start for as many iterations as one of its race rounds ran
+// (the last when the race is pinned, else the longest that fits the trial's share),
 // with the same seed and samples, scored as the race scores it; when that beats the winner's race score, the window
 // asks its plan source for a plan from the runner-up (the same probe report: normally the same plans) and, if the
 // winner's forms are among them, switches start and plan. The trial takes at most kStartTrialShare of the training
@@ -211,14 +212,22 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   const RaceEntry& entry = race.entries[race.winner];
   if (entry.iterations.empty() || entry.iterations.back() <= 0) return false;
   const WindowBudget& budget = in.budget;
-  const int64_t iterations = entry.iterations.back();
   const double left = TrainSecondsLeft(
       budget, std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count());
-  if (budget.race_iterations <= 0 &&
-      static_cast<double>(iterations) * entry.seconds_per_iteration > kStartTrialShare * left) {
-    absl::StrAppend(&out.start_text, "; no start trial (too little time)");
-    return false;
+  // The winner's last round (pinned races), else its longest round that fits the trial's share of the time left:
+  // the final runs half the plan's iterations, which rarely fits a tenth, the first round a quarter of that.
+  size_t round = entry.iterations.size() - 1;
+  if (budget.race_iterations <= 0) {
+    while (static_cast<double>(entry.iterations[round]) * entry.seconds_per_iteration > kStartTrialShare * left) {
+      if (round == 0) {
+        absl::StrAppend(&out.start_text, "; no start trial (too little time)");
+        return false;
+      }
+      --round;
+    }
   }
+  const int64_t iterations = entry.iterations[round];
+  if (iterations <= 0) return false;
   Plan plan = winner;
   plan.iterations = iterations;
   PlanTraining training;
@@ -232,7 +241,7 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   const RetrainResult& r = trained.result;
   const HeldOutScore other = r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after}
                                         : HeldOutScore{r.accuracy_before, r.loss_before};
-  const HeldOutScore chosen{entry.accuracy.back(), entry.loss.back()};
+  const HeldOutScore chosen{entry.accuracy[round], entry.loss[round]};
   // A run the deadline cut short compares unequal iterations: the start stays.
   const bool better = r.iterations == iterations && ScoresAbove(other, chosen);
   absl::StrAppendFormat(&out.start_text, "; trial (the race's winner, %d iterations, %.1f s): v%d %.1f%% (loss %.3f), "
