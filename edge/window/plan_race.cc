@@ -87,8 +87,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       auto trained = TrainPlan(*copy, plan, samples, training, cancel);
       HeldOutScore score{-1, 0};  // a run that failed (memory) loses
       if (trained.ok()) {
-        const RetrainResult& r = trained->result;
-        score = r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after} : HeldOutScore{r.accuracy_before, r.loss_before};
+        score = ScoreAsDeployed(trained->result);
         race.entries[e].iterations.push_back(trained->result.iterations);
         if (trained->result.iterations > 0) {
           race.entries[e].seconds_per_iteration =

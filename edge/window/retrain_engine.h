@@ -19,6 +19,7 @@
 #include "common/model/composed_model.h"
 #include "common/data/dataset.h"
 #include "common/base/status.h"
+#include "edge/window/curve_probe.h"
 
 namespace bt {
 
@@ -59,6 +60,12 @@ struct RetrainResult {
   std::string stop_reason;        // "iterations", "deadline", "cancelled"
   std::unique_ptr<ComposedModel> model;  // the best checkpoint when deployed, else null
 };
+
+// What a run leaves on the held-out slice: the retrained model's score when it deployed, else the deployed model's
+// (keep-best kept it). How the race and the start trial compare runs.
+inline HeldOutScore ScoreAsDeployed(const RetrainResult& r) {
+  return r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after} : HeldOutScore{r.accuracy_before, r.loss_before};
+}
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 

@@ -239,8 +239,7 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> copy, CopyModel(*runner_up.model));
   ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*copy, plan, *in.samples, training, cancel));
   const RetrainResult& r = trained.result;
-  const HeldOutScore other = r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after}
-                                        : HeldOutScore{r.accuracy_before, r.loss_before};
+  const HeldOutScore other = ScoreAsDeployed(r);
   const HeldOutScore chosen{entry.accuracy[round], entry.loss[round]};
   // A run the deadline cut short compares unequal iterations: the start stays.
   const bool better = r.iterations == iterations && ScoresAbove(other, chosen);

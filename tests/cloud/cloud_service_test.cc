@@ -70,6 +70,15 @@ std::string WithFirstValue(const SafetensorsFile& file, float value, const Metad
   return *SerializeSafetensors(views, metadata);
 }
 
+// The last block a plan trains (empty when it trains none).
+std::string LastTrainedBlock(const v1::PlanResponse& plan) {
+  std::string trained;
+  for (const v1::PlannedBlock& b : plan.blocks()) {
+    if (b.option() != "frozen") trained = b.name();
+  }
+  return trained;
+}
+
 // A cloud on loopback with its state in a temp dir; Restart() keeps the state (a daemon restart).
 class Cloud {
  public:
@@ -435,10 +444,7 @@ TEST_F(CloudServiceTest, NonFiniteNumbersAreInvalidArgumentsNamingTheFieldAndSto
 
   auto plan = client.ReportProbes(Probes("edge-a", 0));
   ASSERT_TRUE(plan.ok()) << plan.status();
-  std::string trained;
-  for (const v1::PlannedBlock& b : plan->blocks()) {
-    if (b.option() != "frozen") trained = b.name();
-  }
+  const std::string trained = LastTrainedBlock(*plan);
   ASSERT_FALSE(trained.empty());
   const BlockEntry* entry = cloud.model().FindBlock(trained);
   ASSERT_NE(entry, nullptr);
@@ -469,10 +475,7 @@ TEST_F(CloudServiceTest, OnlyCanonicalBlocksWithinTheBasesRangeAreAccepted) {
   ASSERT_TRUE(client.Register(Registration("edge-a")).ok());
   auto plan = client.ReportProbes(Probes("edge-a", 0));
   ASSERT_TRUE(plan.ok()) << plan.status();
-  std::string trained;
-  for (const v1::PlannedBlock& b : plan->blocks()) {
-    if (b.option() != "frozen") trained = b.name();
-  }
+  const std::string trained = LastTrainedBlock(*plan);
   ASSERT_FALSE(trained.empty());
   const BlockEntry* entry = cloud.model().FindBlock(trained);
   const std::string canonical = *cloud.model().BlockBytes(trained);
@@ -534,10 +537,7 @@ TEST_F(CloudServiceTest, AHalfPrecisionModelServesItsBlocksAndTakesF32Pushes) {
     ASSERT_TRUE(client.Register(Registration("edge-a")).ok());
     auto plan = client.ReportProbes(Probes("edge-a", 0));
     ASSERT_TRUE(plan.ok()) << plan.status();
-    std::string trained;
-    for (const v1::PlannedBlock& b : plan->blocks()) {
-      if (b.option() != "frozen") trained = b.name();
-    }
+    const std::string trained = LastTrainedBlock(*plan);
     ASSERT_FALSE(trained.empty());
     const BlockEntry* entry = cloud.model().FindBlock(trained);
     ASSERT_GT(entry->f32_file_bytes, entry->file_bytes);
