@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/base/units.h"
+#include "common/train/compute_threads.h"
 
 namespace bt {
 
@@ -15,7 +16,10 @@ void CloudLink::Start() {
   MutexLock lock(&mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    UseOneComputeThread();  // adopting a version builds tensors; the window's training keeps the OpenMP threads
+    Loop();
+  });
 }
 
 void CloudLink::Stop() {

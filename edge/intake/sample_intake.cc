@@ -2,16 +2,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/train/compute_threads.h"
+
 namespace bt {
 
 void SampleIntake::Start() {
   if (stream_ && !stream_thread_.joinable()) {
     stream_thread_ = std::thread([this] {
+      UseOneComputeThread();  // the window's training keeps the cores' OpenMP threads to itself
       absl::Status s = stream_(&cancel_);
       if (!s.ok() && !absl::IsCancelled(s)) spdlog::error("simulator: {}", std::string(s.message()));
     });
   }
-  if (spool_ && !spool_thread_.joinable()) spool_thread_ = std::thread([this] { PollSpool(); });
+  if (spool_ && !spool_thread_.joinable()) spool_thread_ = std::thread([this] {
+      UseOneComputeThread();
+      PollSpool();
+    });
 }
 
 void SampleIntake::Stop() {

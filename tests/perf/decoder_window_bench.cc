@@ -4,12 +4,17 @@
 // blocks requiring gradients: forward, cross-entropy, backward, AdamW step), same batches, same thread count,
 // alternating rounds in one process so machine noise hits both alike. Evaluations are in neither. The counting
 // allocator (MemoryMeter) a window installs is installed for both. Target: ≥ 0.95× the bare loop.
+// --helper-thread puts a second thread beside the measurement, alive throughout, as the edge daemon's intake and
+// cloud link are: `parallel` runs tensor work on it with the default thread count first (it then holds an OpenMP
+// team of its own), `serial` calls UseOneComputeThread first (common/train/compute_threads.h).
 //
 //   bt-bench-decoder-train --model var/cloud-text/models/foundation-text [--plan "layer_2:train layer_3:train head:train"]
+//                          [--helper-thread none|parallel|serial]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -18,6 +23,7 @@
 #include "common/model/composed_model.h"
 #include "common/model/memory_meter.h"
 #include "common/plan/block_form.h"
+#include "common/train/compute_threads.h"
 #include "edge/window/curve_probe.h"
 #include "edge/window/window_runner.h"
 #include "tests/perf/alternating_rounds.h"
@@ -45,9 +51,37 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "optimiser steps per round and loop")->capture_default_str();
   app.add_option("--batch", batch, "sequences per step")->capture_default_str();
   app.add_option("--sequence", sequence, "tokens per sequence")->capture_default_str();
+  std::string helper = "none";
+  app.add_option("--helper-thread", helper, "a second thread beside the measurement: none, parallel (its tensor work "
+                 "holds an OpenMP team), serial (UseOneComputeThread first)")
+      ->check(CLI::IsMember({"none", "parallel", "serial"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
   bt::MemoryMeter::Install();
+  std::promise<void> measured;
+  std::promise<void> helper_ready;
+  std::thread helper_thread;
+  if (helper != "none") {
+    helper_thread = std::thread([&, done = measured.get_future()]() mutable {
+      if (helper == "serial") bt::UseOneComputeThread();
+      volatile float sink = torch::rand({1 << 22}).exp().sum().item<float>();  // parallel regions, if allowed
+      (void)sink;
+      helper_ready.set_value();
+      done.wait();
+    });
+    helper_ready.get_future().wait();
+  }
+  struct Join {  // the helper outlives the measurement and is joined on every return
+    std::promise<void>& measured;
+    std::thread& thread;
+    ~Join() {
+      if (thread.joinable()) {
+        measured.set_value();
+        thread.join();
+      }
+    }
+  } join{measured, helper_thread};
 
   auto base = bt::LoadModel(model_path);
   if (!base.ok()) return Fail(base.status());
@@ -114,10 +148,10 @@ int main(int argc, char** argv) {
   time_loop(ours);  // warm-up both (allocator, thread pool)
   time_loop(plain);
   std::printf("decoder %lld parameters (%lld layers, width %lld), plan \"%s\", batch %lld x %lld tokens, %d threads, "
-              "%d steps per round\n",
+              "%d steps per round, helper thread: %s\n",
               static_cast<long long>((*base)->ParameterCount()), static_cast<long long>(decoder->num_hidden_layers),
               static_cast<long long>(decoder->hidden_size), plan_text.c_str(), static_cast<long long>(batch),
-              static_cast<long long>(sequence), torch::get_num_threads(), steps);
+              static_cast<long long>(sequence), torch::get_num_threads(), steps, helper.c_str());
   const bt::perf::RoundsResult r = bt::perf::AlternatingRounds(
       rounds, "bare tok/s", "window tok/s", [&] { return time_loop(plain); }, [&] { return time_loop(ours); });
   const double p = r.median_plain, o = r.median_ours;
