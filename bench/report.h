@@ -26,8 +26,10 @@ struct WindowRecord {
   std::string note;
   bool label_free = false;
   double wall_seconds = 0;  // the whole window: probes, planning, (pulls,) training, evaluation
+  // The window's own held-out slice (the scale the law predicts on): the trained model's score there, as the engine
+  // read it (its best checkpoint); -1 when nothing trained.
+  double slice_accuracy_after = -1;
   // Through the daemons only.
-  double edge_accuracy_after = -1;  // the edge's own held-out slice
   uint64_t version = 0;             // the cloud's version after the window
 };
 

@@ -170,6 +170,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
         continue;
       }
       r.iterations = outcome->iterations;
+      r.slice_accuracy_after = outcome->accuracy_after;
       r.train_seconds = outcome->train_seconds;
       r.peak_memory_bytes = outcome->peak_bytes;
       r.note = outcome->stop_reason;
@@ -243,7 +244,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       r.plan = dw.plan;
       r.note = dw.outcome;
       r.wall_seconds = dw.window_seconds;
-      r.edge_accuracy_after = dw.edge_accuracy_after;
+      r.slice_accuracy_after = dw.edge_accuracy_after;
       r.version = dw.version;
       daemons.windows.push_back(r);
     }
