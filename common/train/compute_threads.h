@@ -2,10 +2,9 @@
 // and OpenBLAS built on it), and OpenMP keeps a team of worker threads for every thread that runs a parallel
 // region. Once a process holds more OpenMP threads than the machine has cores, libgomp stops its workers spinning
 // between regions: they sleep and are woken for every one, and a training step of many small operations pays that
-// each time. That made the edge daemon train the same plan 1.45× slower than bt-bench in-process, because its
-// sample intake (the simulated camera's corruptions) and its cloud link held teams of their own beside the window's
-// (`bt-bench-decoder-train --in-thread`, with and without MAIN_POOL-style work on a second thread, measures it).
-// Torch-free header.
+// each time. That made the edge daemon train the same plan 1.33-1.45× slower than bt-bench in-process: its sample
+// intake (the simulated camera) and its cloud link run tensor work on threads of their own beside the window's
+// (`bt-bench-decoder-train --batch 8 --helper-thread parallel|serial` measures it). Torch-free header.
 #pragma once
 
 namespace bt {
