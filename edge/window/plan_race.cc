@@ -28,6 +28,15 @@ int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds) 
   return r >= kMinRaceIterations ? r : 0;
 }
 
+int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned) {
+  for (int round = static_cast<int>(entry.iterations.size()) - 1; round >= 0; --round) {
+    const int64_t iterations = entry.iterations[static_cast<size_t>(round)];
+    if (iterations <= 0) return -1;  // a run that failed: nothing to compare against
+    if (pinned || static_cast<double>(iterations) * entry.seconds_per_iteration <= seconds) return round;
+  }
+  return -1;
+}
+
 absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<Plan>& entrants,
                                      const WindowSamples& samples, const RaceOptions& options,
                                      const CancelToken* cancel) {

@@ -54,6 +54,11 @@ struct RaceResult {
 // (entrants[0].iterations), rounded down to a multiple of 5; 0 when fewer than kMinRaceIterations fit.
 int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds);
 
+// The round of `entry` that the start trial after the race repeats (RunWindow): its last when the race was pinned,
+// else its longest round whose iterations fit `seconds` at its measured speed (the final runs half the plan and
+// rarely fits, the first round a quarter of that); -1 when none fits or it never ran.
+int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned);
+
 // `entrants[0]` is the law's plan. `model` is not changed.
 absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<Plan>& entrants,
                                      const WindowSamples& samples, const RaceOptions& options,

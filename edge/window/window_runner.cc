@@ -200,13 +200,14 @@ bool SameForms(const Plan& a, const Plan& b) {
 // The start trial, after the race: accuracy before training says which version is closest to the window's data,
 // not which one retrains best on it (a version adapted to another domain can score lower and retrain higher, or the
 // reverse). The race's winner trains from the runner-up start for as many iterations as one of its race rounds ran
-// (the last when the race is pinned, else the longest that fits the trial's share),
+// (StartTrialRound: the last when the race is pinned, else the longest that fits the trial's seconds),
 // with the same seed and samples, scored as the race scores it; when that beats the winner's race score, the window
 // asks its plan source for a plan from the runner-up (the same probe report: normally the same plans) and, if the
-// winner's forms are among them, switches start and plan. The trial takes at most kStartTrialShare of the training
-// time left (pinned races: always run, bounded by the race's share). Returns true when the start changed.
-absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const Plan& winner, PlanSource& source,
-                                const PlanQuery& query, RunnerUp& runner_up, WindowOutcome& out,
+// winner's forms are among them, switches start and plan. The trial is exploration, as the race is: it takes what
+// the race left unspent of its seconds (`race_unspent`), or kStartTrialShare of the training time left when that is
+// more (pinned races: always run, bounded by the race's share). Returns true when the start changed.
+absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const Plan& winner, double race_unspent,
+                                PlanSource& source, const PlanQuery& query, RunnerUp& runner_up, WindowOutcome& out,
                                 const CancelToken* cancel) {
   if (!runner_up.model || out.label_free || !race.raced) return false;
   const RaceEntry& entry = race.entries[race.winner];
@@ -214,20 +215,12 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   const WindowBudget& budget = in.budget;
   const double left = TrainSecondsLeft(
       budget, std::chrono::duration<double>(std::chrono::steady_clock::now() - in.opened).count());
-  // The winner's last round (pinned races), else its longest round that fits the trial's share of the time left:
-  // the final runs half the plan's iterations, which rarely fits a tenth, the first round a quarter of that.
-  size_t round = entry.iterations.size() - 1;
-  if (budget.race_iterations <= 0) {
-    while (static_cast<double>(entry.iterations[round]) * entry.seconds_per_iteration > kStartTrialShare * left) {
-      if (round == 0) {
-        absl::StrAppend(&out.start_text, "; no start trial (too little time)");
-        return false;
-      }
-      --round;
-    }
+  const int round = StartTrialRound(entry, std::max(kStartTrialShare * left, race_unspent), budget.race_iterations > 0);
+  if (round < 0) {
+    absl::StrAppend(&out.start_text, "; no start trial (too little time)");
+    return false;
   }
-  const int64_t iterations = entry.iterations[round];
-  if (iterations <= 0) return false;
+  const int64_t iterations = entry.iterations[static_cast<size_t>(round)];
   Plan plan = winner;
   plan.iterations = iterations;
   PlanTraining training;
@@ -240,7 +233,7 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*copy, plan, *in.samples, training, cancel));
   const RetrainResult& r = trained.result;
   const HeldOutScore other = ScoreAsDeployed(r);
-  const HeldOutScore chosen{entry.accuracy[round], entry.loss[round]};
+  const HeldOutScore chosen{entry.accuracy[static_cast<size_t>(round)], entry.loss[static_cast<size_t>(round)]};
   // A run the deadline cut short compares unequal iterations: the start stays.
   const bool better = r.iterations == iterations && ScoresAbove(other, chosen);
   absl::StrAppendFormat(&out.start_text, "; trial (the race's winner, %d iterations, %.1f s): v%d %.1f%% (loss %.3f), "
@@ -360,8 +353,9 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
       out.planned.plan = entrants[result.winner];
       out.plan_text = PlanText(out.planned.plan);
     }
-    ASSIGN_OR_RETURN(const bool switched, StartTrial(in, result, entrants[result.winner], source, query, runner_up, out,
-                                                     cancel));
+    ASSIGN_OR_RETURN(const bool switched, StartTrial(in, result, entrants[result.winner],
+                                                     std::max(0.0, race.seconds - result.seconds), source, query,
+                                                     runner_up, out, cancel));
     if (switched) {
       ASSIGN_OR_RETURN(const uint64_t more, source.FetchBlocks(out.planned));
       out.bytes_down += more;

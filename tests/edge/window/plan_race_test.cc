@@ -34,6 +34,19 @@ TEST(PlanRace, FirstRoundFitsBothRoundsIntoTheRaceSeconds) {
   EXPECT_EQ(FirstRoundIterations({Timed(0.01)}, 100.0), 0);                                       // nothing to race
 }
 
+TEST(PlanRace, TheStartTrialRepeatsTheLongestRoundThatFitsItsSeconds) {
+  RaceEntry entry;
+  entry.iterations = {50, 100};  // the first round and the final
+  entry.seconds_per_iteration = 0.1;
+  EXPECT_EQ(StartTrialRound(entry, 10.0, false), 1);  // the final's 10 s fit
+  EXPECT_EQ(StartTrialRound(entry, 9.9, false), 0);   // only the first round's 5 s
+  EXPECT_EQ(StartTrialRound(entry, 4.9, false), -1);  // neither
+  EXPECT_EQ(StartTrialRound(entry, 0.0, true), 1);    // a pinned race: the final, whatever it costs
+  entry.iterations = {50, 0};                          // its final failed
+  EXPECT_EQ(StartTrialRound(entry, 100.0, false), -1);
+  EXPECT_EQ(StartTrialRound(RaceEntry{}, 100.0, true), -1);  // it never ran
+}
+
 struct Window {
   std::unique_ptr<BlockModel> model = *CreateVitModel(Tiny(), 3);
   WindowSamples samples;
