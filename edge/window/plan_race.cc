@@ -28,6 +28,14 @@ int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds) 
   return r >= kMinRaceIterations ? r : 0;
 }
 
+int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial) {
+  const double per_iteration = a + b + (reserve_start_trial ? std::max(a, b) : 0.0);
+  if (!(per_iteration > 0) || !(seconds_left > 0)) return 0;
+  const double fit = seconds_left / per_iteration;
+  const int64_t n = std::min<int64_t>(2 * first_round, static_cast<int64_t>(std::min(fit, 1e9) + 1e-9)) / 5 * 5;
+  return n >= kMinRaceIterations ? n : 0;
+}
+
 int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned) {
   for (int round = static_cast<int>(entry.iterations.size()) - 1; round >= 0; --round) {
     const int64_t iterations = entry.iterations[static_cast<size_t>(round)];
@@ -119,8 +127,23 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       race.winner = alive.front();
       break;
     }
-    alive.resize(2);  // the final: the two best, twice as long
-    rounds_iterations *= 2;
+    alive.resize(2);  // the final: the two best, twice as long (unless pinned: as long as fits, equal for both)
+    if (options.first_round > 0) {
+      rounds_iterations *= 2;
+    } else {
+      const double seconds_left =
+          std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+      auto measured = [&](size_t e) {  // its first round's speed (the plan's prediction if that run failed)
+        const double m = race.entries[e].seconds_per_iteration;
+        return m > 0 ? m : entrants[e].seconds_per_iteration;
+      };
+      rounds_iterations = FinalIterations(rounds_iterations, measured(alive[0]), measured(alive[1]), seconds_left,
+                                          options.reserve_start_trial);
+      if (rounds_iterations == 0) {
+        race.winner = alive.front();
+        break;
+      }
+    }
   }
   race.raced = true;
   race.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -2,7 +2,8 @@
 // (RaceAlternatives in common/plan/window_plan.h) each train r iterations from the same start on the window's
 // labeled samples, are scored on the held-out slice as they would be deployed (proxies written back; no gain when
 // keep-best would keep the deployed model; at equal accuracy the lower held-out loss ranks first), the two best train 2r (the final: half the law's plan, so that a plan
-// that starts slowly but goes further can show it), and the measured leader is the plan the window trains. Its
+// that starts slowly but goes further can show it; fewer, equal for both, when 2r does not fit the time left at
+// their speeds measured in the first round), and the measured leader is the plan the window trains. Its
 // measured time per iteration tells the window how many iterations it can still finish. The law is fitted from short curves and misranks plans (bt-bench --oracle); the race
 // costs at most kRaceShare of the training time and turns a wrong law into a lost share of it, not a lost window.
 //
@@ -31,6 +32,9 @@ struct RaceOptions {
   uint64_t memory_budget = 0;
   int64_t batch = 64;
   uint64_t seed = 1;
+  // A start trial follows the race (RunWindow: another start is a candidate): the final leaves time for one more run
+  // of its slower finalist (FinalIterations).
+  bool reserve_start_trial = false;
 };
 
 struct RaceEntry {
@@ -53,6 +57,13 @@ struct RaceResult {
 // entrant for r unless there are only two, the two slowest for 2r), at most a quarter of the law's plan
 // (entrants[0].iterations), rounded down to a multiple of 5; 0 when fewer than kMinRaceIterations fit.
 int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds);
+
+// The final's iterations per finalist in a race that is not pinned: twice the first round's, or as many as fit
+// `seconds_left` at the finalists' speeds measured in the first round (`a`, `b`: seconds per iteration), so that
+// both finish and are compared at equal iterations (a deadline would cut the second short); with
+// `reserve_start_trial` the time of one more run of the slower finalist is kept for the start trial. Rounded down to
+// a multiple of 5; 0 when fewer than kMinRaceIterations fit (no final: the first round's leader wins).
+int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial);
 
 // The round of `entry` that the start trial after the race repeats (RunWindow): its last when the race was pinned,
 // else its longest round whose iterations fit `seconds` at its measured speed (the final runs half the plan and

@@ -34,6 +34,16 @@ TEST(PlanRace, FirstRoundFitsBothRoundsIntoTheRaceSeconds) {
   EXPECT_EQ(FirstRoundIterations({Timed(0.01)}, 100.0), 0);                                       // nothing to race
 }
 
+TEST(PlanRace, TheFinalRunsWhatFitsAtTheMeasuredSpeedsEqualForBoth) {
+  EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 100.0, false), 200);  // twice the first round: it fits
+  EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 30.0, false), 150);   // 30 s at 0.2 s per iteration of both
+  EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 30.0, true), 100);    // and one more run kept for the start trial
+  EXPECT_EQ(FinalIterations(100, 0.1, 0.2, 30.0, true), 60);     // the slower finalist's run is the one kept
+  EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 2.4, false), 10);     // 12 fit: rounded down to a multiple of 5
+  EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 1.5, false), 0);      // under 10: no final
+  EXPECT_EQ(FinalIterations(100, 0.1, 0.1, -1.0, false), 0);     // the race's time is gone
+}
+
 TEST(PlanRace, TheStartTrialRepeatsTheLongestRoundThatFitsItsSeconds) {
   RaceEntry entry;
   entry.iterations = {50, 100};  // the first round and the final
