@@ -33,14 +33,15 @@ int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_
   if (!(per_iteration > 0) || !(seconds_left > 0)) return 0;
   const double fit = seconds_left / per_iteration;
   const int64_t n = std::min<int64_t>(2 * first_round, static_cast<int64_t>(std::min(fit, 1e9) + 1e-9)) / 5 * 5;
-  return n >= kMinRaceIterations ? n : 0;
+  // A final no longer than the first round measures less than that round did: its leader stands.
+  return n > first_round && n >= kMinRaceIterations ? n : 0;
 }
 
 int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned) {
   for (int round = static_cast<int>(entry.iterations.size()) - 1; round >= 0; --round) {
     const int64_t iterations = entry.iterations[static_cast<size_t>(round)];
     if (iterations <= 0) return -1;  // a run that failed: nothing to compare against
-    if (pinned || static_cast<double>(iterations) * entry.seconds_per_iteration <= seconds) return round;
+    if (pinned || static_cast<double>(iterations) * entry.run_seconds_per_iteration <= seconds) return round;
   }
   return -1;
 }
@@ -90,6 +91,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     for (size_t k = 0; k < alive.size(); ++k) {
       if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
       const size_t e = alive[k];
+      const auto run_start = std::chrono::steady_clock::now();
       ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> copy, CopyModel(model));
       Plan plan = entrants[e];
       plan.iterations = rounds_iterations;
@@ -107,8 +109,10 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         score = ScoreAsDeployed(trained->result);
         race.entries[e].iterations.push_back(trained->result.iterations);
         if (trained->result.iterations > 0) {
-          race.entries[e].seconds_per_iteration =
-              trained->result.train_seconds / static_cast<double>(trained->result.iterations);
+          const auto iterations = static_cast<double>(trained->result.iterations);
+          race.entries[e].seconds_per_iteration = trained->result.train_seconds / iterations;
+          race.entries[e].run_seconds_per_iteration =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() / iterations;
         }
       } else {
         if (absl::IsCancelled(trained.status())) return trained.status();
@@ -133,8 +137,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     } else {
       const double seconds_left =
           std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
-      auto measured = [&](size_t e) {  // its first round's speed (the plan's prediction if that run failed)
-        const double m = race.entries[e].seconds_per_iteration;
+      auto measured = [&](size_t e) {  // its first round's run (the plan's prediction if that run failed)
+        const double m = race.entries[e].run_seconds_per_iteration;
         return m > 0 ? m : entrants[e].seconds_per_iteration;
       };
       rounds_iterations = FinalIterations(rounds_iterations, measured(alive[0]), measured(alive[1]), seconds_left,

@@ -43,6 +43,7 @@ struct RaceEntry {
   std::vector<double> accuracy;     // held-out slice, as it would be deployed, per round
   std::vector<double> loss;         // its mean cross-entropy there (breaks accuracy ties), per round
   double seconds_per_iteration = 0; // measured in its last run (training and its evaluations)
+  double run_seconds_per_iteration = 0;  // the whole of its last run (the model's copy and every evaluation too)
 };
 
 struct RaceResult {
@@ -59,15 +60,16 @@ struct RaceResult {
 int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds);
 
 // The final's iterations per finalist in a race that is not pinned: twice the first round's, or as many as fit
-// `seconds_left` at the finalists' speeds measured in the first round (`a`, `b`: seconds per iteration), so that
-// both finish and are compared at equal iterations (a deadline would cut the second short); with
+// `seconds_left` at the finalists' speeds measured in the first round (`a`, `b`: seconds per iteration of a whole
+// run), so that both finish and are compared at equal iterations (a deadline would cut the second short); with
 // `reserve_start_trial` the time of one more run of the slower finalist is kept for the start trial. Rounded down to
-// a multiple of 5; 0 when fewer than kMinRaceIterations fit (no final: the first round's leader wins).
+// a multiple of 5; 0 when no more than the first round's iterations fit, or fewer than kMinRaceIterations (no final:
+// the first round's leader wins, and the trial repeats its first round).
 int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial);
 
 // The round of `entry` that the start trial after the race repeats (RunWindow): its last when the race was pinned,
-// else its longest round whose iterations fit `seconds` at its measured speed (the final runs half the plan and
-// rarely fits, the first round a quarter of that); -1 when none fits or it never ran.
+// else its longest round whose iterations fit `seconds` at the speed of its last whole run; -1 when none fits or it
+// never ran.
 int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned);
 
 // `entrants[0]` is the law's plan. `model` is not changed.
