@@ -37,8 +37,8 @@ TEST(PlanRace, FirstRoundFitsBothRoundsIntoTheRaceSeconds) {
 TEST(PlanRace, TheFinalRunsWhatFitsAtTheMeasuredSpeedsEqualForBoth) {
   EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 100.0, false), 200);  // twice the first round: it fits
   EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 30.0, false), 150);   // 30 s at 0.2 s per iteration of both
-  EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 30.0, true), 100);    // and one more run kept for the start trial
-  EXPECT_EQ(FinalIterations(100, 0.1, 0.2, 30.0, true), 60);     // the slower finalist's run is the one kept
+  EXPECT_EQ(FinalIterations(50, 0.1, 0.1, 30.0, true), 100);     // and one more run kept for the start trial
+  EXPECT_EQ(FinalIterations(50, 0.1, 0.2, 30.0, true), 60);      // the slower finalist's run is the one kept
   EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 20.0, true), 0);      // 66 fit: no longer than the first round, no final
   EXPECT_EQ(FinalIterations(5, 0.1, 0.1, 2.4, false), 10);       // 12 fit: rounded down to a multiple of 5
   EXPECT_EQ(FinalIterations(5, 0.1, 0.1, 1.5, false), 0);        // under 10: no final
