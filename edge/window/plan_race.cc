@@ -12,14 +12,15 @@
 
 namespace bt {
 
-int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds) {
+int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, bool reserve_start_trial) {
   if (entrants.size() < 2 || !(seconds > 0)) return 0;
   // Round 1 runs every entrant for r (skipped with two entrants), the final the two best for 2r.
   std::vector<double> per_iteration;
   for (const Plan& p : entrants) per_iteration.push_back(std::max(1e-6, p.seconds_per_iteration));
   std::sort(per_iteration.begin(), per_iteration.end(), std::greater<>());
   const double first = entrants.size() > 2 ? std::accumulate(per_iteration.begin(), per_iteration.end(), 0.0) : 0.0;
-  const double final_round = 2 * (per_iteration[0] + per_iteration[1]);
+  // The start trial after the race repeats a final-length run of one finalist: the slowest, to be sure it fits.
+  const double final_round = 2 * (per_iteration[0] + per_iteration[1] + (reserve_start_trial ? per_iteration[0] : 0.0));
   const double fit = seconds / (first + final_round);
   // The final round runs half the law's plan: long enough for slow starters to show, short enough to leave the
   // winner its training.
@@ -60,7 +61,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   auto first_round_of = [&](const std::vector<size_t>& who) {
     std::vector<Plan> subset;
     for (size_t e : who) subset.push_back(entrants[e]);
-    return FirstRoundIterations(subset, options.seconds);
+    return FirstRoundIterations(subset, options.seconds, options.reserve_start_trial);
   };
   int64_t rounds_iterations = 0;
   if (!label_free && entrants.size() >= 2) {

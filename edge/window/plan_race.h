@@ -55,9 +55,10 @@ struct RaceResult {
 };
 
 // The iterations each entrant runs in the first round: `seconds` over the predicted cost of both rounds (every
-// entrant for r unless there are only two, the two slowest for 2r), at most a quarter of the law's plan
-// (entrants[0].iterations), rounded down to a multiple of 5; 0 when fewer than kMinRaceIterations fit.
-int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds);
+// entrant for r unless there are only two, the two slowest for 2r, and with `reserve_start_trial` one more 2r run of
+// the slowest), at most a quarter of the law's plan (entrants[0].iterations), rounded down to a multiple of 5; 0 when
+// fewer than kMinRaceIterations fit.
+int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, bool reserve_start_trial = false);
 
 // The final's iterations per finalist in a race that is not pinned: twice the first round's, or as many as fit
 // `seconds_left` at the finalists' speeds measured in the first round (`a`, `b`: seconds per iteration of a whole

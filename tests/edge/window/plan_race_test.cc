@@ -32,6 +32,9 @@ TEST(PlanRace, FirstRoundFitsBothRoundsIntoTheRaceSeconds) {
   EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02)}, 0.9), 15);
   EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 2.0), 0);  // under 10
   EXPECT_EQ(FirstRoundIterations({Timed(0.01)}, 100.0), 0);                                       // nothing to race
+  // A start trial to follow: one more 2r run of the slowest, r·0.10 + 2r·0.07 + 2r·0.04 = r·0.32; 16 s → r = 50.
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 16.0, true), 50);
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 16.0, false), 65);
 }
 
 TEST(PlanRace, TheFinalRunsWhatFitsAtTheMeasuredSpeedsEqualForBoth) {
