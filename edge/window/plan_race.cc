@@ -132,7 +132,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       race.winner = alive.front();
       break;
     }
-    alive.resize(2);  // the final: the two best, twice as long (unless pinned: as long as fits, equal for both)
+    alive.resize(2);  // the final: the two best, twice as long when pinned, else as long as fits (equal for both)
     if (options.first_round > 0) {
       rounds_iterations *= 2;
     } else {

@@ -1,16 +1,19 @@
 // The race a window runs before it commits to a plan (successive halving): the law's plan and its alternatives
 // (RaceAlternatives in common/plan/window_plan.h) each train r iterations from the same start on the window's
 // labeled samples, are scored on the held-out slice as they would be deployed (proxies written back; no gain when
-// keep-best would keep the deployed model; at equal accuracy the lower held-out loss ranks first), the two best train 2r (the final: half the law's plan, so that a plan
-// that starts slowly but goes further can show it; fewer, equal for both, when 2r does not fit the time left at
-// their speeds measured in the first round), and the measured leader is the plan the window trains. Its
-// measured time per iteration tells the window how many iterations it can still finish. The law is fitted from short curves and misranks plans (bt-bench --oracle); the race
-// costs at most kRaceShare of the training time and turns a wrong law into a lost share of it, not a lost window.
+// keep-best would keep the deployed model; at equal accuracy the lower held-out loss ranks first), the two best
+// train 2r (the final: half the law's plan, so that a plan that starts slowly but goes further can show it; fewer,
+// equal for both, when 2r does not fit the time left at their speeds measured in the first round; none when no more
+// than r fit), and the measured leader is the plan the window trains. Its measured time per iteration tells the
+// window how many iterations it can still finish. The law is fitted from short curves and misranks plans
+// (bt-bench --oracle); the race costs at most kRaceShare of the training time and turns a wrong law into a lost
+// share of it, not a lost window. A race followed by a start trial (RunWindow) keeps time for the trial's run.
 //
 // First-round iterations come from the entrants' predicted time per iteration and the race's seconds, at most a
 // quarter of the law's plan; fewer than kMinRaceIterations fit: the slowest alternatives stay out (never the law's
-// plan, and the largest last-k last of all), and when even two do not fit, no race — the law's plan. Every run is also bounded by the
-// time left for the race. Label-free windows do not race (there is no accuracy to compare). Not thread-safe.
+// plan, and the largest last-k last of all), and when even two do not fit, no race — the law's plan. Every run is
+// also bounded by the time left for the race. Label-free windows do not race (there is no accuracy to compare).
+// Not thread-safe.
 #pragma once
 
 #include <chrono>
