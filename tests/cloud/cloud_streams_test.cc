@@ -146,13 +146,7 @@ TEST_F(CloudServiceTest, PushStreamsWithoutATokenCloseAtOnceAndIdleOnesAreCancel
   // A push that sent a whole block but never said it was done is cancelled, not committed.
   auto plan = cloud.Client("edge-a", token).ReportProbes(Probes("edge-a", 0));
   ASSERT_TRUE(plan.ok()) << plan.status();
-  std::string trained, digest;
-  for (const auto& b : plan->blocks()) {
-    if (b.option() != "frozen" && trained.empty()) {
-      trained = b.name();
-      digest = b.digest();
-    }
-  }
+  const auto [trained, digest] = FirstTrainedBlock(*plan);
   ASSERT_FALSE(trained.empty());
   BlockStore store((dir_ / "edge").string());
   ASSERT_TRUE(cloud.Client("edge-a", token).PullBlocks({digest}, store).ok());
@@ -225,13 +219,7 @@ TEST_F(CloudServiceTest, APushThatLosesTheRaceForTheHeadLeavesNoBlockBehind) {
   auto first = client.ReportProbes(Probes("edge-a", 0));
   auto second = client.ReportProbes(Probes("edge-a", 0));
   ASSERT_TRUE(first.ok() && second.ok());
-  std::string trained, digest;
-  for (const auto& b : first->blocks()) {
-    if (b.option() != "frozen" && trained.empty()) {
-      trained = b.name();
-      digest = b.digest();
-    }
-  }
+  const auto [trained, digest] = FirstTrainedBlock(*first);
   ASSERT_FALSE(trained.empty());
   BlockStore edge_store((dir_ / "edge").string());
   ASSERT_TRUE(client.PullBlocks({digest}, edge_store).ok());

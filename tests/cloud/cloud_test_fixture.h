@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <limits>
 #include <thread>
+#include <utility>
 
 #include "common/format/block_layout.h"
 #include "common/format/half.h"
@@ -70,6 +71,14 @@ inline std::string WithFirstValue(const SafetensorsFile& file, float value, cons
   }
   std::memcpy(storage[0].data(), &value, 4);
   return *SerializeSafetensors(views, metadata);
+}
+
+// The first block a plan trains: its name and digest (both empty when it trains none).
+inline std::pair<std::string, std::string> FirstTrainedBlock(const v1::PlanResponse& plan) {
+  for (const v1::PlannedBlock& b : plan.blocks()) {
+    if (b.option() != "frozen") return {b.name(), b.digest()};
+  }
+  return {};
 }
 
 // The last block a plan trains (empty when it trains none).
