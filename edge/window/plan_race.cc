@@ -88,30 +88,42 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   const auto deadline = start + std::chrono::milliseconds(static_cast<int64_t>(1000 * options.seconds));
   // With two entrants there is only the final round.
   if (alive.size() <= 2) rounds_iterations *= 2;
+  // At most one run's state is held: the best of the current round so far (ties: the earlier in `alive`).
+  size_t held_entry = entrants.size();
+  auto held_bytes = [&] { return race.winner_state ? static_cast<uint64_t>(race.winner_state->held_bytes) : 0; };
+  auto drop_held = [&] {
+    race.winner_state.reset();
+    held_entry = entrants.size();
+  };
+  bool final_round = alive.size() <= 2;
   while (true) {
-    for (size_t k = 0; k < alive.size(); ++k) {
+    // The final runs the first round's leader last: its state is the one kept when only one fits.
+    std::vector<size_t> order = alive;
+    if (final_round) std::reverse(order.begin(), order.end());
+    for (size_t k = 0; k < order.size(); ++k) {
       if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
-      const size_t e = alive[k];
+      const size_t e = order[k];
+      if (race.winner_state && held_bytes() + entrants[e].memory_bytes > options.memory_budget) drop_held();
       const auto run_start = std::chrono::steady_clock::now();
-      ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> copy, CopyModel(model));
       Plan plan = entrants[e];
       plan.iterations = rounds_iterations;
       PlanTraining training;
-      training.memory_budget = options.memory_budget;
+      training.memory_budget = options.memory_budget - held_bytes();
       const auto left = deadline - std::chrono::steady_clock::now();
       training.time_budget = std::max(std::chrono::milliseconds(1),
                                       std::chrono::duration_cast<std::chrono::milliseconds>(left) /
-                                          static_cast<int64_t>(alive.size() - k));
+                                          static_cast<int64_t>(order.size() - k));
       training.batch = options.batch;
       training.seed = options.seed;
-      auto trained = TrainPlan(*copy, plan, samples, training, cancel);
+      training.keep_state = true;
+      auto trained = RunPlan(model, plan, samples, training, cancel);
       HeldOutScore score{-1, 0};  // a run that failed (memory) loses
       if (trained.ok()) {
-        score = ScoreAsDeployed(trained->result);
-        race.entries[e].iterations.push_back(trained->result.iterations);
-        if (trained->result.iterations > 0) {
-          const auto iterations = static_cast<double>(trained->result.iterations);
-          race.entries[e].seconds_per_iteration = trained->result.train_seconds / iterations;
+        score = ScoreAsDeployed(*trained);
+        race.entries[e].iterations.push_back(trained->iterations);
+        if (trained->iterations > 0) {
+          const auto iterations = static_cast<double>(trained->iterations);
+          race.entries[e].seconds_per_iteration = trained->train_seconds / iterations;
           race.entries[e].run_seconds_per_iteration =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() / iterations;
         }
@@ -122,6 +134,23 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       }
       race.entries[e].accuracy.push_back(score.accuracy);
       race.entries[e].loss.push_back(score.loss);
+      // Keep the better of this run and the one held (the earlier in `alive` on a tie), if it fits beside the next.
+      if (trained.ok() && trained->state) {
+        const auto rank = [&](size_t x) { return std::find(alive.begin(), alive.end(), x) - alive.begin(); };
+        const HeldOutScore held_score =
+            race.winner_state ? HeldOutScore{race.entries[held_entry].accuracy.back(), race.entries[held_entry].loss.back()}
+                              : HeldOutScore{-2, 0};
+        const bool replaces = !race.winner_state || ScoresAbove(score, held_score) ||
+                              (!ScoresAbove(held_score, score) && rank(e) < rank(held_entry));
+        if (replaces) {
+          race.winner_state = std::move(trained->state);
+          held_entry = e;
+        }
+      }
+      if (race.winner_state && k + 1 < order.size() &&
+          held_bytes() + entrants[order[k + 1]].memory_bytes > options.memory_budget) {
+        drop_held();
+      }
     }
     // Best first (equal accuracy: the lower held-out loss); exact ties keep the earlier entrant (the law's plan).
     std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) {
@@ -149,7 +178,10 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         break;
       }
     }
+    drop_held();  // the final starts again from the window's model
+    final_round = true;
   }
+  if (held_entry != race.winner) drop_held();
   race.raced = true;
   race.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<std::string> parts;
@@ -161,7 +193,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     if (scores.empty()) scores.push_back("(too slow to race)");
     parts.push_back(absl::StrCat(e == race.winner ? "*" : "", race.entries[e].plan, " ", absl::StrJoin(scores, " ")));
   }
-  race.text = absl::StrCat("race (", absl::StrFormat("%.1f s", race.seconds), "): ", absl::StrJoin(parts, " | "));
+  race.text = absl::StrCat("race (", absl::StrFormat("%.1f s", race.seconds), "): ", absl::StrJoin(parts, " | "),
+                           race.winner_state ? "" : " (the winner's run not held: it trains again)");
   spdlog::info("{}", race.text);
   return race;
 }

@@ -13,7 +13,11 @@
 // quarter of the law's plan; fewer than kMinRaceIterations fit: the slowest alternatives stay out (never the law's
 // plan, and the largest last-k last of all), and when even two do not fit, no race — the law's plan. Every run is
 // also bounded by the time left for the race. Label-free windows do not race (there is no accuracy to compare).
-// Not thread-safe.
+//
+// The winner does not start again: its last run is kept (RaceResult::winner_state) and the window's training
+// continues it. The final runs the first round's leader last, and a run's state is held beside the next run only
+// when its bytes and that run's predicted peak fit the memory budget together (the next run's budget is what the
+// held state leaves), so the race never holds more than the budget. Not thread-safe.
 #pragma once
 
 #include <chrono>
@@ -25,6 +29,7 @@
 #include "common/base/status.h"
 #include "common/model/block_model.h"
 #include "common/plan/planner.h"
+#include "edge/window/retrain_engine.h"
 #include "edge/window/window_runner.h"
 
 namespace bt {
@@ -53,6 +58,9 @@ struct RaceResult {
   bool raced = false;         // false: one entrant, label-free, or too little time (winner = 0)
   size_t winner = 0;          // index into the entrants (0 = the law's plan)
   std::vector<RaceEntry> entries;
+  // The winner's last run, to continue (RetrainWindow's `resume`) rather than train again from the start; null when
+  // it could not be held (memory: another run's peak beside it would cross the budget).
+  std::unique_ptr<RetrainState> winner_state;
   double seconds = 0;
   std::string text;           // one line for logs and the scoreboard
 };

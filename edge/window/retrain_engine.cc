@@ -80,24 +80,37 @@ void LabelFreeStep(ComposedModel& model, torch::optim::Optimizer& optimizer, con
 absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
                                             const std::vector<BlockChoice>& requested_plan,
                                             const ImageDataset& labeled, const RetrainOptions& o,
-                                            const CancelToken* cancel, SteadyClock clock) {
+                                            const CancelToken* cancel, SteadyClock clock,
+                                            std::unique_ptr<RetrainState> resume) {
   if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
-  if (o.predicted_peak_bytes > o.memory_budget) {
-    return absl::FailedPreconditionError(absl::StrCat("plan refused: predicted peak ", FormatBytes(o.predicted_peak_bytes),
+  const uint64_t held = resume ? static_cast<uint64_t>(std::max<int64_t>(0, resume->held_bytes)) : 0;
+  if (o.predicted_peak_bytes > o.memory_budget ||
+      (resume && std::max(o.predicted_peak_bytes, held) > o.memory_budget)) {
+    return absl::FailedPreconditionError(absl::StrCat("plan refused: predicted peak ",
+                                                      FormatBytes(std::max(o.predicted_peak_bytes, held)),
                                                       " exceeds the memory budget ", FormatBytes(o.memory_budget)));
   }
   if (o.batch < 1 || o.max_iterations < 1 || o.eval_every < 1) {
     return absl::InvalidArgumentError("batch, max_iterations and eval_every must be positive");
+  }
+  if ((o.keep_state || resume) && o.label_free) {
+    return absl::InvalidArgumentError("a label-free run cannot be kept or continued");
   }
   const int64_t holdout = static_cast<int64_t>(static_cast<double>(labeled.size()) * o.holdout_fraction);
   if (holdout < 1 || labeled.size() - holdout < 1) {
     return absl::FailedPreconditionError(absl::StrCat("too few samples (", labeled.size(),
                                                       ") for a training set and a held-out slice"));
   }
+  std::vector<BlockChoice> plan = requested_plan;
+  if (o.label_free && !plan.empty()) plan.back() = BlockChoice{};  // the head (source hypothesis) stays frozen
+  if (resume && (resume->deployed != &deployed || resume->plan != plan || !resume->model || !resume->optimizer)) {
+    return absl::InvalidArgumentError("retrain: the state to continue belongs to another model or plan");
+  }
   const auto start = clock();
   const auto deadline = start + o.time_budget;
   MemoryMeter& meter = MemoryMeter::Install();
-  const int64_t baseline = meter.current_bytes();
+  // A continued run's state was allocated before this call: its bytes count as if allocated here.
+  const int64_t baseline = meter.current_bytes() - static_cast<int64_t>(held);
   meter.ResetPeak();
 
   RetrainResult result;
@@ -105,9 +118,15 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     // A fixed split: the most recent samples are held out, the rest train.
     ImageDataset train = labeled.Slice(0, labeled.size() - holdout);
     ImageDataset held_out = labeled.Slice(labeled.size() - holdout, labeled.size());
-    std::vector<BlockChoice> plan = requested_plan;
-    if (o.label_free && !plan.empty()) plan.back() = BlockChoice{};  // the head (source hypothesis) stays frozen
-    ASSIGN_OR_RETURN(auto model, ComposedModel::Create(deployed, plan));
+    std::unique_ptr<RetrainState> state = std::move(resume);
+    const bool fresh = state == nullptr;
+    if (fresh) {
+      state = std::make_unique<RetrainState>();
+      state->deployed = &deployed;
+      state->plan = plan;
+      ASSIGN_OR_RETURN(state->model, ComposedModel::Create(deployed, plan));
+    }
+    ComposedModel* model = state->model.get();
     if (model->first_trainable() < 0) {
       return absl::InvalidArgumentError(o.label_free ? "the plan trains no block but the head, which label-free "
                                                        "mode keeps frozen"
@@ -131,25 +150,39 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       ASSIGN_OR_RETURN(auto frozen, ComposedModel::Create(full, std::vector<BlockChoice>(plan.size())));
       return score_of(*frozen);
     };
-    // The composed model before training (keep-best's baseline); its time is what an evaluation costs, reserved
-    // before the deadline from the first iteration on.
-    const auto baseline_start = clock();
-    const HeldOutScore score_before = score();
-    std::chrono::steady_clock::duration eval_cost = clock() - baseline_start;
-    HeldOutScore deployed_score = score_before;
-    if (reshaped) {
-      ASSIGN_OR_RETURN(deployed_score, score_full(deployed));
-    }
-    HeldOutScore best_score = score_before;
     torch::Tensor pseudo_labels;
-    if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
-    std::vector<torch::Tensor> best = model->SnapshotTrainable();
-    torch::optim::AdamW optimizer(model->TrainableParameters(),
-                                  torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
-    torch::manual_seed(o.seed);
-    int64_t evaluated = 0;  // the last iteration scored
+    if (fresh) {
+      // The composed model before training (keep-best's baseline); its time is what an evaluation costs, reserved
+      // before the deadline from the first iteration on.
+      const auto baseline_start = clock();
+      state->score_before = score();
+      state->eval_cost = clock() - baseline_start;
+      state->deployed_score = state->score_before;
+      if (reshaped) {
+        ASSIGN_OR_RETURN(state->deployed_score, score_full(deployed));
+      }
+      state->best_score = state->score_before;
+      if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
+      state->best = model->SnapshotTrainable();
+      state->optimizer = std::make_unique<torch::optim::AdamW>(
+          model->TrainableParameters(), torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
+      torch::manual_seed(o.seed);
+    } else {
+      // Another stream of batches than the run so far drew (deterministic in the seed and where it stopped).
+      torch::manual_seed(o.seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(state->iterations));
+    }
+    const HeldOutScore score_before = state->score_before;
+    const HeldOutScore deployed_score = state->deployed_score;
+    HeldOutScore& best_score = state->best_score;
+    std::vector<torch::Tensor>& best = state->best;
+    torch::optim::AdamW& optimizer = *state->optimizer;
+    std::chrono::steady_clock::duration& eval_cost = state->eval_cost;
+    int64_t& evaluated = state->evaluated;  // the last iteration scored
+    result.resumed_from = state->iterations;
+    result.iterations = state->iterations;
+    result.best_iteration = state->best_iteration;
     result.stop_reason = "iterations";
-    for (int64_t it = 1; it <= o.max_iterations; ++it) {
+    for (int64_t it = state->iterations + 1; it <= o.max_iterations; ++it) {
       if (cancel != nullptr && cancel->cancelled()) {
         result.stop_reason = "cancelled";
         break;
@@ -189,18 +222,25 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     // reserve above kept time for this evaluation.
     if (result.iterations > evaluated && result.stop_reason != "cancelled") {
       const HeldOutScore current = score();
+      evaluated = result.iterations;
       if (ScoresAbove(current, best_score)) {
         best_score = current;
         result.best_iteration = result.iterations;
         best = model->SnapshotTrainable();
       }
     }
+    state->iterations = result.iterations;
+    state->best_iteration = result.best_iteration;
     result.train_seconds = std::chrono::duration<double>(clock() - start).count();
+    state->train_seconds += result.train_seconds;
     result.peak_bytes = meter.peak_bytes() - baseline;
     // Keep-best, and never worse than what is deployed: what would be deployed (for reshaped plans, the full blocks
-    // with the best checkpoint written back) must beat the deployed model on the held-out slice.
+    // with the best checkpoint written back) must beat the deployed model on the held-out slice. A kept run goes on
+    // from its last iteration, not from its best: its current weights come back afterwards.
     HeldOutScore after = best_score;
     bool better = result.best_iteration > 0 && ScoresAbove(best_score, score_before);
+    std::vector<torch::Tensor> current;
+    if (better && o.keep_state) current = model->SnapshotTrainable();
     if (better) model->RestoreTrainable(best);
     if (better && reshaped) {
       ASSIGN_OR_RETURN(auto trained, model->TrainedBlocks(deployed));
@@ -231,13 +271,17 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       result.loss_before = deployed_score.loss;
       result.loss_after = after.loss;
     }
-    if (better) {
-      result.deployed = true;
-      result.model = std::move(model);
+    result.deployed = better;
+    if (o.keep_state) {
+      if (!current.empty()) model->RestoreTrainable(current);
+      result.state = std::move(state);
+    } else if (better) {
+      result.model = std::move(state->model);
     }
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("retraining failed: ", e.what_without_backtrace()));
   }
+  if (result.state) result.state->held_bytes = meter.current_bytes() - baseline;
   spdlog::info("retrain: {} iterations ({}), held-out {} -> {}, peak {}, {}", result.iterations,
                result.stop_reason,
                o.label_free ? absl::StrFormat("IM loss %.3f", result.objective_before)

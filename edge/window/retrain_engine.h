@@ -43,6 +43,28 @@ struct RetrainOptions {
   bool label_free = false;
   double pseudo_label_weight = 0.3;
   std::function<void(int64_t iteration)> on_iteration;  // progress, called after every step
+  // Hand back the run's state (RetrainResult::state) so that a later call can continue it; the result then holds no
+  // model (result.deployed still says whether the run's best would deploy). Labeled mode only.
+  bool keep_state = false;
+};
+
+// What a run kept with `keep_state`: the composed model as its last iteration left it, its optimiser, and
+// keep-best's record. RetrainWindow with it as `resume` continues that run — on the same deployed model (the same
+// object) and plan, up to options.max_iterations in all — instead of starting again: the race's winner goes on
+// training from where its race run stopped (RunWindow). It holds memory (`held_bytes`, counted by the allocator:
+// copies of the trainable blocks, the optimiser's moments, the best checkpoint); the continued run counts it against
+// its memory budget. Not copyable.
+struct RetrainState {
+  const BlockModel* deployed = nullptr;
+  std::vector<BlockChoice> plan;
+  std::unique_ptr<ComposedModel> model;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::vector<torch::Tensor> best;  // keep-best's checkpoint of the trainable parameters
+  HeldOutScore best_score, score_before, deployed_score;
+  int64_t iterations = 0, best_iteration = 0, evaluated = 0;
+  std::chrono::steady_clock::duration eval_cost{};
+  double train_seconds = 0;         // of the runs so far
+  int64_t held_bytes = 0;
 };
 
 struct RetrainResult {
@@ -58,7 +80,9 @@ struct RetrainResult {
   int64_t peak_bytes = 0;         // measured above the level before the window
   double train_seconds = 0;
   std::string stop_reason;        // "iterations", "deadline", "cancelled"
-  std::unique_ptr<ComposedModel> model;  // the best checkpoint when deployed, else null
+  std::unique_ptr<ComposedModel> model;  // the best checkpoint when deployed, else null (always with keep_state)
+  int64_t resumed_from = 0;       // iterations the resumed state had run (0: a fresh run); `iterations` counts all
+  std::unique_ptr<RetrainState> state;  // with keep_state
 };
 
 // What a run leaves on the held-out slice: the retrained model's score when it deployed, else the deployed model's
@@ -69,10 +93,12 @@ inline HeldOutScore ScoreAsDeployed(const RetrainResult& r) {
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 
-// `samples`: the window's training data; in label-free mode only its images are used.
+// `samples`: the window's training data; in label-free mode only its images are used. `resume` (consumed: moved
+// from) continues a run kept with keep_state; its deployed model and plan must be these, and `samples` the same.
+// `train_seconds` and `peak_bytes` are this call's (the peak includes the state's held bytes).
 absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
                                             const std::vector<BlockChoice>& plan, const ImageDataset& samples,
                                             const RetrainOptions& options, const CancelToken* cancel = nullptr,
-                                            SteadyClock clock = nullptr);
+                                            SteadyClock clock = nullptr, std::unique_ptr<RetrainState> resume = nullptr);
 
 }  // namespace bt

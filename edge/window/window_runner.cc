@@ -73,8 +73,9 @@ absl::StatusOr<std::unique_ptr<BlockModel>> CopyModel(const BlockModel& model) {
   return copy;
 }
 
-absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,
-                                      const PlanTraining& options, const CancelToken* cancel) {
+absl::StatusOr<RetrainResult> RunPlan(const BlockModel& model, const Plan& plan, const WindowSamples& samples,
+                                      const PlanTraining& options, const CancelToken* cancel,
+                                      std::unique_ptr<RetrainState> resume) {
   ASSIGN_OR_RETURN(std::vector<BlockChoice> choices, ChoicesFromPlan(plan));
   RetrainOptions retrain;
   retrain.memory_budget = options.memory_budget;
@@ -85,13 +86,20 @@ absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const
   retrain.micro_batch = plan.micro_batch;
   retrain.seed = options.seed;
   retrain.label_free = options.label_free;
+  retrain.keep_state = options.keep_state;
   if (options.on_iteration) {
     retrain.on_iteration = [&](int64_t it) { options.on_iteration(it, retrain.max_iterations); };
   }
+  return RetrainWindow(model, choices, options.label_free ? samples.all : samples.labeled, retrain, cancel, nullptr,
+                       std::move(resume));
+}
+
+absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,
+                                      const PlanTraining& options, const CancelToken* cancel,
+                                      std::unique_ptr<RetrainState> resume) {
   TrainedPlan out;
-  ASSIGN_OR_RETURN(out.result, RetrainWindow(model, choices, options.label_free ? samples.all : samples.labeled,
-                                             retrain, cancel));
-  if (!out.result.deployed) return out;
+  ASSIGN_OR_RETURN(out.result, RunPlan(model, plan, samples, options, cancel, std::move(resume)));
+  if (!out.result.deployed || !out.result.model) return out;
   ASSIGN_OR_RETURN(out.trained, out.result.model->TrainedBlocks(model));
   ASSIGN_OR_RETURN(out.trained_bytes, ApplyTrainedBlocks(model, out.trained));
   model.SetTrainingMode(false);
@@ -208,7 +216,7 @@ bool SameForms(const Plan& a, const Plan& b) {
 // more (pinned races: always run, bounded by the race's share). Returns true when the start changed.
 absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const Plan& winner, double race_unspent,
                                 PlanSource& source, const PlanQuery& query, RunnerUp& runner_up, WindowOutcome& out,
-                                const CancelToken* cancel) {
+                                std::unique_ptr<RetrainState>& continued, const CancelToken* cancel) {
   if (!runner_up.model || out.label_free || !race.raced) return false;
   const RaceEntry& entry = race.entries[race.winner];
   if (entry.iterations.empty() || entry.iterations.back() <= 0) return false;
@@ -223,15 +231,18 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   const int64_t iterations = entry.iterations[static_cast<size_t>(round)];
   Plan plan = winner;
   plan.iterations = iterations;
+  // The race's run is held through the trial only when both fit the memory budget together.
+  if (continued && static_cast<uint64_t>(continued->held_bytes) + plan.memory_bytes > budget.memory_budget) {
+    continued.reset();
+  }
   PlanTraining training;
-  training.memory_budget = budget.memory_budget;
+  training.memory_budget = budget.memory_budget - (continued ? static_cast<uint64_t>(continued->held_bytes) : 0);
   training.time_budget = std::chrono::milliseconds(static_cast<int64_t>(1000 * kRaceShare * left / 2));
   training.batch = budget.batch;
   training.seed = in.seed;
+  training.keep_state = true;
   const auto started = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(std::unique_ptr<BlockModel> copy, CopyModel(*runner_up.model));
-  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*copy, plan, *in.samples, training, cancel));
-  const RetrainResult& r = trained.result;
+  ASSIGN_OR_RETURN(RetrainResult r, RunPlan(*runner_up.model, plan, *in.samples, training, cancel));
   const HeldOutScore other = ScoreAsDeployed(r);
   const HeldOutScore chosen{entry.accuracy[static_cast<size_t>(round)], entry.loss[static_cast<size_t>(round)]};
   // A run the deadline cut short compares unequal iterations: the start stays.
@@ -258,6 +269,7 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   }
   replanned.plan = *match;
   replanned.alternatives.clear();
+  continued = std::move(r.state);  // the trial's run goes on (it trained the same forms from the new start)
   out.planned = std::move(replanned);
   std::swap(in.model, runner_up.model);
   std::swap(in.base_version, runner_up.version);
@@ -334,7 +346,8 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   state(WindowStage::kPulling, 0.12);
   ASSIGN_OR_RETURN(out.bytes_down, source.FetchBlocks(out.planned));
 
-  // Race the law's plan against its alternatives; the measured leader trains.
+  // Race the law's plan against its alternatives; the measured leader trains, going on from its race run.
+  std::unique_ptr<RetrainState> continued;
   if (!out.planned.alternatives.empty()) {
     state(WindowStage::kRacing, 0.13);
     std::vector<Plan> entrants = {out.planned.plan};
@@ -354,28 +367,32 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
       out.planned.plan = entrants[result.winner];
       out.plan_text = PlanText(out.planned.plan);
     }
+    continued = std::move(result.winner_state);
     ASSIGN_OR_RETURN(const bool switched, StartTrial(in, result, entrants[result.winner],
                                                      std::max(0.0, race.seconds - result.seconds), source, query,
-                                                     runner_up, out, cancel));
+                                                     runner_up, out, continued, cancel));
     if (switched) {
       ASSIGN_OR_RETURN(const uint64_t more, source.FetchBlocks(out.planned));
       out.bytes_down += more;
       out.plan_text = PlanText(out.planned.plan);
     }
     runner_up.model.reset();
+    if (continued && continued->deployed != in.model.get()) continued.reset();
+    const int64_t done = continued ? continued->iterations : 0;
     // The winner's measured speed says how many iterations the window can still finish: no plan it cannot finish.
     const double per_iteration = result.entries[result.winner].seconds_per_iteration;
     if (result.raced && per_iteration > 0) {
       Plan& p = out.planned.plan;
       const auto can = static_cast<int64_t>(TrainSecondsLeft(budget, elapsed()) / per_iteration);
-      if (can < p.iterations) {
+      if (done + can < p.iterations) {
         spdlog::info("window {}: {} iterations fit the time left at the race's measured {:.3f} s per iteration, not "
-                     "{}", in.id, std::max<int64_t>(1, can), per_iteration, p.iterations);
-        p.iterations = std::max<int64_t>(1, can);
+                     "{}", in.id, std::max<int64_t>(1, can), per_iteration, p.iterations - done);
+        p.iterations = done + std::max<int64_t>(1, can);
       }
       p.seconds_per_iteration = per_iteration;
-      p.train_seconds = per_iteration * static_cast<double>(p.iterations);
+      p.train_seconds = per_iteration * static_cast<double>(std::max<int64_t>(0, p.iterations - done));
     }
+    if (done > 0) absl::StrAppend(&out.race_text, "; the winner goes on from its run's ", done, " iterations");
   }
   const Plan& plan = out.planned.plan;
 
@@ -393,9 +410,10 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   training.on_iteration = [&](int64_t it, int64_t of) {
     state(WindowStage::kTraining, 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(std::max<int64_t>(1, of)));
   };
-  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*in.model, plan, samples, training, cancel));
+  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*in.model, plan, samples, training, cancel, std::move(continued)));
   const RetrainResult& result = trained.result;
   out.retrained = true;
+  out.continued_iterations = result.resumed_from;
   out.accuracy_before = result.accuracy_before;
   out.accuracy_after = result.deployed ? result.accuracy_after : result.accuracy_before;
   out.iterations = result.iterations;

@@ -79,20 +79,31 @@ struct PlanTraining {
   int64_t batch = 64;
   uint64_t seed = 1;
   bool label_free = false;
+  // Keep the run's state to continue it (RetrainOptions::keep_state): nothing is written into the model then.
+  bool keep_state = false;
   std::function<void(int64_t iteration, int64_t of)> on_iteration;
 };
 
 struct TrainedPlan {
   RetrainResult result;                      // result.deployed: the blocks below were written into the model
+                                             // (with keep_state: they would be; result.state holds the run)
   std::map<std::string, TensorMap> trained;  // the retrained blocks, whole
   uint64_t trained_bytes = 0;                // their F32 bytes
 };
 
+// Trains `plan` on `samples` from `model` (RetrainWindow with the plan's forms, iterations and chunk size) and
+// changes nothing: the race and the start trial compare such runs, keeping their state (keep_state).
+absl::StatusOr<RetrainResult> RunPlan(const BlockModel& model, const Plan& plan, const WindowSamples& samples,
+                                      const PlanTraining& options, const CancelToken* cancel,
+                                      std::unique_ptr<RetrainState> resume = nullptr);
+
 // Trains `plan` on `samples` starting from `model` under the memory and time budgets (RetrainWindow: keep-best,
 // never worse) and, when the result beats the model on the held-out slice, writes the retrained blocks into
-// `model`. The training step of RunWindow; bt-bench --oracle trains its candidate plans with it.
+// `model`. The training step of RunWindow; bt-bench --oracle trains its candidate plans with it. `resume` continues
+// a run of the same plan on the same model kept with keep_state, up to plan.iterations in all.
 absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,
-                                      const PlanTraining& options, const CancelToken* cancel);
+                                      const PlanTraining& options, const CancelToken* cancel,
+                                      std::unique_ptr<RetrainState> resume = nullptr);
 
 // Sets LibTorch's intra-op thread count for this window by measurement: a training-sized forward and backward of
 // `model` on `images` (a batch) timed with every core and with one, the faster kept. An edge serves inference and
@@ -135,8 +146,9 @@ struct WindowOutcome {
   uint64_t bytes_down = 0;
   bool retrained = false;             // the engine ran (the fields below are its result)
   double accuracy_before = 0, accuracy_after = 0;  // on the window's held-out slice (after = before if kept)
-  int64_t iterations = 0, peak_bytes = 0;
-  double train_seconds = 0;
+  int64_t iterations = 0, peak_bytes = 0;  // iterations: of the trained model, its race run's included
+  int64_t continued_iterations = 0;        // of those, the race run's (or the start trial's) the window went on from
+  double train_seconds = 0;                // of the training after the race
   std::string stop_reason;
   // When deployed: the retrained blocks as full blocks, their F32 bytes, and the model with them applied.
   std::map<std::string, TensorMap> trained;

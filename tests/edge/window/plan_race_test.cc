@@ -121,6 +121,43 @@ TEST(PlanRace, TheWinnerMeasuredBestInTheLastRoundAndTheModelIsUntouched) {
   }
   EXPECT_NE(race->text.find("*"), std::string::npos);
   for (const auto& [param, t] : head) EXPECT_TRUE(torch::equal(w.model->GetBlock("head")->at(param), t));
+  // With memory to spare the winner's final run is held, to be continued.
+  ASSERT_NE(race->winner_state, nullptr) << race->text;
+  EXPECT_EQ(race->winner_state->iterations, 40);
+  EXPECT_EQ(race->winner_state->deployed, w.model.get());
+  EXPECT_EQ(race->winner_state->plan, *ChoicesFromPlan(w.entrants[race->winner]));
+}
+
+TEST(PlanRace, HoldsARunOnlyWhereItFitsBesideTheNextInTheBudget) {
+  // Two entrants: only the final, the law's plan run last. Each predicted at just under the budget, a run held
+  // beside the next would cross it: the first run's state is let go, the last's is kept — so the winner's run is
+  // held exactly when the winner ran last.
+  Window w = MakeWindow(240);
+  w.entrants.resize(2);
+  RaceOptions options;
+  options.seconds = 600;
+  options.first_round = 10;
+  options.memory_budget = 64ull << 20;
+  options.batch = 32;
+  options.seed = 5;
+  for (Plan& p : w.entrants) p.memory_bytes = options.memory_budget - 1;
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  EXPECT_EQ(race->winner_state != nullptr, race->winner == 0) << race->text;
+  EXPECT_EQ(race->text.find("not held") != std::string::npos, race->winner_state == nullptr) << race->text;
+  // Room for both: whichever wins is held.
+  for (Plan& p : w.entrants) p.memory_bytes = 1 << 20;
+  for (size_t favoured : {0, 1}) {
+    // Make each entrant the winner in turn: the other's run fails (it trains no block).
+    std::vector<Plan> entrants = w.entrants;
+    for (BlockDecision& d : entrants[1 - favoured].blocks) d.form = BlockChoice::Frozen();
+    auto r = RacePlans(*w.model, entrants, w.samples, options, nullptr);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->winner, favoured) << r->text;
+    ASSERT_NE(r->winner_state, nullptr) << r->text;
+    EXPECT_EQ(r->winner_state->plan, *ChoicesFromPlan(entrants[favoured]));
+  }
 }
 
 TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {

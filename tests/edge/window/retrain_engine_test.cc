@@ -185,5 +185,82 @@ TEST(RetrainEngine, RejectsPlansThatTrainNothingOrDataTooSmall) {
   EXPECT_FALSE(RetrainWindow(*deployed, TrainLastLayerAndHead(), ToyData(3, 1), options).ok());
 }
 
+TEST(RetrainEngine, AKeptRunContinuesWhereItStopped) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  const ImageDataset data = ToyData(200, 1);
+  RetrainOptions options;
+  options.max_iterations = 30;
+  options.batch = 32;
+  options.learning_rate = 3e-3;
+  options.eval_every = 10;
+  options.keep_state = true;
+  auto first = RetrainWindow(*deployed, TrainLastLayerAndHead(), data, options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->model, nullptr);  // kept: nothing handed back to deploy
+  ASSERT_NE(first->state, nullptr);
+  EXPECT_EQ(first->state->iterations, 30);
+  EXPECT_EQ(first->resumed_from, 0);
+  const int64_t held = first->state->held_bytes;
+  EXPECT_GT(held, 0);
+
+  // Continuing for no more iterations hands back the first run's best and its decision.
+  auto again = [&](int64_t iterations, uint64_t budget) {
+    auto kept = std::make_unique<RetrainState>();
+    std::swap(*kept, *first->state);  // keep `first` reusable: the state moves back below
+    RetrainOptions more = options;
+    more.keep_state = true;
+    more.max_iterations = iterations;
+    more.memory_budget = budget;
+    auto r = RetrainWindow(*deployed, TrainLastLayerAndHead(), data, more, nullptr, nullptr, std::move(kept));
+    if (r.ok()) std::swap(*first->state, *r->state);
+    return r;
+  };
+  auto same = again(30, options.memory_budget);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->iterations, 30);
+  EXPECT_EQ(same->resumed_from, 30);
+  EXPECT_EQ(same->best_iteration, first->best_iteration);
+  EXPECT_EQ(same->accuracy_after, first->accuracy_after);
+  EXPECT_EQ(same->deployed, first->deployed);
+
+  // Going on: the iterations count on from the kept run's, the held bytes count in the peak, keep-best keeps the
+  // record (never below the first run's best).
+  auto longer = again(60, options.memory_budget);
+  ASSERT_TRUE(longer.ok()) << longer.status();
+  EXPECT_EQ(longer->iterations, 60);
+  EXPECT_EQ(longer->resumed_from, 30);
+  EXPECT_GE(longer->peak_bytes, held);
+  EXPECT_GE(longer->accuracy_after, first->accuracy_after);
+  EXPECT_GE(longer->best_iteration, first->best_iteration);
+  EXPECT_GT(longer->train_seconds, 0);
+
+  // A budget the held state alone crosses is refused before anything runs.
+  auto tight = again(90, static_cast<uint64_t>(held) - 1);
+  ASSERT_FALSE(tight.ok());
+  EXPECT_EQ(tight.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(RetrainEngine, AStateContinuesOnlyItsOwnModelAndPlan) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  auto other = *CreateVitModel(Tiny(), 1);
+  const ImageDataset data = ToyData(200, 1);
+  RetrainOptions options;
+  options.max_iterations = 10;
+  options.batch = 32;
+  options.keep_state = true;
+  auto kept = [&] { return std::move(RetrainWindow(*deployed, TrainLastLayerAndHead(), data, options)->state); };
+  RetrainOptions more = options;
+  more.max_iterations = 20;
+  auto wrong_model = RetrainWindow(*other, TrainLastLayerAndHead(), data, more, nullptr, nullptr, kept());
+  ASSERT_FALSE(wrong_model.ok());
+  EXPECT_EQ(wrong_model.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<BlockChoice> everything(4, BlockChoice{BlockChoice::Kind::kTrain, 0});
+  auto wrong_plan = RetrainWindow(*deployed, everything, data, more, nullptr, nullptr, kept());
+  ASSERT_FALSE(wrong_plan.ok());
+  EXPECT_EQ(wrong_plan.status().code(), absl::StatusCode::kInvalidArgument);
+  more.label_free = true;
+  EXPECT_FALSE(RetrainWindow(*deployed, TrainLastLayerAndHead(), data, more).ok());  // keep_state needs labels
+}
+
 }  // namespace
 }  // namespace bt

@@ -186,6 +186,11 @@ TEST(WindowRunner, TheRaceTrainsTheMeasuredLeaderAndTheLawAloneTrainsItsOwnPlan)
                                                 : raced->planned.alternatives[raced->race_winner - 1];
   EXPECT_EQ(raced->plan_text, PlanText(trained));
   if (raced->race_winner == 0) EXPECT_EQ(raced->plan_text, alone->plan_text);
+  // The winner went on from its race run: those iterations are part of what trained.
+  EXPECT_GT(raced->continued_iterations, 0) << raced->race_text;
+  EXPECT_GE(raced->iterations, raced->continued_iterations);
+  EXPECT_NE(raced->race_text.find("goes on from"), std::string::npos) << raced->race_text;
+  EXPECT_EQ(alone->continued_iterations, 0);
 }
 
 TEST(WindowRunner, TheThreadCountIsMeasuredAndSet) {
