@@ -52,7 +52,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                                      const CancelToken* cancel) {
   RaceResult race;
   if (entrants.empty()) return absl::InvalidArgumentError("race: no entrants");
-  for (const Plan& p : entrants) race.entries.push_back({PlanText(p), {}, {}, {}});
+  for (const Plan& p : entrants) race.entries.push_back(RaceEntry{PlanText(p)});
   const bool label_free = samples.labeled.size() < kMinLabeledSamples;
   // Who races: everyone, unless their first round does not fit the race's seconds — then the slowest alternatives
   // stay out (never the law's plan), since a race of fewer entrants still turns a wrong law into a measurement.
@@ -88,12 +88,46 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   const auto deadline = start + std::chrono::milliseconds(static_cast<int64_t>(1000 * options.seconds));
   // With two entrants there is only the final round.
   if (alive.size() <= 2) rounds_iterations *= 2;
-  // At most one run's state is held: the best of the current round so far (ties: the earlier in `alive`).
-  size_t held_entry = entrants.size();
-  auto held_bytes = [&] { return race.winner_state ? static_cast<uint64_t>(race.winner_state->held_bytes) : 0; };
-  auto drop_held = [&] {
-    race.winner_state.reset();
-    held_entry = entrants.size();
+  // Runs held to be continued: the two best of the round so far (ties: the earlier in `alive`), each only while the
+  // held bytes and the next run's predicted peak fit the budget together (the lowest-ranked goes first). The final
+  // continues a finalist's first-round run, the window the winner's last.
+  struct Held {
+    size_t entry;
+    std::unique_ptr<RetrainState> state;
+  };
+  std::vector<Held> held;
+  auto held_bytes = [&] {
+    uint64_t bytes = 0;
+    for (const Held& h : held) bytes += static_cast<uint64_t>(h.state->held_bytes);
+    return bytes;
+  };
+  auto rank = [&](size_t e) { return std::find(alive.begin(), alive.end(), e) - alive.begin(); };
+  auto last_score = [&](size_t e) {
+    return HeldOutScore{race.entries[e].accuracy.back(), race.entries[e].loss.back()};
+  };
+  auto ranks_above = [&](size_t a, size_t b) {
+    return ScoresAbove(last_score(a), last_score(b)) ||
+           (!ScoresAbove(last_score(b), last_score(a)) && rank(a) < rank(b));
+  };
+  auto sort_held = [&] {
+    std::sort(held.begin(), held.end(), [&](const Held& a, const Held& b) { return ranks_above(a.entry, b.entry); });
+  };
+  auto make_room = [&](uint64_t next_peak) {
+    while (!held.empty() && held_bytes() + next_peak > options.memory_budget) held.pop_back();
+  };
+  auto take = [&](size_t e) {
+    std::unique_ptr<RetrainState> state;
+    auto it = std::find_if(held.begin(), held.end(), [&](const Held& h) { return h.entry == e; });
+    if (it != held.end()) {
+      state = std::move(it->state);
+      held.erase(it);
+    }
+    return state;
+  };
+  auto keep_only = [&](const std::vector<size_t>& who) {
+    held.erase(std::remove_if(held.begin(), held.end(),
+                              [&](const Held& h) { return std::find(who.begin(), who.end(), h.entry) == who.end(); }),
+               held.end());
   };
   bool final_round = alive.size() <= 2;
   while (true) {
@@ -103,7 +137,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     for (size_t k = 0; k < order.size(); ++k) {
       if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
       const size_t e = order[k];
-      if (race.winner_state && held_bytes() + entrants[e].memory_bytes > options.memory_budget) drop_held();
+      std::unique_ptr<RetrainState> resume = take(e);  // its first-round run, in the final
+      make_room(entrants[e].memory_bytes);
       const auto run_start = std::chrono::steady_clock::now();
       Plan plan = entrants[e];
       plan.iterations = rounds_iterations;
@@ -116,41 +151,33 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       training.batch = options.batch;
       training.seed = options.seed;
       training.keep_state = true;
-      auto trained = RunPlan(model, plan, samples, training, cancel);
+      auto trained = RunPlan(model, plan, samples, training, cancel, std::move(resume));
       HeldOutScore score{-1, 0};  // a run that failed (memory) loses
       if (trained.ok()) {
         score = ScoreAsDeployed(*trained);
         race.entries[e].iterations.push_back(trained->iterations);
-        if (trained->iterations > 0) {
-          const auto iterations = static_cast<double>(trained->iterations);
-          race.entries[e].seconds_per_iteration = trained->train_seconds / iterations;
+        race.entries[e].went_on_from.push_back(trained->resumed_from);
+        const int64_t ran = trained->iterations - trained->resumed_from;  // this run's own
+        if (ran > 0) {
+          race.entries[e].seconds_per_iteration = trained->train_seconds / static_cast<double>(ran);
           race.entries[e].run_seconds_per_iteration =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() / iterations;
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() /
+              static_cast<double>(ran);
         }
       } else {
         if (absl::IsCancelled(trained.status())) return trained.status();
         spdlog::info("race: {} failed: {}", race.entries[e].plan, std::string(trained.status().message()));
         race.entries[e].iterations.push_back(0);
+        race.entries[e].went_on_from.push_back(0);
       }
       race.entries[e].accuracy.push_back(score.accuracy);
       race.entries[e].loss.push_back(score.loss);
-      // Keep the better of this run and the one held (the earlier in `alive` on a tie), if it fits beside the next.
       if (trained.ok() && trained->state) {
-        const auto rank = [&](size_t x) { return std::find(alive.begin(), alive.end(), x) - alive.begin(); };
-        const HeldOutScore held_score =
-            race.winner_state ? HeldOutScore{race.entries[held_entry].accuracy.back(), race.entries[held_entry].loss.back()}
-                              : HeldOutScore{-2, 0};
-        const bool replaces = !race.winner_state || ScoresAbove(score, held_score) ||
-                              (!ScoresAbove(held_score, score) && rank(e) < rank(held_entry));
-        if (replaces) {
-          race.winner_state = std::move(trained->state);
-          held_entry = e;
-        }
+        held.push_back({e, std::move(trained->state)});
+        sort_held();
+        if (held.size() > 2) held.resize(2);
       }
-      if (race.winner_state && k + 1 < order.size() &&
-          held_bytes() + entrants[order[k + 1]].memory_bytes > options.memory_budget) {
-        drop_held();
-      }
+      if (k + 1 < order.size()) make_room(entrants[order[k + 1]].memory_bytes);
     }
     // Best first (equal accuracy: the lower held-out loss); exact ties keep the earlier entrant (the law's plan).
     std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) {
@@ -161,7 +188,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       race.winner = alive.front();
       break;
     }
-    alive.resize(2);  // the final: the two best, twice as long when pinned, else as long as fits (equal for both)
+    alive.resize(2);
+    keep_only(alive);  // the final: the two best, twice as long when pinned, else as long as fits (equal for both)
     if (options.first_round > 0) {
       rounds_iterations *= 2;
     } else {
@@ -178,10 +206,10 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         break;
       }
     }
-    drop_held();  // the final starts again from the window's model
     final_round = true;
   }
-  if (held_entry != race.winner) drop_held();
+  race.winner_state = take(race.winner);
+  held.clear();
   race.raced = true;
   race.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<std::string> parts;

@@ -14,10 +14,12 @@
 // plan, and the largest last-k last of all), and when even two do not fit, no race — the law's plan. Every run is
 // also bounded by the time left for the race. Label-free windows do not race (there is no accuracy to compare).
 //
-// The winner does not start again: its last run is kept (RaceResult::winner_state) and the window's training
-// continues it. The final runs the first round's leader last, and a run's state is held beside the next run only
-// when its bytes and that run's predicted peak fit the memory budget together (the next run's budget is what the
-// held state leaves), so the race never holds more than the budget. Not thread-safe.
+// No run starts again where it could go on (successive halving proper): a finalist continues its first-round run to
+// the final's iterations, and the winner's last run is kept (RaceResult::winner_state) for the window's training to
+// continue. A run's state is held beside the next run only when the held bytes and that run's predicted peak fit the
+// memory budget together (the next run's budget is what the held states leave; the lowest-ranked is let go first),
+// so the race never holds more than the budget; the final runs the first round's leader last, so that when only one
+// state fits it is the likely winner's. Not thread-safe.
 #pragma once
 
 #include <chrono>
@@ -50,6 +52,7 @@ struct RaceEntry {
   std::vector<int64_t> iterations;  // per round it ran
   std::vector<double> accuracy;     // held-out slice, as it would be deployed, per round
   std::vector<double> loss;         // its mean cross-entropy there (breaks accuracy ties), per round
+  std::vector<int64_t> went_on_from;  // per round: the iterations of its earlier run it continued (0: from the start)
   double seconds_per_iteration = 0; // measured in its last run (training and its evaluations)
   double run_seconds_per_iteration = 0;  // the whole of its last run (the model's copy and every evaluation too)
 };

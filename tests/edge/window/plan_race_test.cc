@@ -121,7 +121,11 @@ TEST(PlanRace, TheWinnerMeasuredBestInTheLastRoundAndTheModelIsUntouched) {
   }
   EXPECT_NE(race->text.find("*"), std::string::npos);
   for (const auto& [param, t] : head) EXPECT_TRUE(torch::equal(w.model->GetBlock("head")->at(param), t));
-  // With memory to spare the winner's final run is held, to be continued.
+  // With memory to spare the finalists went on from their first-round runs, and the winner's final run is held, to
+  // be continued.
+  for (const RaceEntry& e : race->entries) {
+    if (e.iterations.size() == 2) EXPECT_EQ(e.went_on_from, (std::vector<int64_t>{0, 20})) << e.plan;
+  }
   ASSERT_NE(race->winner_state, nullptr) << race->text;
   EXPECT_EQ(race->winner_state->iterations, 40);
   EXPECT_EQ(race->winner_state->deployed, w.model.get());
@@ -145,6 +149,15 @@ TEST(PlanRace, HoldsARunOnlyWhereItFitsBesideTheNextInTheBudget) {
   ASSERT_TRUE(race.ok()) << race.status();
   ASSERT_TRUE(race->raced) << race->text;
   EXPECT_EQ(race->winner_state != nullptr, race->winner == 0) << race->text;
+  // Three such entrants: no first-round run is held beside the next, so only the round's last run (entrant 2) can
+  // go on in the final, and only when it runs there first.
+  Window three = MakeWindow(240);
+  for (Plan& p : three.entrants) p.memory_bytes = options.memory_budget - 1;
+  auto again = RacePlans(*three.model, three.entrants, three.samples, options, nullptr);
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (size_t e = 0; e < 2; ++e) {
+    for (int64_t from : again->entries[e].went_on_from) EXPECT_EQ(from, 0) << again->text;
+  }
   EXPECT_EQ(race->text.find("not held") != std::string::npos, race->winner_state == nullptr) << race->text;
   // Room for both: whichever wins is held.
   for (Plan& p : w.entrants) p.memory_bytes = 1 << 20;
