@@ -171,6 +171,7 @@ absl::StatusOr<PlannedWindow> BaselinePlanSource::PlanWindow(const PlanQuery& qu
     const std::string note = plan.note;
     ASSIGN_OR_RETURN(plan, EvaluatePlan(request_for(chosen), options,
                                         IterationsThatFit(grid_, plan.seconds_per_iteration, query.train_seconds)));
+    ASSIGN_OR_RETURN(plan, FillWindow(request_for(chosen), plan));
     plan.note = note;
   }
   plan.micro_batch = chosen == 1 ? 0 : batch / chosen;

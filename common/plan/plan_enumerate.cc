@@ -244,8 +244,26 @@ absl::StatusOr<Plan> FitPlan(const PlanRequest& r, const std::vector<size_t>& op
       q = std::max(q, candidate);
     }
   }
-  if (q == plan.iterations) return plan;
-  return EvaluatePlan(r, options, q);
+  if (q != plan.iterations) {
+    ASSIGN_OR_RETURN(plan, EvaluatePlan(r, options, q));
+  }
+  return FillWindow(r, plan);
+}
+
+absl::StatusOr<Plan> FillWindow(const PlanRequest& r, const Plan& plan) {
+  if (!plan.feasible || plan.first_trainable < 0 || !(plan.seconds_per_iteration > 0) || r.iteration_grid.empty()) {
+    return plan;
+  }
+  const int64_t top = *std::max_element(r.iteration_grid.begin(), r.iteration_grid.end());
+  const double fit = std::min(1e9, r.window_seconds * (1 + 1e-12) / plan.seconds_per_iteration);
+  const int64_t q = std::min<int64_t>(top, static_cast<int64_t>(fit)) / 5 * 5;
+  if (q <= plan.iterations) return plan;
+  std::vector<size_t> options;
+  for (const BlockDecision& d : plan.blocks) options.push_back(d.option_index);
+  ASSIGN_OR_RETURN(Plan filled, EvaluatePlan(r, options, q));
+  filled.note = plan.note;
+  filled.micro_batch = plan.micro_batch;
+  return filled;
 }
 
 namespace {

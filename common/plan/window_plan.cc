@@ -112,7 +112,9 @@ absl::StatusOr<WindowPlan> PlanFromProbes(const ProbeReport& report, const LawPa
   const int64_t batch = std::max<int64_t>(1, report.batch);
   for (int64_t divisor : request.micro_batch_divisors) {
     if (divisor < 1 || divisor > batch) continue;
-    ASSIGN_OR_RETURN(Plan plan, SolvePlan(WindowRequest(report, out.law, request, divisor)));
+    const PlanRequest solve = WindowRequest(report, out.law, request, divisor);
+    ASSIGN_OR_RETURN(Plan solved, SolvePlan(solve));
+    ASSIGN_OR_RETURN(Plan plan, FillWindow(solve, solved));
     plan.micro_batch = divisor == 1 ? 0 : batch / divisor;
     plan.memory_budget = request.memory_budget;
     const bool better = !have || (plan.feasible && !out.plan.feasible) ||
@@ -158,8 +160,10 @@ absl::StatusOr<std::vector<Plan>> TopWindowPlans(const ProbeReport& report, cons
   std::vector<Plan> all;
   for (int64_t divisor : request.micro_batch_divisors) {
     if (divisor < 1 || divisor > batch) continue;
-    ASSIGN_OR_RETURN(std::vector<Plan> top, TopPlans(WindowRequest(report, law, request, divisor), count));
+    const PlanRequest solve = WindowRequest(report, law, request, divisor);
+    ASSIGN_OR_RETURN(std::vector<Plan> top, TopPlans(solve, count));
     for (Plan& plan : top) {
+      ASSIGN_OR_RETURN(plan, FillWindow(solve, plan));
       plan.micro_batch = divisor == 1 ? 0 : batch / divisor;
       plan.memory_budget = request.memory_budget;
       all.push_back(std::move(plan));

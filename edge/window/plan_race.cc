@@ -14,14 +14,18 @@ namespace bt {
 
 int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, bool reserve_start_trial) {
   if (entrants.size() < 2 || !(seconds > 0)) return 0;
-  // Round 1 runs every entrant for r (skipped with two entrants), the final the two best for 2r.
+  // Round 1 runs every entrant for r, the final the two best on to 2r (r more each: they go on from their first
+  // runs); with two entrants there is only the final, 2r each from the start.
   std::vector<double> per_iteration;
   for (const Plan& p : entrants) per_iteration.push_back(std::max(1e-6, p.seconds_per_iteration));
   std::sort(per_iteration.begin(), per_iteration.end(), std::greater<>());
-  const double first = entrants.size() > 2 ? std::accumulate(per_iteration.begin(), per_iteration.end(), 0.0) : 0.0;
-  // The start trial after the race repeats a final-length run of one finalist: the slowest, to be sure it fits.
-  const double final_round = 2 * (per_iteration[0] + per_iteration[1] + (reserve_start_trial ? per_iteration[0] : 0.0));
-  const double fit = seconds / (first + final_round);
+  const bool two = entrants.size() == 2;
+  const double first = two ? 0.0 : std::accumulate(per_iteration.begin(), per_iteration.end(), 0.0);
+  const double final_round = (two ? 2.0 : 1.0) * (per_iteration[0] + per_iteration[1]);
+  // The start trial after the race repeats a final-length run (2r from the start) of one finalist: the slowest, to
+  // be sure it fits.
+  const double trial = reserve_start_trial ? 2 * per_iteration[0] : 0.0;
+  const double fit = seconds / (first + final_round + trial);
   // The final round runs half the law's plan: long enough for slow starters to show, short enough to leave the
   // winner its training.
   const int64_t half_plan = std::max<int64_t>(1, entrants.front().iterations) / 4;
@@ -29,10 +33,13 @@ int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, 
   return r >= kMinRaceIterations ? r : 0;
 }
 
-int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial) {
+int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial,
+                        int64_t from_a, int64_t from_b) {
   const double per_iteration = a + b + (reserve_start_trial ? std::max(a, b) : 0.0);
   if (!(per_iteration > 0) || !(seconds_left > 0)) return 0;
-  const double fit = seconds_left / per_iteration;
+  // n iterations in all cost a·(n − from_a) + b·(n − from_b), and the trial's run n·max(a, b) from the start.
+  const double fit = (seconds_left + a * static_cast<double>(std::max<int64_t>(0, from_a)) +
+                      b * static_cast<double>(std::max<int64_t>(0, from_b))) / per_iteration;
   const int64_t n = std::min<int64_t>(2 * first_round, static_cast<int64_t>(std::min(fit, 1e9) + 1e-9)) / 5 * 5;
   // A final no longer than the first round measures less than that round did: its leader stands.
   return n > first_round && n >= kMinRaceIterations ? n : 0;
@@ -199,8 +206,20 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         const double m = race.entries[e].run_seconds_per_iteration;
         return m > 0 ? m : entrants[e].seconds_per_iteration;
       };
+      // What each finalist goes on from: the final runs alive[1] first, beside alive[0]'s held run if both fit.
+      auto held_run = [&](size_t e) -> const RetrainState* {
+        for (const Held& h : held) {
+          if (h.entry == e) return h.state.get();
+        }
+        return nullptr;
+      };
+      const RetrainState* second = held_run(alive[1]);
+      const RetrainState* first = held_run(alive[0]);
+      const bool first_stays = first != nullptr && static_cast<uint64_t>(first->held_bytes) +
+                                                           entrants[alive[1]].memory_bytes <= options.memory_budget;
       rounds_iterations = FinalIterations(rounds_iterations, measured(alive[0]), measured(alive[1]), seconds_left,
-                                          options.reserve_start_trial);
+                                          options.reserve_start_trial, first_stays ? first->iterations : 0,
+                                          second != nullptr ? second->iterations : 0);
       if (rounds_iterations == 0) {
         race.winner = alive.front();
         break;

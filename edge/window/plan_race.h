@@ -69,8 +69,8 @@ struct RaceResult {
 };
 
 // The iterations each entrant runs in the first round: `seconds` over the predicted cost of both rounds (every
-// entrant for r unless there are only two, the two slowest for 2r, and with `reserve_start_trial` one more 2r run of
-// the slowest), at most a quarter of the law's plan (entrants[0].iterations), rounded down to a multiple of 5; 0 when
+// entrant for r, then the two slowest r more each, as finalists going on from their first runs; with only two
+// entrants 2r each, one round; and with `reserve_start_trial` one more 2r run of the slowest, from the start), at most a quarter of the law's plan (entrants[0].iterations), rounded down to a multiple of 5; 0 when
 // fewer than kMinRaceIterations fit.
 int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, bool reserve_start_trial = false);
 
@@ -80,7 +80,10 @@ int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, 
 // `reserve_start_trial` the time of one more run of the slower finalist is kept for the start trial. Rounded down to
 // a multiple of 5; 0 when no more than the first round's iterations fit, or fewer than kMinRaceIterations (no final:
 // the first round's leader wins, and the trial repeats its first round).
-int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial);
+// `from_a` / `from_b`: the iterations a finalist goes on from (its first-round run held; 0: it starts again), which
+// the final does not pay for again.
+int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial,
+                        int64_t from_a = 0, int64_t from_b = 0);
 
 // The round of `entry` that the start trial after the race repeats (RunWindow): its last when the race was pinned,
 // else its longest round whose iterations fit `seconds` at the speed of its last whole run; -1 when none fits or it

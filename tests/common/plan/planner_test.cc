@@ -193,6 +193,17 @@ TEST(EvaluatePlan, AgreesWithTheSolverOnTheSolversOwnChoice) {
   EXPECT_FALSE(EvaluatePlan(request, std::vector<size_t>(r.costs.size(), 99), 25).ok());
 }
 
+// An option combination at the most iterations on the grid that fit the window (TopPlans ranks on the grid; FitPlan
+// also fills the window between grid values).
+absl::StatusOr<Plan> AtBestGridValue(const PlanRequest& r, const std::vector<size_t>& options) {
+  absl::StatusOr<Plan> best = EvaluatePlan(r, options, r.iteration_grid.front());
+  for (int64_t q : r.iteration_grid) {
+    auto plan = EvaluatePlan(r, options, q);
+    if (plan.ok() && plan->train_seconds <= r.window_seconds * (1 + 1e-12) && q > best->iterations) best = plan;
+  }
+  return best;
+}
+
 // Every feasible, gaining option combination of `r` at its best q, by brute force: (predicted accuracy, options).
 std::vector<std::pair<double, std::vector<size_t>>> AllPlans(const PlanRequest& r) {
   std::vector<std::pair<double, std::vector<size_t>>> all;
@@ -205,7 +216,7 @@ std::vector<std::pair<double, std::vector<size_t>>> AllPlans(const PlanRequest& 
       if (!trains && options[i] != 0) canonical = false;
     }
     if (trains && canonical) {
-      auto plan = FitPlan(r, options);
+      auto plan = AtBestGridValue(r, options);
       if (plan.ok() && plan->feasible && plan->train_seconds <= r.window_seconds * (1 + 1e-12) &&
           plan->predicted_accuracy > r.law.acc0 + 1e-12) {
         all.push_back({plan->predicted_accuracy, options});
@@ -277,15 +288,41 @@ TEST(FitPlan, RunsTheMostIterationsThatFitTheWindow) {
   r.iteration_grid = {10, 20, 40, 80};
   auto at_10 = EvaluatePlan(r, options, 10);
   ASSERT_TRUE(at_10.ok());
-  r.window_seconds = at_10->seconds_per_iteration * 45;  // 40 fit, 80 do not
+  r.window_seconds = at_10->seconds_per_iteration * 47;  // 40 fit on the grid, 80 do not: 45 fill the window
   auto fitted = FitPlan(r, options);
   ASSERT_TRUE(fitted.ok()) << fitted.status();
-  EXPECT_EQ(fitted->iterations, 40);
+  EXPECT_EQ(fitted->iterations, 45);
+  EXPECT_LE(fitted->train_seconds, r.window_seconds);
+  auto at_40 = EvaluatePlan(r, options, 40);
+  ASSERT_TRUE(at_40.ok());
+  EXPECT_GT(fitted->predicted_accuracy, at_40->predicted_accuracy);  // re-evaluated at the iterations it runs
+  r.window_seconds = at_10->seconds_per_iteration * 500;  // far more than the grid's top: the top
+  fitted = FitPlan(r, options);
+  ASSERT_TRUE(fitted.ok());
+  EXPECT_EQ(fitted->iterations, 80);
   r.window_seconds = at_10->seconds_per_iteration * 5;  // not even the smallest: the smallest, honestly timed
   fitted = FitPlan(r, options);
   ASSERT_TRUE(fitted.ok());
   EXPECT_EQ(fitted->iterations, 10);
   EXPECT_GT(fitted->train_seconds, r.window_seconds);
+}
+
+TEST(FillWindow, APlanUsesTheWindowBetweenGridValues) {
+  PlanRequest r = ThreeBlocks();
+  r.iteration_grid = {10, 20, 40, 80};
+  auto solved = EvaluatePlan(r, {1, 1, 1}, 40);  // everything trains, at a grid value
+  ASSERT_TRUE(solved.ok() && solved->feasible && solved->first_trainable == 0);
+  r.window_seconds = solved->seconds_per_iteration * 63;  // 40 fit on the grid, 80 do not
+  auto filled = FillWindow(r, *solved);
+  ASSERT_TRUE(filled.ok()) << filled.status();
+  EXPECT_EQ(filled->iterations, 60);
+  for (size_t k = 0; k < filled->blocks.size(); ++k) {
+    EXPECT_EQ(filled->blocks[k].option_index, solved->blocks[k].option_index);  // the same forms
+  }
+  EXPECT_GE(filled->predicted_accuracy, solved->predicted_accuracy);
+  Plan frozen = *solved;
+  frozen.first_trainable = -1;
+  EXPECT_EQ(FillWindow(r, frozen)->iterations, 40);  // nothing trains: as it is
 }
 
 }  // namespace

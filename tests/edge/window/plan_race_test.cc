@@ -23,18 +23,20 @@ Plan Timed(double seconds_per_iteration) {
 }
 
 TEST(PlanRace, FirstRoundFitsBothRoundsIntoTheRaceSeconds) {
-  // 4 entrants at 0.01/0.02/0.03/0.04 s: round 1 costs r·0.10, the final the two slowest 2r·0.07; 12 s → r = 50.
-  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 12.0), 50);
+  // 4 entrants at 0.01/0.02/0.03/0.04 s: round 1 costs r·0.10, the final the two slowest r more each (they go on
+  // from their first runs), r·0.07; 12 s → r = 70.
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 12.0), 70);
   // Plenty of time: a quarter of the law's 400 iterations (the final runs half of them).
   EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 1000.0), 100);
   // Two entrants: only the final, 2r·0.03 = 12 s → r = 200, capped at 100.
   EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02)}, 6.0), 100);
   EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02)}, 0.9), 15);
-  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 2.0), 0);  // under 10
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 1.5), 0);  // under 10
   EXPECT_EQ(FirstRoundIterations({Timed(0.01)}, 100.0), 0);                                       // nothing to race
-  // A start trial to follow: one more 2r run of the slowest, r·0.10 + 2r·0.07 + 2r·0.04 = r·0.32; 16 s → r = 50.
-  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 16.0, true), 50);
-  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 16.0, false), 65);
+  // A start trial to follow: one more 2r run of the slowest from the start, r·0.10 + r·0.07 + 2r·0.04 = r·0.25;
+  // 16 s → r = 64 → 60.
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 16.0, true), 60);
+  EXPECT_EQ(FirstRoundIterations({Timed(0.01), Timed(0.02), Timed(0.03), Timed(0.04)}, 16.0, false), 90);
 }
 
 TEST(PlanRace, TheFinalRunsWhatFitsAtTheMeasuredSpeedsEqualForBoth) {
@@ -46,6 +48,11 @@ TEST(PlanRace, TheFinalRunsWhatFitsAtTheMeasuredSpeedsEqualForBoth) {
   EXPECT_EQ(FinalIterations(5, 0.1, 0.1, 2.4, false), 10);       // 12 fit: rounded down to a multiple of 5
   EXPECT_EQ(FinalIterations(5, 0.1, 0.1, 1.5, false), 0);        // under 10: no final
   EXPECT_EQ(FinalIterations(100, 0.1, 0.1, -1.0, false), 0);     // the race's time is gone
+  // Finalists that go on from their first-round runs pay only for the iterations they add.
+  EXPECT_EQ(FinalIterations(10, 0.1, 0.1, 2.0, false), 0);           // from the start: 10 fit, no longer than r
+  EXPECT_EQ(FinalIterations(10, 0.1, 0.1, 2.0, false, 10, 10), 20);  // (2 + 1 + 1) / 0.2 = 20
+  EXPECT_EQ(FinalIterations(10, 0.1, 0.1, 2.0, false, 10, 0), 15);   // one goes on: (2 + 1) / 0.2 = 15
+  EXPECT_EQ(FinalIterations(100, 0.1, 0.1, 30.0, false, 100, 100), 200);  // 250 fit: capped at 2r
 }
 
 TEST(PlanRace, TheStartTrialRepeatsTheLongestRoundThatFitsItsSeconds) {
@@ -196,7 +203,7 @@ TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {
 }
 
 TEST(PlanRace, LeavesOutTheSlowestAlternativesRatherThanNotRacing) {
-  // The third entrant is predicted 100× slower: with it, not even 10 iterations each fit 2 s; without it the law's
+  // The third entrant is predicted 100× slower: with it, not even 10 iterations each fit 2 s (0.203·r); without it the law's
   // plan and the second race (the final alone, 2r at 0.002 s: r = 100 of the law's 200 / 4 = 50 → 50).
   Window w = MakeWindow(240);
   w.entrants[2].seconds_per_iteration = 0.1;
@@ -215,12 +222,12 @@ TEST(PlanRace, LeavesOutTheSlowestAlternativesRatherThanNotRacing) {
   EXPECT_NE(race->text.find("(too slow to race)"), std::string::npos) << race->text;
 
   // The largest last-k is the last alternative to stay out, even when it is the slowest: with 0.05 and 0.06 s per
-  // iteration all three need 0.331·r s (r = 5 in 2.5 s: too few); without the first block alone 0.122·r (r = 20).
+  // iteration all three need 0.221·r s (r = 5 in 2 s: too few); without the first block alone 0.122·r (r = 15).
   w.entrants[1].seconds_per_iteration = 0.05;
   w.entrants[2].seconds_per_iteration = 0.06;
   w.entrants[2].note = kRaceLastKNote;
-  options.seconds = 2.5;
-  ASSERT_EQ(FirstRoundIterations(w.entrants, 2.5), 0);
+  options.seconds = 2.0;
+  ASSERT_EQ(FirstRoundIterations(w.entrants, 2.0), 0);
   auto floor = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
   ASSERT_TRUE(floor.ok()) << floor.status();
   ASSERT_TRUE(floor->raced) << floor->text;
