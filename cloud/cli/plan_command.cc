@@ -90,7 +90,8 @@ absl::Status RunPlanCommand(const PlanCommandOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("the law has ", request.law.weights.size(), " block weights, the model ",
                                                    request.blocks.size(), " blocks"));
   }
-  ASSIGN_OR_RETURN(Plan plan, SolvePlan(request));
+  ASSIGN_OR_RETURN(Plan solved, SolvePlan(request));
+  ASSIGN_OR_RETURN(Plan plan, FillWindow(request, solved));  // as a window runs it
 
   if (o.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::parse(plan.ToJson());

@@ -65,10 +65,13 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   // stay out (never the law's plan), since a race of fewer entrants still turns a wrong law into a measurement.
   std::vector<size_t> alive(entrants.size());
   std::iota(alive.begin(), alive.end(), 0);
+  // The start trial's run is kept out of the race's seconds, unless that leaves no race at all: the race decides
+  // what trains, the trial only where from, so the race goes first (the trial then runs if time is left).
+  bool reserve = options.reserve_start_trial;
   auto first_round_of = [&](const std::vector<size_t>& who) {
     std::vector<Plan> subset;
     for (size_t e : who) subset.push_back(entrants[e]);
-    return FirstRoundIterations(subset, options.seconds, options.reserve_start_trial);
+    return FirstRoundIterations(subset, options.seconds, reserve);
   };
   int64_t rounds_iterations = 0;
   if (!label_free && entrants.size() >= 2) {
@@ -81,8 +84,16 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         if (a_last_k != b_last_k) return a_last_k;  // last-k sorts lowest: dropped last
         return entrants[a].seconds_per_iteration < entrants[b].seconds_per_iteration;
       };
-      while ((rounds_iterations = first_round_of(alive)) == 0 && alive.size() > 2) {
-        alive.erase(std::max_element(alive.begin() + 1, alive.end(), drop_order));
+      for (int attempt = 0; attempt < 2 && rounds_iterations == 0; ++attempt) {
+        if (attempt == 1) {
+          if (!reserve) break;
+          reserve = false;
+          alive.resize(entrants.size());
+          std::iota(alive.begin(), alive.end(), 0);
+        }
+        while ((rounds_iterations = first_round_of(alive)) == 0 && alive.size() > 2) {
+          alive.erase(std::max_element(alive.begin() + 1, alive.end(), drop_order));
+        }
       }
     }
   }
@@ -218,7 +229,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       const bool first_stays = first != nullptr && static_cast<uint64_t>(first->held_bytes) +
                                                            entrants[alive[1]].memory_bytes <= options.memory_budget;
       rounds_iterations = FinalIterations(rounds_iterations, measured(alive[0]), measured(alive[1]), seconds_left,
-                                          options.reserve_start_trial, first_stays ? first->iterations : 0,
+                                          reserve, first_stays ? first->iterations : 0,
                                           second != nullptr ? second->iterations : 0);
       if (rounds_iterations == 0) {
         race.winner = alive.front();

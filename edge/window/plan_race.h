@@ -42,8 +42,9 @@ struct RaceOptions {
   uint64_t memory_budget = 0;
   int64_t batch = 64;
   uint64_t seed = 1;
-  // A start trial follows the race (RunWindow: another start is a candidate): the final leaves time for one more run
-  // of its slower finalist (FinalIterations).
+  // A start trial follows the race (RunWindow: another start is a candidate): the first round and the final leave time
+  // for one more run of the slower finalist (FinalIterations), unless then not even two entrants fit — the race
+  // comes first.
   bool reserve_start_trial = false;
 };
 

@@ -202,6 +202,23 @@ TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {
   EXPECT_EQ(hurried->text, "no race (too little time)");
 }
 
+TEST(PlanRace, RacesWithoutTheStartTrialsTimeRatherThanNotAtAll) {
+  // Two entrants at 0.001 s: 2r·0.002 for the race, 2r·0.001 more for the trial's run; 0.05 s fit r = 8 → 5 with the
+  // trial (too few), r = 12 → 10 without it.
+  Window w = MakeWindow(240);
+  w.entrants.resize(2);
+  ASSERT_EQ(FirstRoundIterations(w.entrants, 0.05, true), 0);
+  ASSERT_EQ(FirstRoundIterations(w.entrants, 0.05, false), 10);
+  RaceOptions options;
+  options.seconds = 0.05;
+  options.memory_budget = 64ull << 20;
+  options.batch = 32;
+  options.reserve_start_trial = true;
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  EXPECT_TRUE(race->raced) << race->text;
+}
+
 TEST(PlanRace, LeavesOutTheSlowestAlternativesRatherThanNotRacing) {
   // The third entrant is predicted 100× slower: with it, not even 10 iterations each fit 2 s (0.203·r); without it the law's
   // plan and the second race (the final alone, 2r at 0.002 s: r = 100 of the law's 200 / 4 = 50 → 50).
