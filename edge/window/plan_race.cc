@@ -149,9 +149,15 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   };
   bool final_round = alive.size() <= 2;
   while (true) {
-    // The final runs the first round's leader last: its state is the one kept when only one fits.
+    // The first round runs the entrants that need the most memory first, while few runs are held; the final runs
+    // the first round's leader last: its state is the one kept when only one fits.
     std::vector<size_t> order = alive;
-    if (final_round) std::reverse(order.begin(), order.end());
+    if (final_round) {
+      std::reverse(order.begin(), order.end());
+    } else {
+      std::stable_sort(order.begin(), order.end(),
+                       [&](size_t a, size_t b) { return entrants[a].memory_bytes > entrants[b].memory_bytes; });
+    }
     for (size_t k = 0; k < order.size(); ++k) {
       if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
       const size_t e = order[k];

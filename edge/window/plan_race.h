@@ -2,7 +2,7 @@
 // (RaceAlternatives in common/plan/window_plan.h) each train r iterations from the same start on the window's
 // labeled samples, are scored on the held-out slice as they would be deployed (proxies written back; no gain when
 // keep-best would keep the deployed model; at equal accuracy the lower held-out loss ranks first), the two best
-// train 2r (the final: half the law's plan, so that a plan that starts slowly but goes further can show it; fewer,
+// go on to 2r (the final: half the law's plan, so that a plan that starts slowly but goes further can show it; fewer,
 // equal for both, when 2r does not fit the time left at their speeds measured in the first round; none when no more
 // than r fit), and the measured leader is the plan the window trains. Its measured time per iteration tells the
 // window how many iterations it can still finish. The law is fitted from short curves and misranks plans
@@ -18,8 +18,9 @@
 // the final's iterations, and the winner's last run is kept (RaceResult::winner_state) for the window's training to
 // continue. A run's state is held beside the next run only when the held bytes and that run's predicted peak fit the
 // memory budget together (the next run's budget is what the held states leave; the lowest-ranked is let go first),
-// so the race never holds more than the budget; the final runs the first round's leader last, so that when only one
-// state fits it is the likely winner's. Not thread-safe.
+// so the race never holds more than the budget. The first round runs the entrants with the largest predicted peak
+// first (while little is held), the final the first round's leader last, so that when only one state fits it is
+// the likely winner's. Not thread-safe.
 #pragma once
 
 #include <chrono>

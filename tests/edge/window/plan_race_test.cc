@@ -202,6 +202,29 @@ TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {
   EXPECT_EQ(hurried->text, "no race (too little time)");
 }
 
+TEST(PlanRace, TheFirstRoundRunsTheLargestPeakFirstSoThatTheOthersCanBeHeld) {
+  // Entrant 2 is predicted at just under the budget (and trains nothing, so it loses): run after the others it would
+  // push both of their runs out of memory; run first, both are held and the finalists go on from them.
+  Window w = MakeWindow(240);
+  RaceOptions options;
+  options.seconds = 600;
+  options.first_round = 20;
+  options.memory_budget = 64ull << 20;
+  options.batch = 32;
+  options.seed = 3;
+  w.entrants[0].memory_bytes = w.entrants[1].memory_bytes = 1 << 20;
+  w.entrants[2].memory_bytes = options.memory_budget - 1;
+  for (BlockDecision& d : w.entrants[2].blocks) d.form = BlockChoice::Frozen();
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  EXPECT_EQ(race->entries[2].iterations, (std::vector<int64_t>{0})) << race->text;
+  for (size_t e = 0; e < 2; ++e) {
+    EXPECT_EQ(race->entries[e].went_on_from, (std::vector<int64_t>{0, 20})) << race->text;
+  }
+  EXPECT_NE(race->winner_state, nullptr);
+}
+
 TEST(PlanRace, RacesWithoutTheStartTrialsTimeRatherThanNotAtAll) {
   // Two entrants at 0.001 s: 2r·0.002 for the race, 2r·0.001 more for the trial's run; 0.05 s fit r = 8 → 5 with the
   // trial (too few), r = 12 → 10 without it.
