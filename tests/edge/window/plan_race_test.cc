@@ -97,15 +97,21 @@ Window MakeWindow(int64_t samples) {
   return w;
 }
 
+// A race with time to spare and its first round pinned at `first_round` iterations.
+RaceOptions Pinned(int64_t first_round, uint64_t seed) {
+  RaceOptions options;
+  options.seconds = 600;
+  options.first_round = first_round;
+  options.memory_budget = 64ull << 20;
+  options.batch = 32;
+  options.seed = seed;
+  return options;
+}
+
 TEST(PlanRace, TheWinnerMeasuredBestInTheLastRoundAndTheModelIsUntouched) {
   const Window w = MakeWindow(240);
   const TensorMap head = *w.model->GetBlock("head");
-  RaceOptions options;
-  options.seconds = 600;
-  options.first_round = 20;
-  options.memory_budget = 64ull << 20;
-  options.batch = 32;
-  options.seed = 3;
+  RaceOptions options = Pinned(20, 3);
   auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
   ASSERT_TRUE(race.ok()) << race.status();
   ASSERT_TRUE(race->raced) << race->text;
@@ -145,12 +151,7 @@ TEST(PlanRace, HoldsARunOnlyWhereItFitsBesideTheNextInTheBudget) {
   // held exactly when the winner ran last.
   Window w = MakeWindow(240);
   w.entrants.resize(2);
-  RaceOptions options;
-  options.seconds = 600;
-  options.first_round = 10;
-  options.memory_budget = 64ull << 20;
-  options.batch = 32;
-  options.seed = 5;
+  RaceOptions options = Pinned(10, 5);
   for (Plan& p : w.entrants) p.memory_bytes = options.memory_budget - 1;
   auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
   ASSERT_TRUE(race.ok()) << race.status();
@@ -206,12 +207,7 @@ TEST(PlanRace, TheFirstRoundRunsTheLargestPeakFirstSoThatTheOthersCanBeHeld) {
   // Entrant 2 is predicted at just under the budget (and trains nothing, so it loses): run after the others it would
   // push both of their runs out of memory; run first, both are held and the finalists go on from them.
   Window w = MakeWindow(240);
-  RaceOptions options;
-  options.seconds = 600;
-  options.first_round = 20;
-  options.memory_budget = 64ull << 20;
-  options.batch = 32;
-  options.seed = 3;
+  RaceOptions options = Pinned(20, 3);
   w.entrants[0].memory_bytes = w.entrants[1].memory_bytes = 1 << 20;
   w.entrants[2].memory_bytes = options.memory_budget - 1;
   for (BlockDecision& d : w.entrants[2].blocks) d.form = BlockChoice::Frozen();
