@@ -21,6 +21,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCloudChannel(const std::strin
                                                                 const ClientSecurity& s) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(8 << 20);  // chunks are ≤ 1 MiB; headroom for the largest manifest
+  // gRPC's own reconnect backoff grows to 120 s; the callers back off themselves (the daemon's reconnect loop), so a
+  // channel that stays unconnected for minutes after the cloud is back only adds to it. Reconnect within 2 s.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   if (s.ca_file.empty()) {
     if (!IsLoopbackAddress(address)) {
       return absl::FailedPreconditionError(absl::StrCat("refusing plaintext to '", address,

@@ -258,7 +258,17 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   }
   PlanQuery again = query;
   again.base_version = runner_up.version;
-  ASSIGN_OR_RETURN(PlannedWindow replanned, source.PlanWindow(again));
+  // The cloud may have gone away since the plan came: the window then goes on from the start it has (it needs the
+  // cloud again only to push, and the outbox waits for that), rather than failing after the race.
+  absl::StatusOr<PlannedWindow> asked = source.PlanWindow(again);
+  if (!asked.ok()) {
+    spdlog::warn("window {}: no plan for v{} ({}); the window goes on from v{}", in.id, runner_up.version,
+                 std::string(asked.status().message()), in.base_version);
+    absl::StrAppendFormat(&out.start_text, " → v%d (no plan for v%d: %s)", in.base_version, runner_up.version,
+                          asked.status().message());
+    return false;
+  }
+  PlannedWindow replanned = *std::move(asked);
   std::vector<Plan> offered = {replanned.plan};
   offered.insert(offered.end(), replanned.alternatives.begin(), replanned.alternatives.end());
   auto match = std::find_if(offered.begin(), offered.end(), [&](const Plan& p) { return SameForms(p, winner); });

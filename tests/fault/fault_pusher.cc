@@ -2,10 +2,13 @@
 // bt-cloud concurrently for a while — register, report probes (analytic costs), pull the planned block, change one
 // weight, push — retrying through whatever the harness does to the cloud (kill -9, restarts). Every push the cloud
 // acknowledged is appended to --acked as one JSON line {"edge", "version", "block", "digest"}; the harness then
-// checks that each of them survived. Exit status 0 unless the arguments are bad.
+// checks that each of them survived. It pushes for --seconds or until SIGTERM/SIGINT, then prints its counts and the
+// first error of each edge (so that a run that acknowledged nothing says why). Exit status 0 unless the arguments
+// are bad.
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +37,9 @@ namespace {
 struct Counters {
   std::atomic<int> acked{0}, failed{0};
 };
+
+std::atomic<bool> g_stop{false};  // lock-free, so safe to set from a signal handler
+void OnStop(int) { g_stop.store(true); }
 
 // `bytes` (a block) with its first F32 value scaled by `factor`: a valid update of the same canonical size.
 std::string Modified(const std::string& bytes, float factor) {
@@ -110,11 +116,14 @@ int main(int argc, char** argv) {
   app.add_option("--work", work, "directory for the edges' block stores")->required();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
+  std::signal(SIGTERM, OnStop);
+  std::signal(SIGINT, OnStop);
 
   std::mutex out_mu;
   Counters counters;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   std::vector<std::thread> threads;
+  std::vector<std::string> first_error(static_cast<size_t>(edges));
   for (int i = 0; i < edges; ++i) {
     threads.emplace_back([&, i] {
       const std::string edge = "e" + std::to_string(i);
@@ -131,7 +140,7 @@ int main(int argc, char** argv) {
       client.set_deadline(std::chrono::milliseconds(5000));
       const bt::BlockStore store(work + "/" + edge);
       std::mt19937 rng(static_cast<uint32_t>(1000 + i));
-      while (std::chrono::steady_clock::now() < deadline) {
+      while (!g_stop.load() && std::chrono::steady_clock::now() < deadline) {
         std::string line;
         absl::Status s = OnePush(client, edge, store, rng, &line);
         if (s.ok()) {
@@ -140,6 +149,7 @@ int main(int argc, char** argv) {
           ++counters.acked;
         } else {
           ++counters.failed;
+          if (first_error[static_cast<size_t>(i)].empty()) first_error[static_cast<size_t>(i)] = s.ToString();
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
       }
@@ -147,5 +157,10 @@ int main(int argc, char** argv) {
   }
   for (auto& t : threads) t.join();
   std::printf("acknowledged %d pushes, %d attempts failed\n", counters.acked.load(), counters.failed.load());
+  for (int i = 0; i < edges; ++i) {
+    if (!first_error[static_cast<size_t>(i)].empty()) {
+      std::printf("e%d's first failure: %s\n", i, first_error[static_cast<size_t>(i)].c_str());
+    }
+  }
   return 0;
 }

@@ -36,17 +36,21 @@ done
 start_cloud() { "$BUILD/bt-cloud" -c "$WORK/cloud.yaml" serve >> "$WORK/cloud.log" 2>&1 & CLOUD_PID=$!; }
 
 start_cloud
-# Long enough for every cycle (each ≤ 2.5 s of pushing + the restart).
+wait_for_port "$P_CLOUD" || fail "bt-cloud did not start"
+# The pusher runs until the cycles are done (TERM); its --seconds is only a backstop.
 "$BUILD/bt-fault-pusher" --cloud "127.0.0.1:$P_CLOUD" --edges "$EDGES" --token-dir "$WORK/tokens" \
-  --seconds $((CYCLES * 3 + 3)) --acked "$WORK/acked.jsonl" --work "$WORK/edges" > "$WORK/pusher.log" 2>&1 &
+  --seconds 3600 --acked "$WORK/acked.jsonl" --work "$WORK/edges" > "$WORK/pusher.log" 2>&1 &
 PUSHER_PID=$!
 echo "== $CYCLES kill -9 cycles during concurrent pushes"
 for c in $(seq 1 "$CYCLES"); do
-  sleep "$(( (RANDOM % 20) / 10 + 1 )).$(( RANDOM % 10 ))"   # 1.0 to 2.9 s of pushing
+  # 1.0 to 2.9 s of pushing, counted from when the cloud listens (its start-up is slow on a loaded machine).
+  sleep "$(( (RANDOM % 20) / 10 + 1 )).$(( RANDOM % 10 ))"
   kill -KILL "$CLOUD_PID"; wait "$CLOUD_PID" 2>/dev/null || true
   start_cloud
+  wait_for_port "$P_CLOUD" || fail "bt-cloud did not come back after kill $c"
 done
-wait "$PUSHER_PID" || fail "the pusher failed"; PUSHER_PID=""
+sleep 2   # pushes to the last restarted cloud
+kill -TERM "$PUSHER_PID"; wait "$PUSHER_PID" || fail "the pusher failed"; PUSHER_PID=""
 cat "$WORK/pusher.log"
 kill -TERM "$CLOUD_PID"; wait "$CLOUD_PID" || fail "bt-cloud did not stop cleanly"
 echo "== restart (the start-up sweep), then the checks"

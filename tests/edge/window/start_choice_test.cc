@@ -162,6 +162,9 @@ class RacingSource final : public PlanSource {
   }
   absl::StatusOr<PlannedWindow> PlanWindow(const PlanQuery& query) override {
     bases.push_back(query.base_version);
+    if (answers >= 0 && static_cast<int>(bases.size()) > answers) {
+      return absl::UnavailableError("bt-cloud: Connection refused");
+    }
     PlannedWindow planned;
     planned.plan = plan_;
     planned.alternatives = {alternative_};
@@ -169,36 +172,40 @@ class RacingSource final : public PlanSource {
   }
   ProbeNeeds needs() const override { return {false, false}; }
   std::vector<uint64_t> bases;
+  int answers = -1;  // how many plans it gives before the cloud goes away (−1: all)
 
  private:
   Plan plan_, alternative_;
 };
 
-// Accuracy before training is not how well a start retrains. The trained model with its head's bias pushed toward
-// one class predicts that class for most samples and scores below an untrained model on the labeled samples, but
-// its features still separate the classes: a short retraining moves the bias back, while the untrained model has
-// the task to learn. The start trial (the race's winner retrained from the runner-up for the iterations of its
-// last round) switches to it, and the window plans again from it.
+// A trained model with its head's bias pushed toward one class: it predicts that class for most samples and scores
+// below an untrained model on the labeled samples, but its features still separate the classes.
+std::unique_ptr<BlockModel> BiasedHead(const BlockModel& trained, const ImageDataset& data) {
+  auto biased = *CopyModel(trained);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor logits = biased->Forward(biased->PrepareInput(data.images));
+  const int64_t minority = data.labels.to(torch::kFloat32).mean().item<double>() < 0.5 ? 1 : 0;
+  // How far each majority-class sample is from flipping; the bias moves past three quarters of them.
+  const torch::Tensor margin = (logits.select(1, 1 - minority) - logits.select(1, minority))
+                                   .masked_select(data.labels.ne(minority));
+  const double shift = std::get<0>(margin.sort()).select(0, margin.size(0) * 3 / 4).item<double>();
+  const std::string head = biased->layout().back().name;
+  TensorMap weights = *biased->GetBlock(head);
+  for (auto& [name, t] : weights) {
+    if (t.dim() == 1 && t.size(0) == 2) t[minority] += shift;
+  }
+  EXPECT_TRUE(biased->SetBlock(head, weights).ok());
+  return biased;
+}
+
+// Accuracy before training is not how well a start retrains: a short retraining moves the biased head's bias back,
+// while the untrained model has the task to learn. The start trial (the race's winner retrained from the runner-up
+// for the iterations of its last round) switches to it, and the window plans again from it.
 TEST(StartChoice, TheStartTrialPrefersTheVersionThatRetrainsBetter) {
   StartWindow w;
   const ImageDataset data = fixtures::ToyData(160, 9);
   w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
-  auto biased = *CopyModel(*w.trained);
-  {
-    torch::NoGradGuard no_grad;
-    const torch::Tensor logits = biased->Forward(biased->PrepareInput(data.images));
-    const int64_t minority = data.labels.to(torch::kFloat32).mean().item<double>() < 0.5 ? 1 : 0;
-    // How far each majority-class sample is from flipping; the bias moves past three quarters of them.
-    const torch::Tensor margin = (logits.select(1, 1 - minority) - logits.select(1, minority))
-                                     .masked_select(data.labels.ne(minority));
-    const double shift = std::get<0>(margin.sort()).select(0, margin.size(0) * 3 / 4).item<double>();
-    const std::string head = biased->layout().back().name;
-    TensorMap weights = *biased->GetBlock(head);
-    for (auto& [name, t] : weights) {
-      if (t.dim() == 1 && t.size(0) == 2) t[minority] += shift;
-    }
-    ASSERT_TRUE(biased->SetBlock(head, weights).ok());
-  }
+  const auto biased = BiasedHead(*w.trained, data);
   const auto untrained = *CreateVitModel(Tiny(), 4);
   ASSERT_LT(Evaluate(biased.get(), data)->accuracy(), Evaluate(untrained.get(), data)->accuracy());
 
@@ -213,6 +220,30 @@ TEST(StartChoice, TheStartTrialPrefersTheVersionThatRetrainsBetter) {
   EXPECT_EQ(source.bases, (std::vector<uint64_t>{5, 2}));  // the plan that trains is the one made for the new start
   EXPECT_TRUE(out->deployed) << out->outcome;
   EXPECT_GT(out->accuracy_after, 0.9);
+}
+
+// The cloud goes away between the plan and the trial's switch (found in the daemons' test: the cloud stopped during
+// the race and the whole window failed). The window goes on from the start it has and still deploys; only the push
+// needs the cloud, and the outbox waits for it.
+TEST(StartChoice, AStartTrialWhoseNewPlanCannotBeHadKeepsTheStart) {
+  StartWindow w;
+  const ImageDataset data = fixtures::ToyData(160, 9);
+  w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
+  const auto biased = BiasedHead(*w.trained, data);
+  const auto untrained = *CreateVitModel(Tiny(), 4);
+
+  WindowInput in = Input(w, *untrained, 5);
+  in.budget.race_iterations = 10;
+  in.starts.push_back({2, "biased head", [&] { return CopyModel(*biased); }});
+  RacingSource source(*untrained);
+  source.answers = 1;
+  auto out = RunWindow(std::move(in), source, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(source.bases, (std::vector<uint64_t>{5, 2}));  // the trial switched, and asked
+  EXPECT_NE(out->start_text.find("no plan for v2"), std::string::npos) << out->start_text;
+  EXPECT_EQ(out->start_version, 5u) << out->start_text;
+  EXPECT_TRUE(out->retrained);
+  EXPECT_TRUE(out->deployed) << out->outcome;
 }
 
 }  // namespace
