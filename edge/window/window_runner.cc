@@ -138,7 +138,8 @@ int ChooseIntraOpThreads(BlockModel& model, const torch::Tensor& images) {
   }
   if (chosen != cores) {
     spdlog::info("window: {} intra-op thread (a forward and backward took {:.0f} ms with {} threads, {:.0f} ms with "
-                 "one: another process holds a core)", chosen, 1000 * all, cores, 1000 * one);
+                 "one: {})", chosen, 1000 * all, cores, 1000 * one,
+                 one < 0.7 * all ? "another process holds a core" : "too little work per step to split it");
   }
   return chosen;
 }
