@@ -198,22 +198,32 @@ std::unique_ptr<BlockModel> BiasedHead(const BlockModel& trained, const ImageDat
   return biased;
 }
 
+// The start trial's window: deployed v5 is an untrained model, and v2 the biased head (a start that scores lower
+// before training but retrains better); two entrants race one round of 20 iterations, and the trial runs 20.
+struct TrialWindow {
+  StartWindow w;
+  ImageDataset data = fixtures::ToyData(160, 9);
+  std::unique_ptr<BlockModel> biased, untrained = *CreateVitModel(Tiny(), 4);
+  TrialWindow() {
+    w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
+    biased = BiasedHead(*w.trained, data);
+  }
+  WindowInput Make() const {
+    WindowInput in = Input(w, *untrained, 5);
+    in.budget.race_iterations = 10;
+    in.starts.push_back({2, "biased head", [this] { return CopyModel(*biased); }});
+    return in;
+  }
+};
+
 // Accuracy before training is not how well a start retrains: a short retraining moves the biased head's bias back,
 // while the untrained model has the task to learn. The start trial (the race's winner retrained from the runner-up
 // for the iterations of its last round) switches to it, and the window plans again from it.
 TEST(StartChoice, TheStartTrialPrefersTheVersionThatRetrainsBetter) {
-  StartWindow w;
-  const ImageDataset data = fixtures::ToyData(160, 9);
-  w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
-  const auto biased = BiasedHead(*w.trained, data);
-  const auto untrained = *CreateVitModel(Tiny(), 4);
-  ASSERT_LT(Evaluate(biased.get(), data)->accuracy(), Evaluate(untrained.get(), data)->accuracy());
-
-  WindowInput in = Input(w, *untrained, 5);
-  in.budget.race_iterations = 10;  // two entrants: one round of 20 iterations, and the trial's 20
-  in.starts.push_back({2, "biased head", [&] { return CopyModel(*biased); }});
-  RacingSource source(*untrained);
-  auto out = RunWindow(std::move(in), source, nullptr);
+  const TrialWindow t;
+  ASSERT_LT(Evaluate(t.biased.get(), t.data)->accuracy(), Evaluate(t.untrained.get(), t.data)->accuracy());
+  RacingSource source(*t.untrained);
+  auto out = RunWindow(t.Make(), source, nullptr);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_NE(out->start_text.find("planned again"), std::string::npos) << out->start_text;
   EXPECT_EQ(out->start_version, 2u) << out->start_text;
@@ -226,18 +236,10 @@ TEST(StartChoice, TheStartTrialPrefersTheVersionThatRetrainsBetter) {
 // the race and the whole window failed). The window goes on from the start it has and still deploys; only the push
 // needs the cloud, and the outbox waits for it.
 TEST(StartChoice, AStartTrialWhoseNewPlanCannotBeHadKeepsTheStart) {
-  StartWindow w;
-  const ImageDataset data = fixtures::ToyData(160, 9);
-  w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
-  const auto biased = BiasedHead(*w.trained, data);
-  const auto untrained = *CreateVitModel(Tiny(), 4);
-
-  WindowInput in = Input(w, *untrained, 5);
-  in.budget.race_iterations = 10;
-  in.starts.push_back({2, "biased head", [&] { return CopyModel(*biased); }});
-  RacingSource source(*untrained);
+  const TrialWindow t;
+  RacingSource source(*t.untrained);
   source.answers = 1;
-  auto out = RunWindow(std::move(in), source, nullptr);
+  auto out = RunWindow(t.Make(), source, nullptr);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(source.bases, (std::vector<uint64_t>{5, 2}));  // the trial switched, and asked
   EXPECT_NE(out->start_text.find("no plan for v2"), std::string::npos) << out->start_text;
