@@ -8,26 +8,28 @@ namespace bt {
 
 HeldOutScore HeldOutScores(ComposedModel& model, const ImageDataset& data, int64_t batch_size) {
   torch::NoGradGuard no_grad;
+  HeldOutScore score;
+  const int64_t outputs = data.labels.numel();
+  if (data.size() == 0 || outputs == 0) return score;
+  score.hits.reserve(static_cast<size_t>(outputs));
   int64_t correct = 0;
   double loss_sum = 0;
   for (int64_t b = 0; b < data.size(); b += batch_size) {
     ImageDataset batch = data.Slice(b, std::min(b + batch_size, data.size()));
     const torch::Tensor logits = model.ForwardRaw(batch.images);
-    correct += CountCorrect(logits, batch.labels);
+    const torch::Tensor hits = logits.argmax(-1).eq(batch.labels).flatten().to(torch::kUInt8).contiguous();
+    const uint8_t* h = hits.data_ptr<uint8_t>();
+    score.hits.insert(score.hits.end(), h, h + hits.numel());
+    correct += hits.sum().item<int64_t>();
     loss_sum += OutputLoss(logits, batch.labels).item<double>() * static_cast<double>(batch.labels.numel());
   }
-  const double outputs = static_cast<double>(data.labels.numel());
-  if (data.size() == 0 || outputs == 0) return {};
-  return {static_cast<double>(correct) / outputs, loss_sum / outputs};
+  score.accuracy = static_cast<double>(correct) / static_cast<double>(outputs);
+  score.loss = loss_sum / static_cast<double>(outputs);
+  return score;
 }
 
 double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t batch_size) {
   return HeldOutScores(model, data, batch_size).accuracy;
-}
-
-bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b) {
-  if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
-  return a.loss < b.loss;
 }
 
 void TrainStep(ComposedModel& model, torch::optim::Optimizer& optimizer, const ImageDataset& train, int64_t batch,

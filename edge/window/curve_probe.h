@@ -16,6 +16,7 @@
 #include "common/plan/planner.h"
 #include "common/plan/retraining_law.h"
 #include "common/base/status.h"
+#include "edge/window/held_out_score.h"
 
 namespace bt {
 
@@ -51,15 +52,7 @@ struct CurveProbeResult {
 // window's memory budget, so windows pass their training batch).
 double HeldOutAccuracy(ComposedModel& model, const ImageDataset& data, int64_t batch = 500);
 
-// A model's score on a held-out slice: accuracy, and the mean cross-entropy that breaks accuracy ties. The slice is
-// a fifth of a window's labeled samples (23 images on a small window), so two models often score the same accuracy;
-// the loss still tells the one that is closer to right.
-struct HeldOutScore {
-  double accuracy = 0;
-  double loss = 0;  // mean cross-entropy per scored output (label-free windows: 0, unused)
-};
-// Higher accuracy; at equal accuracy, the lower loss.
-bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b);
+// A model's score on a held-out slice (edge/window/held_out_score.h), with its per-output hits.
 HeldOutScore HeldOutScores(ComposedModel& model, const ImageDataset& data, int64_t batch = 500);
 
 // One optimiser step on a random batch of `train` (cross-entropy). Shared by probes and retraining windows. With

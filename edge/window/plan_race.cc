@@ -59,7 +59,10 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                                      const CancelToken* cancel) {
   RaceResult race;
   if (entrants.empty()) return absl::InvalidArgumentError("race: no entrants");
-  for (const Plan& p : entrants) race.entries.push_back(RaceEntry{PlanText(p)});
+  for (const Plan& p : entrants) {
+    race.entries.emplace_back();
+    race.entries.back().plan = PlanText(p);
+  }
   const bool label_free = samples.labeled.size() < kMinLabeledSamples;
   // Who races: everyone, unless their first round does not fit the race's seconds — then the slowest alternatives
   // stay out (never the law's plan), since a race of fewer entrants still turns a wrong law into a measurement.
@@ -102,7 +105,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                                                                           : "no race (too little time)";
     return race;
   }
-  const auto start = std::chrono::steady_clock::now();
+  auto now = [&] { return options.clock ? options.clock() : std::chrono::steady_clock::now(); };
+  const auto start = now();
   const auto deadline = start + std::chrono::milliseconds(static_cast<int64_t>(1000 * options.seconds));
   // With two entrants there is only the final round.
   if (alive.size() <= 2) rounds_iterations *= 2;
@@ -158,34 +162,42 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       std::stable_sort(order.begin(), order.end(),
                        [&](size_t a, size_t b) { return entrants[a].memory_bytes > entrants[b].memory_bytes; });
     }
+    // A run the deadline cut short caps the round's later runs at the iterations it reached, so that the round
+    // compares its entrants at equal iterations (a later run's longer training would otherwise win it).
+    int64_t round_cap = rounds_iterations;
     for (size_t k = 0; k < order.size(); ++k) {
       if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
       const size_t e = order[k];
+      if (options.on_run) options.on_run(e, race.entries[e].iterations.size());
       std::unique_ptr<RetrainState> resume = take(e);  // its first-round run, in the final
       make_room(entrants[e].memory_bytes);
-      const auto run_start = std::chrono::steady_clock::now();
+      const auto run_start = now();
       Plan plan = entrants[e];
-      plan.iterations = rounds_iterations;
+      plan.iterations = round_cap;
       PlanTraining training;
       training.memory_budget = options.memory_budget - held_bytes();
-      const auto left = deadline - std::chrono::steady_clock::now();
+      const auto left = deadline - now();
       training.time_budget = std::max(std::chrono::milliseconds(1),
                                       std::chrono::duration_cast<std::chrono::milliseconds>(left) /
                                           static_cast<int64_t>(order.size() - k));
       training.batch = options.batch;
       training.seed = options.seed;
       training.keep_state = true;
+      training.clock = options.clock;
       auto trained = RunPlan(model, plan, samples, training, cancel, std::move(resume));
       HeldOutScore score{-1, 0};  // a run that failed (memory) loses
       if (trained.ok()) {
         score = ScoreAsDeployed(*trained);
         race.entries[e].iterations.push_back(trained->iterations);
         race.entries[e].went_on_from.push_back(trained->resumed_from);
+        if (trained->stop_reason == "deadline" && trained->iterations > 0 && trained->iterations < round_cap) {
+          round_cap = trained->iterations;
+        }
         const int64_t ran = trained->iterations - trained->resumed_from;  // this run's own
         if (ran > 0) {
           race.entries[e].seconds_per_iteration = trained->train_seconds / static_cast<double>(ran);
           race.entries[e].run_seconds_per_iteration =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() /
+              std::chrono::duration<double>(now() - run_start).count() /
               static_cast<double>(ran);
         }
       } else {
@@ -208,7 +220,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       return ScoresAbove({race.entries[a].accuracy.back(), race.entries[a].loss.back()},
                          {race.entries[b].accuracy.back(), race.entries[b].loss.back()});
     });
-    if (alive.size() <= 2 || std::chrono::steady_clock::now() >= deadline) {
+    if (alive.size() <= 2 || now() >= deadline) {
       race.winner = alive.front();
       break;
     }
@@ -218,7 +230,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       rounds_iterations *= 2;
     } else {
       const double seconds_left =
-          std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+          std::chrono::duration<double>(deadline - now()).count();
       auto measured = [&](size_t e) {  // its first round's run (the plan's prediction if that run failed)
         const double m = race.entries[e].run_seconds_per_iteration;
         return m > 0 ? m : entrants[e].seconds_per_iteration;
@@ -247,7 +259,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   race.winner_state = take(race.winner);
   held.clear();
   race.raced = true;
-  race.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  race.seconds = std::chrono::duration<double>(now() - start).count();
   std::vector<std::string> parts;
   for (size_t e = 0; e < race.entries.size(); ++e) {
     std::vector<std::string> scores;

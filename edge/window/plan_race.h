@@ -4,7 +4,8 @@
 // keep-best would keep the deployed model; at equal accuracy the lower held-out loss ranks first), the two best
 // go on to 2r (the final: half the law's plan, so that a plan that starts slowly but goes further can show it; fewer,
 // equal for both, when 2r does not fit the time left at their speeds measured in the first round; none when no more
-// than r fit), and the measured leader is the plan the window trains. Its measured time per iteration tells the
+// than r fit), and the measured leader is the plan the window trains. A run the deadline cuts short caps the later
+// runs of its round at the iterations it reached: a round compares its entrants at equal iterations. Its measured time per iteration tells the
 // window how many iterations it can still finish. The law is fitted from short curves and misranks plans
 // (bt-bench --oracle); the race costs at most kRaceShare of the training time and turns a wrong law into a lost
 // share of it, not a lost window. A race followed by a start trial (RunWindow) keeps time for the trial's run.
@@ -25,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,8 @@ struct RaceOptions {
   // for one more run of the slower finalist (FinalIterations), unless then not even two entrants fit — the race
   // comes first.
   bool reserve_start_trial = false;
+  SteadyClock clock;  // null: std::chrono::steady_clock (tests inject one)
+  std::function<void(size_t entrant, size_t round)> on_run;  // before each run (round 0: the first)
 };
 
 struct RaceEntry {

@@ -161,7 +161,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       if (reshaped) {
         ASSIGN_OR_RETURN(state->deployed_score, score_full(deployed));
       }
-      state->best_score = state->score_before;
+      state->choice.Offer(state->score_before);
       if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
       state->best = model->SnapshotTrainable();
       state->optimizer = std::make_unique<torch::optim::AdamW>(
@@ -173,7 +173,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     }
     const HeldOutScore score_before = state->score_before;
     const HeldOutScore deployed_score = state->deployed_score;
-    HeldOutScore& best_score = state->best_score;
+    CheckpointChoice& choice = state->choice;
     std::vector<torch::Tensor>& best = state->best;
     torch::optim::AdamW& optimizer = *state->optimizer;
     std::chrono::steady_clock::duration& eval_cost = state->eval_cost;
@@ -211,8 +211,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
         evaluated = it;
         if (o.label_free && it < o.max_iterations) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
         eval_cost = clock() - eval_start;
-        if (ScoresAbove(current, best_score)) {
-          best_score = current;
+        if (choice.Offer(current)) {
           result.best_iteration = it;
           best = model->SnapshotTrainable();
         }
@@ -223,8 +222,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     if (result.iterations > evaluated && result.stop_reason != "cancelled") {
       const HeldOutScore current = score();
       evaluated = result.iterations;
-      if (ScoresAbove(current, best_score)) {
-        best_score = current;
+      if (choice.Offer(current)) {
         result.best_iteration = result.iterations;
         best = model->SnapshotTrainable();
       }
@@ -237,8 +235,8 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     // Keep-best, and never worse than what is deployed: what would be deployed (for reshaped plans, the full blocks
     // with the best checkpoint written back) must beat the deployed model on the held-out slice. A kept run goes on
     // from its last iteration, not from its best: its current weights come back afterwards.
-    HeldOutScore after = best_score;
-    bool better = result.best_iteration > 0 && ScoresAbove(best_score, score_before);
+    HeldOutScore after = choice.kept();
+    bool better = result.best_iteration > 0 && ScoresAbove(after, score_before);
     std::vector<torch::Tensor> current;
     if (better && o.keep_state) current = model->SnapshotTrainable();
     if (better) model->RestoreTrainable(best);
@@ -259,7 +257,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       if (!better) {
         spdlog::info("retrain: the proxies written back into full blocks score {:.4f} (loss {:.4f}) on the held-out "
                      "slice (the composed model {:.4f}), not above the deployed model's {:.4f} (loss {:.4f})",
-                     after.accuracy, after.loss, best_score.accuracy, deployed_score.accuracy, deployed_score.loss);
+                     after.accuracy, after.loss, choice.kept().accuracy, deployed_score.accuracy, deployed_score.loss);
       }
     }
     if (o.label_free) {

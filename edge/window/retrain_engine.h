@@ -1,6 +1,8 @@
 // One retraining window on the edge: the deployed model composed per the plan (frozen / train / train@s blocks,
 // no-grad before the first trainable block), trained on the window's labeled samples under hard limits, keeping
-// the best checkpoint on a held-out slice (by accuracy; at equal accuracy the lower loss), and never handing back a model that scores worse than the deployed one.
+// the best checkpoint on a held-out slice (CheckpointChoice: the latest within one paired standard error of the
+// highest accuracy, edge/window/held_out_score.h says why), and never handing back a model that scores worse than
+// the deployed one.
 //
 // Limits are hard: a plan whose predicted peak exceeds the memory budget is refused before it starts; if the
 // measured peak (counting allocator) crosses the budget during the run, training stops with ResourceExhausted
@@ -20,6 +22,7 @@
 #include "common/data/dataset.h"
 #include "common/base/status.h"
 #include "edge/window/curve_probe.h"
+#include "edge/window/held_out_score.h"
 
 namespace bt {
 
@@ -60,7 +63,8 @@ struct RetrainState {
   std::unique_ptr<ComposedModel> model;
   std::unique_ptr<torch::optim::AdamW> optimizer;
   std::vector<torch::Tensor> best;  // keep-best's checkpoint of the trainable parameters
-  HeldOutScore best_score, score_before, deployed_score;
+  CheckpointChoice choice;  // keep-best's record over the run's evaluations (the first: before training)
+  HeldOutScore score_before, deployed_score;
   int64_t iterations = 0, best_iteration = 0, evaluated = 0;
   std::chrono::steady_clock::duration eval_cost{};
   double train_seconds = 0;         // of the runs so far

@@ -90,8 +90,8 @@ absl::StatusOr<RetrainResult> RunPlan(const BlockModel& model, const Plan& plan,
   if (options.on_iteration) {
     retrain.on_iteration = [&](int64_t it) { options.on_iteration(it, retrain.max_iterations); };
   }
-  return RetrainWindow(model, choices, options.label_free ? samples.all : samples.labeled, retrain, cancel, nullptr,
-                       std::move(resume));
+  return RetrainWindow(model, choices, options.label_free ? samples.all : samples.labeled, retrain, cancel,
+                       options.clock, std::move(resume));
 }
 
 absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,

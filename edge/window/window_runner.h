@@ -82,6 +82,7 @@ struct PlanTraining {
   // Keep the run's state to continue it (RetrainOptions::keep_state): nothing is written into the model then.
   bool keep_state = false;
   std::function<void(int64_t iteration, int64_t of)> on_iteration;
+  SteadyClock clock;  // null: std::chrono::steady_clock (tests inject one)
 };
 
 struct TrainedPlan {

@@ -36,6 +36,23 @@ TEST(CurveProbe, MeasuresEveryPlannedRunWithinABudget) {
   EXPECT_TRUE(FitLaw(result->points, prior).ok());
 }
 
+TEST(CurveProbe, AScoreCarriesOneHitPerScoredOutputInTheSlicesOrder) {
+  auto deployed = *CreateVitModel(Tiny(), 1);
+  auto model = *ComposedModel::Create(*deployed, std::vector<BlockChoice>(deployed->layout().size()));
+  const ImageDataset data = fixtures::ToyData(37, 2);
+  const HeldOutScore whole = HeldOutScores(*model, data, 10);  // in batches of 10: 4 batches, the last of 7
+  ASSERT_EQ(whole.hits.size(), 37u);
+  int64_t right = 0;
+  for (uint8_t h : whole.hits) right += h;
+  EXPECT_DOUBLE_EQ(whole.accuracy, static_cast<double>(right) / 37);
+  // Each hit is its own image's: scoring one image alone gives the same.
+  for (int64_t i : {0, 12, 36}) {
+    const HeldOutScore one = HeldOutScores(*model, data.Slice(i, i + 1));
+    ASSERT_EQ(one.hits.size(), 1u);
+    EXPECT_EQ(one.hits[0], whole.hits[static_cast<size_t>(i)]) << i;
+  }
+}
+
 TEST(CurveProbe, StopsWhenTheBudgetRunsOut) {
   auto deployed = *CreateVitModel(Tiny(), 1);
   auto now = std::chrono::steady_clock::time_point();

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "tests/testing/test_models.h"
 #include "common/plan/window_plan.h"
 #include "tests/testing/toy_data.h"
@@ -143,6 +146,35 @@ TEST(PlanRace, TheWinnerMeasuredBestInTheLastRoundAndTheModelIsUntouched) {
   EXPECT_EQ(race->winner_state->iterations, 40);
   EXPECT_EQ(race->winner_state->deployed, w.model.get());
   EXPECT_EQ(race->winner_state->plan, *ChoicesFromPlan(w.entrants[race->winner]));
+}
+
+TEST(PlanRace, ARunTheDeadlineCutsCapsTheRoundsLaterRunsAtItsIterations) {
+  // A clock that moves 1 ms per reading, and 50 ms while the final's first run trains (a finalist slower than its
+  // first round said): that run is cut by its share of the race's second; the leader, run after it at full speed,
+  // would go on to 40 iterations and win on iterations alone. It stops where the cut one did.
+  const Window w = MakeWindow(240);
+  RaceOptions options = Pinned(20, 3);
+  options.seconds = 1.0;
+  auto now = std::chrono::steady_clock::time_point{};
+  std::chrono::milliseconds step{1};
+  options.clock = [&] { return now += step; };
+  int final_runs = 0;
+  options.on_run = [&](size_t, size_t round) {
+    step = std::chrono::milliseconds(round == 1 && final_runs++ == 0 ? 50 : 1);
+  };
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  ASSERT_EQ(final_runs, 2) << race->text;
+  std::vector<int64_t> final_iterations;
+  for (const RaceEntry& e : race->entries) {
+    if (e.iterations.size() == 2) final_iterations.push_back(e.iterations[1]);
+  }
+  ASSERT_EQ(final_iterations.size(), 2u) << race->text;
+  const int64_t cut = std::min(final_iterations[0], final_iterations[1]);
+  EXPECT_LT(cut, 40) << race->text;  // the deadline cut the final's first run
+  EXPECT_GT(cut, 20) << race->text;  // after it went on from its first round
+  EXPECT_EQ(final_iterations[0], final_iterations[1]) << race->text;
 }
 
 TEST(PlanRace, HoldsARunOnlyWhereItFitsBesideTheNextInTheBudget) {

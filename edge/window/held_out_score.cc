@@ -1,0 +1,43 @@
+#include "edge/window/held_out_score.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace bt {
+
+bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b) {
+  if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
+  return a.loss < b.loss;
+}
+
+double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  const size_t n = a.size();
+  if (n < 2 || b.size() != n) return 0;
+  double sum = 0, sum_sq = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(a[i] != 0) - static_cast<double>(b[i] != 0);
+    sum += d;
+    sum_sq += d * d;
+  }
+  const double count = static_cast<double>(n);
+  const double variance = std::max(0.0, (sum_sq - sum * sum / count) / (count - 1));
+  return std::sqrt(variance / count);
+}
+
+bool CheckpointChoice::Offer(const HeldOutScore& score) {
+  if (!offered_ || ScoresAbove(score, best_)) {
+    if (!offered_) start_ = score;
+    offered_ = true;
+    best_ = score;
+    kept_ = score;
+    return true;
+  }
+  const double error = PairedStandardError(score.hits, best_.hits);
+  if (error > 0 && ScoresAbove(score, start_) && best_.accuracy - score.accuracy <= error) {
+    kept_ = score;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace bt
