@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   app.add_flag("--via-daemons", o.via_daemons,
                "also run blocktrainer through bt-cloud and bt-edge (child processes on loopback; state and logs under "
                "OUT/daemons) and compare with the in-process run");
+  app.add_flag("--curves", o.curves,
+               "record every held-out evaluation of each window's training run (iteration, the slice's score and "
+               "per-image hits, the same model on the domain's held-out set) in results.json, to judge keep-best; "
+               "the extra evaluations run inside the window's time");
   bool oracle = false;
   OracleOptions oracle_options;
   app.add_flag("--oracle", oracle,

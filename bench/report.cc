@@ -152,6 +152,14 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
                                {"wall_seconds", r.wall_seconds},
                                {"note", r.note}});
       if (r.slice_accuracy_after >= 0) jm["windows"].back()["slice_accuracy_after"] = r.slice_accuracy_after;
+      if (r.start_accuracy >= 0) jm["windows"].back()["start_accuracy"] = r.start_accuracy;
+      for (const WindowRecord::Evaluation& e : r.curve) {
+        jm["windows"].back()["curve"].push_back({{"iteration", e.iteration},
+                                                 {"slice_accuracy", e.slice_accuracy},
+                                                 {"slice_loss", e.slice_loss},
+                                                 {"slice_hits", e.slice_hits},
+                                                 {"set_accuracy", e.set_accuracy}});
+      }
       if (r.version > 0) jm["windows"].back()["version"] = r.version;
     }
     out["methods"].push_back(jm);
@@ -214,7 +222,8 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
     }
   }
   if (info.via_daemons) md += DaemonComparison(methods);
-  md += "\nbefore/after: accuracy on the domain's held-out samples; predicted: the law's prediction on the probe "
+  md += "\nbefore/after: accuracy on the domain's held-out samples (before: of the deployed model; a plan \"from "
+        "vN (x%)\" started from version N, which scored x% there); predicted: the law's prediction on the probe "
         "slice; peak memory: measured by the counting allocator during retraining; up: bytes of retrained blocks.\n";
   std::printf("%s", md.c_str());
   if (!out_dir.empty()) {

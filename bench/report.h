@@ -29,6 +29,17 @@ struct WindowRecord {
   // The window's own held-out slice (the scale the law predicts on): the trained model's score there, as the engine
   // read it (its best checkpoint); -1 when nothing trained.
   double slice_accuracy_after = -1;
+  // A window that started from another version than the deployed one (blocktrainer's zoo): that start's accuracy
+  // on the domain's held-out samples before training (`accuracy_before` is the deployed model's); -1 otherwise.
+  double start_accuracy = -1;
+  // bt-bench --curves: every held-out evaluation of the window's training run (after the race), in order.
+  struct Evaluation {
+    int64_t iteration = 0;
+    double slice_accuracy = 0, slice_loss = 0;
+    std::string slice_hits;  // "0110…": per slice image, right or not
+    double set_accuracy = 0;  // the same model on the domain's held-out samples
+  };
+  std::vector<Evaluation> curve;
   // Through the daemons only.
   uint64_t version = 0;             // the cloud's version after the window
 };

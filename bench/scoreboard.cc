@@ -140,7 +140,20 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
         input.starts = StartCandidates(m.zoo_versions, m.version, signature,
                                        [&m](const ZooVersion& v) { return CopyModel(*m.zoo_models.at(v.version)); });
       }
-      auto outcome = RunWindow(std::move(input), *m.source, cancel);
+      WindowHooks hooks;
+      if (o.curves) {
+        hooks.on_evaluation = [&](int64_t iteration, const HeldOutScore& slice, ComposedModel& model) {
+          WindowRecord::Evaluation e;
+          e.iteration = iteration;
+          e.slice_accuracy = slice.accuracy;
+          e.slice_loss = slice.loss;
+          for (uint8_t h : slice.hits) e.slice_hits.push_back(h ? '1' : '0');
+          // 8 images at a time: no more working memory than the window's own evaluations (its chunk is ≥ 8).
+          e.set_accuracy = HeldOutScores(model, eval, 8).accuracy;
+          r.curve.push_back(std::move(e));
+        };
+      }
+      auto outcome = RunWindow(std::move(input), *m.source, cancel, hooks);
       if (!outcome.ok()) {
         r.note = std::string(outcome.status().message());
         spdlog::warn("{}: window {}: {}", m.name, w + 1, r.note);
@@ -153,7 +166,16 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       r.plan = outcome->plan_text;
       r.race = outcome->race_text;
       r.start = outcome->start_text;
-      if (outcome->start_version != m.version) r.plan = absl::StrCat("from v", outcome->start_version, ": ", r.plan);
+      if (outcome->start_version != m.version) {
+        auto start = m.zoo_models.find(outcome->start_version);
+        if (start != m.zoo_models.end()) {
+          ASSIGN_OR_RETURN(EvalResult start_eval, Evaluate(start->second.get(), eval));
+          r.start_accuracy = start_eval.accuracy();
+        }
+        r.plan = r.start_accuracy >= 0 ? absl::StrFormat("from v%d (%.1f%%): %s", outcome->start_version,
+                                                         100 * r.start_accuracy, r.plan)
+                                       : absl::StrCat("from v", outcome->start_version, ": ", r.plan);
+      }
       if (!r.start.empty()) spdlog::info("{:>13}: {}", m.name, r.start);
       r.predicted_memory_bytes = plan.memory_bytes;
       r.predicted_train_seconds = plan.train_seconds;

@@ -27,6 +27,7 @@ struct ScoreboardOptions {
   int probe_runs = 0;                  // 0: curve runs fit into 10% of the window; N: exactly N (reproducible)
   int64_t race_iterations = 0;         // 0: the race's first round fits half the training time; N: exactly N
   bool via_daemons = false;            // also run blocktrainer through bt-cloud and bt-edge (bench/via_daemons.h)
+  bool curves = false;                 // record each training run's evaluations (WindowRecord::curve)
 };
 
 // Method names the benchmark knows.

@@ -25,19 +25,16 @@ double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint
 }
 
 bool CheckpointChoice::Offer(const HeldOutScore& score) {
-  if (!offered_ || ScoresAbove(score, best_)) {
-    if (!offered_) start_ = score;
+  if (!offered_ || ScoresAbove(score, highest_)) highest_ = score;
+  if (!offered_) {
     offered_ = true;
-    best_ = score;
     kept_ = score;
     return true;
   }
-  const double error = PairedStandardError(score.hits, best_.hits);
-  if (error > 0 && ScoresAbove(score, start_) && best_.accuracy - score.accuracy <= error) {
-    kept_ = score;
-    return true;
-  }
-  return false;
+  const double error = PairedStandardError(score.hits, kept_.hits);  // 0 without hits: ScoresAbove alone
+  if (!ScoresAbove(score, kept_) || (error > 0 && score.accuracy - kept_.accuracy <= error)) return false;
+  kept_ = score;
+  return true;
 }
 
 }  // namespace bt

@@ -157,6 +157,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       const auto baseline_start = clock();
       state->score_before = score();
       state->eval_cost = clock() - baseline_start;
+      if (o.on_evaluation) o.on_evaluation(0, state->score_before, *model);
       state->deployed_score = state->score_before;
       if (reshaped) {
         ASSIGN_OR_RETURN(state->deployed_score, score_full(deployed));
@@ -209,6 +210,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
         const auto eval_start = clock();
         const HeldOutScore current = score();
         evaluated = it;
+        if (o.on_evaluation) o.on_evaluation(it, current, *model);
         if (o.label_free && it < o.max_iterations) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);
         eval_cost = clock() - eval_start;
         if (choice.Offer(current)) {
@@ -222,6 +224,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
     if (result.iterations > evaluated && result.stop_reason != "cancelled") {
       const HeldOutScore current = score();
       evaluated = result.iterations;
+      if (o.on_evaluation) o.on_evaluation(result.iterations, current, *model);
       if (choice.Offer(current)) {
         result.best_iteration = result.iterations;
         best = model->SnapshotTrainable();

@@ -1,8 +1,8 @@
 // One retraining window on the edge: the deployed model composed per the plan (frozen / train / train@s blocks,
 // no-grad before the first trainable block), trained on the window's labeled samples under hard limits, keeping
-// the best checkpoint on a held-out slice (CheckpointChoice: the latest within one paired standard error of the
-// highest accuracy, edge/window/held_out_score.h says why), and never handing back a model that scores worse than
-// the deployed one.
+// the best checkpoint on a held-out slice (CheckpointChoice: a later checkpoint replaces the kept one only when it
+// scores above it by more than one paired standard error; edge/window/held_out_score.h says why), and never handing
+// back a model that scores worse than the deployed one.
 //
 // Limits are hard: a plan whose predicted peak exceeds the memory budget is refused before it starts; if the
 // measured peak (counting allocator) crosses the budget during the run, training stops with ResourceExhausted
@@ -46,6 +46,9 @@ struct RetrainOptions {
   bool label_free = false;
   double pseudo_label_weight = 0.3;
   std::function<void(int64_t iteration)> on_iteration;  // progress, called after every step
+  // After every held-out evaluation (iteration 0: before training), with the model as evaluated: benchmarks score
+  // it on data the window never sees, to judge keep-best's choice (bt-bench --curves).
+  std::function<void(int64_t iteration, const HeldOutScore& slice, ComposedModel& model)> on_evaluation;
   // Hand back the run's state (RetrainResult::state) so that a later call can continue it; the result then holds no
   // model (result.deployed still says whether the run's best would deploy). Labeled mode only.
   bool keep_state = false;

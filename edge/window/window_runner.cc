@@ -87,6 +87,7 @@ absl::StatusOr<RetrainResult> RunPlan(const BlockModel& model, const Plan& plan,
   retrain.seed = options.seed;
   retrain.label_free = options.label_free;
   retrain.keep_state = options.keep_state;
+  retrain.on_evaluation = options.on_evaluation;
   if (options.on_iteration) {
     retrain.on_iteration = [&](int64_t it) { options.on_iteration(it, retrain.max_iterations); };
   }
@@ -418,6 +419,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   training.batch = budget.batch;
   training.seed = in.seed;
   training.label_free = out.label_free;
+  training.on_evaluation = hooks.on_evaluation;
   training.on_iteration = [&](int64_t it, int64_t of) {
     state(WindowStage::kTraining, 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(std::max<int64_t>(1, of)));
   };

@@ -83,6 +83,7 @@ struct PlanTraining {
   bool keep_state = false;
   std::function<void(int64_t iteration, int64_t of)> on_iteration;
   SteadyClock clock;  // null: std::chrono::steady_clock (tests inject one)
+  std::function<void(int64_t iteration, const HeldOutScore& slice, ComposedModel& model)> on_evaluation;
 };
 
 struct TrainedPlan {
@@ -163,6 +164,8 @@ enum class WindowStage { kProbing, kPlanning, kPulling, kRacing, kTraining };
 struct WindowHooks {
   std::function<void(WindowStage stage, double progress)> on_state;  // progress: share of the window
   std::function<void(const WindowOutcome& so_far)> on_planned;               // plan known, before training
+  // Each held-out evaluation of the window's training run (RetrainOptions::on_evaluation; not the race's runs).
+  std::function<void(int64_t iteration, const HeldOutScore& slice, ComposedModel& model)> on_evaluation;
 };
 
 absl::StatusOr<WindowOutcome> RunWindow(WindowInput input, PlanSource& source, const CancelToken* cancel,

@@ -31,48 +31,42 @@ TEST(PairedStandardError, IsZeroWithoutComparableHits) {
   EXPECT_EQ(PairedStandardError({1}, {0}), 0.0);
 }
 
-TEST(CheckpointChoice, TakesTheLaterOfTwoCheckpointsWithinOneStandardErrorOfTheBest) {
+TEST(CheckpointChoice, SwitchesOnlyToACheckpointAboveTheKeptOneByMoreThanOneStandardError) {
   CheckpointChoice choice;
-  EXPECT_TRUE(choice.Offer(Score(10, 25)));  // before training
-  EXPECT_TRUE(choice.Offer(Score(16, 25)));  // the best so far
-  // One output fewer right, on other outputs: well within one paired standard error of the best.
-  const HeldOutScore later = Score(15, 25, 1.0, 3);
-  ASSERT_LE(16.0 / 25 - 15.0 / 25, PairedStandardError(later.hits, choice.best_seen().hits));
-  EXPECT_TRUE(choice.Offer(later));
-  EXPECT_DOUBLE_EQ(choice.kept().accuracy, 15.0 / 25);
-  EXPECT_DOUBLE_EQ(choice.best_seen().accuracy, 16.0 / 25);
+  EXPECT_TRUE(choice.Offer(Score(10, 25)));            // before training: kept until something beats it
+  EXPECT_TRUE(choice.Offer(Score(20, 25)));            // 10 more right, none fewer: far beyond the error
+  const HeldOutScore a_little = Score(21, 25, 1.0, 2);  // one more right, on other images: within it
+  ASSERT_LE(21.0 / 25 - 20.0 / 25, PairedStandardError(a_little.hits, choice.kept().hits));
+  EXPECT_FALSE(choice.Offer(a_little));
+  EXPECT_DOUBLE_EQ(choice.kept().accuracy, 20.0 / 25);
+  EXPECT_DOUBLE_EQ(choice.highest().accuracy, 21.0 / 25);
+  // Many more right than the kept one, each of them new: taken.
+  EXPECT_TRUE(choice.Offer(Score(25, 25)));
+  EXPECT_DOUBLE_EQ(choice.kept().accuracy, 1.0);
 }
 
-TEST(CheckpointChoice, KeepsTheBestWhenALaterCheckpointIsClearlyWorse) {
+TEST(CheckpointChoice, KeepsTheModelBeforeTrainingUntilACheckpointIsClearlyAboveIt) {
   CheckpointChoice choice;
-  choice.Offer(Score(50, 200));
-  choice.Offer(Score(150, 200));
-  // 40 fewer right out of 200, every one of them among the best's: far beyond one standard error.
-  EXPECT_FALSE(choice.Offer(Score(110, 200)));
-  EXPECT_DOUBLE_EQ(choice.kept().accuracy, 150.0 / 200);
+  choice.Offer(Score(12, 25));
+  EXPECT_FALSE(choice.Offer(Score(13, 25, 1.0, 3)));  // one image more in all, 7 that differ: noise on 25
+  EXPECT_FALSE(choice.Offer(Score(8, 25)));   // worse
+  EXPECT_DOUBLE_EQ(choice.kept().accuracy, 12.0 / 25);
+  // On 400 outputs, 40 more right (and none fewer) is far beyond one standard error.
+  CheckpointChoice large;
+  large.Offer(Score(200, 400));
+  EXPECT_TRUE(large.Offer(Score(240, 400)));
 }
 
-TEST(CheckpointChoice, NeverTakesACheckpointThatDoesNotBeatTheModelBeforeTraining) {
+TEST(CheckpointChoice, WithoutHitsTakesAScoreAboveTheKeptOne) {
   CheckpointChoice choice;
-  choice.Offer(Score(12, 25));            // before training
-  EXPECT_TRUE(choice.Offer(Score(13, 25)));
-  // Within one standard error of the best (13), but below the start (12): not taken.
-  const HeldOutScore worse = Score(11, 25, 1.0, 5);
-  ASSERT_LE(13.0 / 25 - 11.0 / 25, PairedStandardError(worse.hits, choice.best_seen().hits));
-  EXPECT_FALSE(choice.Offer(worse));
-  EXPECT_DOUBLE_EQ(choice.kept().accuracy, 13.0 / 25);
-}
-
-TEST(CheckpointChoice, WithoutHitsTakesOnlyAScoreAboveEveryEarlierOne) {
-  CheckpointChoice choice;
-  EXPECT_TRUE(choice.Offer(HeldOutScore{-2.0, 0, {}}));  // label-free: the negated objective
-  EXPECT_TRUE(choice.Offer(HeldOutScore{-1.0, 0, {}}));
-  EXPECT_FALSE(choice.Offer(HeldOutScore{-1.01, 0, {}}));
-  EXPECT_FALSE(choice.Offer(HeldOutScore{-1.0, 0, {}}));  // a tie is not above
+  EXPECT_TRUE(choice.Offer(HeldOutScore{-2.0, 0}));  // label-free: the negated objective
+  EXPECT_TRUE(choice.Offer(HeldOutScore{-1.0, 0}));
+  EXPECT_FALSE(choice.Offer(HeldOutScore{-1.01, 0}));
+  EXPECT_FALSE(choice.Offer(HeldOutScore{-1.0, 0}));  // a tie is not above
   EXPECT_DOUBLE_EQ(choice.kept().accuracy, -1.0);
 }
 
-TEST(CheckpointChoice, AtEqualAccuracyTheLowerLossRanksFirst) {
+TEST(CheckpointChoice, AtEqualAccuracyOnTheSameOutputsTheLowerLossIsAbove) {
   CheckpointChoice choice;
   choice.Offer(Score(5, 10, 2.0));
   EXPECT_TRUE(choice.Offer(Score(5, 10, 1.5)));  // identical hits: no standard error, the loss decides
