@@ -11,8 +11,9 @@
 // rule of CART in its online form: keep the simpler model unless a more complex one is better by more than one
 // standard error): a checkpoint replaces the kept one only when its accuracy is above it by more than one paired
 // standard error. Replayed over those curves (scripts/keep_best_curves.py), the held-out-set accuracy of what
-// would deploy: last-k 48.58% against 48.08% for the highest (10 windows, every evaluation recorded); keeping the
-// latest within one error of the highest 47.28%; the final checkpoint 46.72%.
+// would deploy for last-k: 48.58% against 48.08% for the highest (and 48.83 against 49.63% on a second run's
+// curves: for one run a wash); keeping the latest within one error of the highest 47.28%; the final checkpoint
+// 46.72%. The race, which ranks its entrants by what keep-best would deploy, gains most (DESIGN.md).
 #pragma once
 
 #include <cstdint>
