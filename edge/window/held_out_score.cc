@@ -24,6 +24,12 @@ double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint
   return std::sqrt(variance / count);
 }
 
+bool ClearlyAbove(const HeldOutScore& a, const HeldOutScore& b) {
+  if (!ScoresAbove(a, b)) return false;
+  const double error = PairedStandardError(a.hits, b.hits);  // 0 without hits: ScoresAbove alone
+  return error <= 0 || a.accuracy - b.accuracy > error;
+}
+
 bool CheckpointChoice::Offer(const HeldOutScore& score) {
   if (!offered_ || ScoresAbove(score, highest_)) highest_ = score;
   if (!offered_) {
@@ -31,8 +37,7 @@ bool CheckpointChoice::Offer(const HeldOutScore& score) {
     kept_ = score;
     return true;
   }
-  const double error = PairedStandardError(score.hits, kept_.hits);  // 0 without hits: ScoresAbove alone
-  if (!ScoresAbove(score, kept_) || (error > 0 && score.accuracy - kept_.accuracy <= error)) return false;
+  if (!ClearlyAbove(score, kept_)) return false;
   kept_ = score;
   return true;
 }

@@ -42,10 +42,15 @@ bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b);
 // text it understates the error (the rule then keeps closer to the highest score).
 double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b);
 
+// Whether `a` scores above `b` on evidence: ScoresAbove, and, when both carry hits over the same outputs, an accuracy
+// above b's by more than one paired standard error of their difference (without hits: ScoresAbove alone). The rule
+// every held-out decision that leaves a default uses: keep-best (the default: the checkpoint kept), the window's
+// start (the deployed version) and the start trial (the accuracy choice).
+bool ClearlyAbove(const HeldOutScore& a, const HeldOutScore& b);
+
 // Keep-best's choice over a run's evaluations, in order; the first offered is the model before training, which is
-// kept until a checkpoint beats it. Offer() says whether keep-best should take the offered checkpoint: it scores
-// above the kept one (ScoresAbove) by more than one paired standard error of their difference; without hits
-// (label-free windows) ScoresAbove alone. So the kept score never falls. Copyable: a resumed run carries it on.
+// kept until a checkpoint beats it. Offer() says whether keep-best should take the offered checkpoint: it is
+// ClearlyAbove the kept one (label-free windows carry no hits: ScoresAbove alone). So the kept score never falls. Copyable: a resumed run carries it on.
 class CheckpointChoice {
  public:
   bool Offer(const HeldOutScore& score);

@@ -208,6 +208,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       }
       race.entries[e].accuracy.push_back(score.accuracy);
       race.entries[e].loss.push_back(score.loss);
+      race.entries[e].hits.push_back(std::move(score.hits));
       if (trained.ok() && trained->state) {
         held.push_back({e, std::move(trained->state)});
         sort_held();

@@ -58,6 +58,7 @@ struct RaceEntry {
   std::vector<int64_t> iterations;  // per round it ran
   std::vector<double> accuracy;     // held-out slice, as it would be deployed, per round
   std::vector<double> loss;         // its mean cross-entropy there (breaks accuracy ties), per round
+  std::vector<std::vector<uint8_t>> hits;  // per round: per scored output of the slice (empty for a failed run)
   std::vector<int64_t> went_on_from;  // per round: the iterations of its earlier run it continued (0: from the start)
   double seconds_per_iteration = 0; // measured in its last run (training and its evaluations)
   double run_seconds_per_iteration = 0;  // the whole of its last run (the model's copy and every evaluation too)

@@ -271,6 +271,8 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       result.accuracy_after = after.accuracy;
       result.loss_before = deployed_score.loss;
       result.loss_after = after.loss;
+      result.hits_before = deployed_score.hits;
+      result.hits_after = after.hits;
     }
     result.deployed = better;
     if (o.keep_state) {

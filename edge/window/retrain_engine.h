@@ -80,6 +80,7 @@ struct RetrainResult {
   double accuracy_after = 0;      // best checkpoint as it would be deployed (proxies written back) on the slice
   double loss_before = 0;         // mean cross-entropy on the slice, of the same two (keep-best breaks accuracy
   double loss_after = 0;          // ties by it: HeldOutScore)
+  std::vector<uint8_t> hits_before, hits_after;  // per scored output of the slice, of the same two (labeled mode)
   double objective_before = 0;    // label-free mode: information-maximisation loss of the deployed model
   double objective_after = 0;     // label-free mode: the same for the best checkpoint (lower is better)
   int64_t iterations = 0;
@@ -95,7 +96,8 @@ struct RetrainResult {
 // What a run leaves on the held-out slice: the retrained model's score when it deployed, else the deployed model's
 // (keep-best kept it). How the race and the start trial compare runs.
 inline HeldOutScore ScoreAsDeployed(const RetrainResult& r) {
-  return r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after} : HeldOutScore{r.accuracy_before, r.loss_before};
+  return r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after, r.hits_after}
+                    : HeldOutScore{r.accuracy_before, r.loss_before, r.hits_before};
 }
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;

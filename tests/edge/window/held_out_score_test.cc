@@ -31,6 +31,19 @@ TEST(PairedStandardError, IsZeroWithoutComparableHits) {
   EXPECT_EQ(PairedStandardError({1}, {0}), 0.0);
 }
 
+TEST(ClearlyAbove, NeedsMoreThanOnePairedStandardErrorWhenBothCarryHits) {
+  EXPECT_TRUE(ClearlyAbove(Score(20, 25), Score(10, 25)));  // 10 more right, none fewer
+  // One more right on other images: 3 outputs differ, the difference 1/25 is within their error.
+  const HeldOutScore one_more = Score(21, 25, 1.0, 2), base = Score(20, 25);
+  ASSERT_LE(1.0 / 25, PairedStandardError(one_more.hits, base.hits));
+  EXPECT_FALSE(ClearlyAbove(one_more, base));
+  EXPECT_FALSE(ClearlyAbove(base, one_more));  // nor below: never above without ScoresAbove
+  // Without hits (or over other outputs) ScoresAbove alone decides.
+  EXPECT_TRUE(ClearlyAbove(HeldOutScore{0.84, 1.0}, HeldOutScore{0.80, 1.0}));
+  EXPECT_TRUE(ClearlyAbove(Score(21, 25), Score(20, 24)));
+  EXPECT_FALSE(ClearlyAbove(HeldOutScore{0.80, 1.0}, HeldOutScore{0.80, 0.9}));
+}
+
 TEST(CheckpointChoice, SwitchesOnlyToACheckpointAboveTheKeptOneByMoreThanOneStandardError) {
   CheckpointChoice choice;
   EXPECT_TRUE(choice.Offer(Score(10, 25)));            // before training: kept until something beats it

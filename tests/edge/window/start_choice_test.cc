@@ -1,11 +1,15 @@
 // Where a window starts: the drift signature tells drifts apart (and not models), StartCandidates offers the
 // foundation and the nearest stored versions but never the head, and RunWindow starts from the candidate that
-// scores best on the window's labeled samples — the plan source then sees that version as the base.
+// scores best on the window's labeled samples when it is clearly above the deployed one — the plan source then sees
+// that version as the base.
 #include "edge/window/start_choice.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/train/trainer.h"
+#include "edge/window/held_out_score.h"
 #include "edge/window/window_runner.h"
 #include "tests/testing/test_models.h"
 #include "tests/testing/toy_data.h"
@@ -136,6 +140,50 @@ TEST(StartChoice, TheDeployedVersionWinsTiesAndLabelFreeWindows) {
   EXPECT_EQ(out->start_version, 5u);
   EXPECT_FALSE(built);
   EXPECT_NE(out->start_text.find("label-free"), std::string::npos);
+}
+
+// Per labeled sample, 1 when `model`'s top-1 answer is right.
+std::vector<uint8_t> Hits(BlockModel& model, const ImageDataset& data) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor right =
+      model.Forward(model.PrepareInput(data.images)).argmax(1).eq(data.labels).to(torch::kUInt8).contiguous();
+  return std::vector<uint8_t>(right.data_ptr<uint8_t>(), right.data_ptr<uint8_t>() + right.numel());
+}
+
+double Accuracy(const std::vector<uint8_t>& hits) {
+  return static_cast<double>(std::count(hits.begin(), hits.end(), 1)) / static_cast<double>(hits.size());
+}
+
+// A version above the deployed one on the labeled samples by less than one paired standard error is within the
+// noise: the window stays where it is and names why; that version is the runner-up a start trial would retrain.
+// Here the version is the deployed one with its head's two outputs swapped — right exactly where the deployed one
+// is wrong — on samples half of whose labels are flipped, so that it is right on 61 of 120 and the deployed one on
+// 59: one sample in 60 apart, every sample in dispute. (The first test's version, right on many more, is taken.)
+TEST(StartChoice, AVersionOnlyNoiseAboveTheDeployedOneIsNotAStart) {
+  StartWindow w;
+  ImageDataset data = fixtures::ToyData(120, 9);
+  ASSERT_EQ(Accuracy(Hits(*w.trained, data)), 1.0);
+  data.labels.slice(0, 0, 61) = 1 - data.labels.slice(0, 0, 61);
+  w.samples = SplitWindowSamples(data, torch::ones({data.size()}, torch::kBool));
+  auto swapped = *CopyModel(*w.trained);
+  const std::string head = swapped->layout().back().name;
+  TensorMap weights = *swapped->GetBlock(head);
+  for (auto& [name, t] : weights) {
+    if (t.size(0) == 2) t = t.flip({0}).contiguous();  // the output layer's rows (and bias): class 0 ↔ class 1
+  }
+  ASSERT_TRUE(swapped->SetBlock(head, weights).ok());
+  const std::vector<uint8_t> deployed_hits = Hits(*w.trained, data), swapped_hits = Hits(*swapped, data);
+  ASSERT_NEAR(Accuracy(swapped_hits) - Accuracy(deployed_hits), 2.0 / 120, 1e-9);
+  ASSERT_LT(2.0 / 120, PairedStandardError(swapped_hits, deployed_hits));
+  WindowInput in = Input(w, *w.trained, 5);
+  in.starts.push_back({2, "within the noise", [&] { return CopyModel(*swapped); }});
+  RecordingSource source;
+  auto out = RunWindow(std::move(in), source, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->start_version, 5u) << out->start_text;
+  EXPECT_EQ(source.base, 5u);
+  EXPECT_NE(out->start_text.find("v2 not clearly above"), std::string::npos) << out->start_text;
+  EXPECT_FALSE(out->deployed);
 }
 
 // A plan source that offers the same two plans for any base — every block, or the head alone — and records the
