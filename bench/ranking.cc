@@ -42,4 +42,10 @@ size_t RankOf(double value, const std::vector<double>& values, double tolerance)
   return better + 1;
 }
 
+double MeanAbsoluteSamplingError(double p, long long n) {
+  if (n < 1) return 0;
+  p = std::clamp(p, 0.0, 1.0);
+  return std::sqrt(2.0 / M_PI) * std::sqrt(p * (1 - p) / static_cast<double>(n));
+}
+
 }  // namespace bt

@@ -1,5 +1,5 @@
-// Rank statistics the oracle reports (torch-free): ranks with ties averaged, Spearman's correlation, and where one
-// value ranks among others.
+// Statistics the reports use (torch-free): ranks with ties averaged, Spearman's correlation, where one value ranks
+// among others (the oracle), and a held-out slice's sampling error (the scoreboard).
 #pragma once
 
 #include <cstddef>
@@ -16,5 +16,9 @@ double SpearmanCorrelation(const std::vector<double>& a, const std::vector<doubl
 
 // 1 + how many of `values` exceed `value` by more than `tolerance`: its competition rank, best = 1.
 size_t RankOf(double value, const std::vector<double>& values, double tolerance = 1e-12);
+
+// The mean absolute error of an accuracy read on `n` outputs when the true accuracy is `p` (binomial, normal
+// approximation: sqrt(2/π)·sqrt(p(1−p)/n)); what any prediction made from that reading inherits. 0 when n < 1.
+double MeanAbsoluteSamplingError(double p, long long n);
 
 }  // namespace bt

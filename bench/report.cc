@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
+#include "bench/ranking.h"
 #include "common/base/file_util.h"
 #include "common/base/units.h"
 #include "nlohmann/json.hpp"
@@ -152,6 +153,7 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
                                {"wall_seconds", r.wall_seconds},
                                {"note", r.note}});
       if (r.slice_accuracy_after >= 0) jm["windows"].back()["slice_accuracy_after"] = r.slice_accuracy_after;
+      if (r.slice_outputs > 0) jm["windows"].back()["slice_outputs"] = r.slice_outputs;
       if (r.start_accuracy >= 0) jm["windows"].back()["start_accuracy"] = r.start_accuracy;
       for (const WindowRecord::Evaluation& e : r.curve) {
         jm["windows"].back()["curve"].push_back({{"iteration", e.iteration},
@@ -183,7 +185,8 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
   for (const MethodResult& m : methods) {
     if (m.name.rfind("blocktrainer", 0) != 0) continue;
     double abs_error = 0, signed_error = 0, time_error = 0, slice_abs = 0, slice_signed = 0, slice_gap = 0;
-    int n = 0, timed = 0, on_slice = 0;
+    double floor = 0;  // the slice's own sampling error, summed over the windows whose slice size is known
+    int n = 0, timed = 0, on_slice = 0, sized = 0;
     for (const WindowRecord& r : m.windows) {
       if (r.iterations == 0) continue;
       const double e = r.predicted_accuracy - r.accuracy_after;
@@ -195,6 +198,11 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
         slice_signed += r.predicted_accuracy - r.slice_accuracy_after;
         slice_gap += r.slice_accuracy_after - r.accuracy_after;
         ++on_slice;
+      }
+      if (r.slice_outputs > 0) {
+        // A prediction made from the slice inherits its sampling error at the accuracy the model reached.
+        floor += MeanAbsoluteSamplingError(r.accuracy_after, r.slice_outputs);
+        ++sized;
       }
       if (r.train_seconds > 0 && r.predicted_train_seconds > 0) {
         time_error += std::abs(r.predicted_train_seconds - r.train_seconds) / r.train_seconds;
@@ -219,6 +227,13 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
       out["prediction_error"][m.name]["slice"] = {{"mean_abs_points", 100 * slice_abs / on_slice},
                                                   {"mean_points", 100 * slice_signed / on_slice},
                                                   {"slice_over_held_out_points", 100 * slice_gap / on_slice}};
+    }
+    if (sized > 0) {
+      md += absl::StrFormat("%s: the slice's own sampling error alone (binomial, at the accuracy reached, on its "
+                            "images or tokens) would leave a prediction made from it off by %.2f points mean |error| "
+                            "(%d windows): the floor of the law's error against the held-out set.\n",
+                            m.name, 100 * floor / sized, sized);
+      out["prediction_error"][m.name]["slice_sampling_floor_points"] = 100 * floor / sized;
     }
   }
   if (info.via_daemons) md += DaemonComparison(methods);

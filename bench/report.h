@@ -29,6 +29,7 @@ struct WindowRecord {
   // The window's own held-out slice (the scale the law predicts on): the trained model's score there, as the engine
   // read it (its best checkpoint); -1 when nothing trained.
   double slice_accuracy_after = -1;
+  int64_t slice_outputs = 0;  // how many outputs that slice scores (0: not known)
   // A window that started from another version than the deployed one (blocktrainer's zoo): that start's accuracy
   // on the domain's held-out samples before training (`accuracy_before` is the deployed model's); -1 otherwise.
   double start_accuracy = -1;

@@ -193,6 +193,7 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
       }
       r.iterations = outcome->iterations;
       r.slice_accuracy_after = outcome->accuracy_after;
+      r.slice_outputs = outcome->slice_outputs;
       r.train_seconds = outcome->train_seconds;
       r.peak_memory_bytes = outcome->peak_bytes;
       r.note = outcome->stop_reason;

@@ -457,6 +457,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   out.continued_iterations = result.resumed_from;
   out.accuracy_before = result.accuracy_before;
   out.accuracy_after = result.deployed ? result.accuracy_after : result.accuracy_before;
+  out.slice_outputs = static_cast<int64_t>(result.hits_before.size());
   out.iterations = result.iterations;
   out.peak_bytes = result.peak_bytes;
   out.train_seconds = result.train_seconds;

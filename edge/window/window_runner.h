@@ -148,6 +148,7 @@ struct WindowOutcome {
   uint64_t bytes_down = 0;
   bool retrained = false;             // the engine ran (the fields below are its result)
   double accuracy_before = 0, accuracy_after = 0;  // on the window's held-out slice (after = before if kept)
+  int64_t slice_outputs = 0;  // what that slice scores: images, or tokens of text (0: label-free or nothing trained)
   int64_t iterations = 0, peak_bytes = 0;  // iterations: of the trained model, its race run's included
   int64_t continued_iterations = 0;        // of those, the race run's (or the start trial's) the window went on from
   double train_seconds = 0;                // of the training after the race

@@ -1,7 +1,9 @@
-// The oracle's rank statistics against values worked out by hand.
+// The reports' statistics against values worked out by hand.
 #include "bench/ranking.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace bt {
 namespace {
@@ -25,6 +27,15 @@ TEST(Ranking, RankOfCountsOnlyClearlyBetterValues) {
   EXPECT_EQ(RankOf(0.5, {0.9, 0.5, 0.7, 0.1}), 3u);
   EXPECT_EQ(RankOf(0.9, {0.9, 0.5}), 1u);
   EXPECT_EQ(RankOf(0.5, {0.5 + 1e-15, 0.2}), 1u);
+}
+
+TEST(SamplingError, IsTheMeanAbsoluteErrorOfABinomialReading) {
+  // 25 images at 50%: one standard error is 10 points, the mean |error| sqrt(2/π) of it.
+  EXPECT_NEAR(MeanAbsoluteSamplingError(0.5, 25), 0.1 * std::sqrt(2.0 / M_PI), 1e-12);
+  EXPECT_NEAR(MeanAbsoluteSamplingError(0.5, 100), MeanAbsoluteSamplingError(0.5, 25) / 2, 1e-12);  // 1/sqrt(n)
+  EXPECT_EQ(MeanAbsoluteSamplingError(1.0, 25), 0.0);  // every output right: nothing to be off by
+  EXPECT_EQ(MeanAbsoluteSamplingError(0.5, 0), 0.0);
+  EXPECT_EQ(MeanAbsoluteSamplingError(1.5, 25), 0.0);  // clamped into [0, 1]
 }
 
 }  // namespace
