@@ -119,7 +119,7 @@ absl::StatusOr<CurveProbeResult> ProbeRetrainingCurves(
     std::function<std::chrono::steady_clock::time_point()> clock) {
   if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
   if (o.checkpoints.empty()) return absl::InvalidArgumentError("no checkpoints to probe");
-  const int64_t holdout = static_cast<int64_t>(static_cast<double>(labeled.size()) * o.holdout_fraction);
+  const int64_t holdout = HeldOutCount(labeled.size(), o.holdout_fraction);
   if (holdout < 1 || labeled.size() - holdout < 1) {
     return absl::FailedPreconditionError(absl::StrCat("too few labeled samples (", labeled.size(), ") to probe"));
   }

@@ -34,6 +34,12 @@ struct HeldOutScore {
   std::vector<uint8_t> hits;
 };
 
+// The window's fixed split of `labeled` samples: the most recent `holdout_fraction` of them are the held-out slice
+// (retraining's, the curve probes' and the race's judge), the rest train; the start choice scores the rest.
+inline int64_t HeldOutCount(int64_t labeled, double holdout_fraction) {
+  return static_cast<int64_t>(static_cast<double>(labeled) * holdout_fraction);
+}
+
 // Higher accuracy; at equal accuracy, the lower loss.
 bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b);
 

@@ -96,7 +96,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
   if ((o.keep_state || resume) && o.label_free) {
     return absl::InvalidArgumentError("a label-free run cannot be kept or continued");
   }
-  const int64_t holdout = static_cast<int64_t>(static_cast<double>(labeled.size()) * o.holdout_fraction);
+  const int64_t holdout = HeldOutCount(labeled.size(), o.holdout_fraction);
   if (holdout < 1 || labeled.size() - holdout < 1) {
     return absl::FailedPreconditionError(absl::StrCat("too few samples (", labeled.size(),
                                                       ") for a training set and a held-out slice"));
