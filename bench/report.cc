@@ -185,7 +185,7 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
   for (const MethodResult& m : methods) {
     if (m.name.rfind("blocktrainer", 0) != 0) continue;
     double abs_error = 0, signed_error = 0, time_error = 0, slice_abs = 0, slice_signed = 0, slice_gap = 0;
-    double floor = 0;  // the slice's own sampling error, summed over the windows whose slice size is known
+    double floor = 0;  // the slice's expected sampling error, summed over the windows whose slice size is known
     int n = 0, timed = 0, on_slice = 0, sized = 0;
     for (const WindowRecord& r : m.windows) {
       if (r.iterations == 0) continue;
@@ -229,9 +229,9 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
                                                   {"slice_over_held_out_points", 100 * slice_gap / on_slice}};
     }
     if (sized > 0) {
-      md += absl::StrFormat("%s: the slice's own sampling error alone (binomial, at the accuracy reached, on its "
-                            "images or tokens) would leave a prediction made from it off by %.2f points mean |error| "
-                            "(%d windows): the floor of the law's error against the held-out set.\n",
+      md += absl::StrFormat("%s: sampling alone (binomial, at the accuracy reached, on the slice's images or tokens) "
+                            "puts a reading of the slice %.2f points from the truth on average (%d windows): the "
+                            "error against the held-out set to expect of a law that predicted the slice exactly.\n",
                             m.name, 100 * floor / sized, sized);
       out["prediction_error"][m.name]["slice_sampling_floor_points"] = 100 * floor / sized;
     }
