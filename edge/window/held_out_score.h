@@ -56,7 +56,8 @@ bool ClearlyAbove(const HeldOutScore& a, const HeldOutScore& b);
 
 // Keep-best's choice over a run's evaluations, in order; the first offered is the model before training, which is
 // kept until a checkpoint beats it. Offer() says whether keep-best should take the offered checkpoint: it is
-// ClearlyAbove the kept one (label-free windows carry no hits: ScoresAbove alone). So the kept score never falls. Copyable: a resumed run carries it on.
+// ClearlyAbove the kept one (label-free windows carry no hits: ScoresAbove alone). So the kept score never falls.
+// Copyable: a resumed run carries it on.
 class CheckpointChoice {
  public:
   bool Offer(const HeldOutScore& score);

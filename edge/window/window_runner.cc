@@ -181,8 +181,8 @@ absl::Status ChooseStart(WindowInput& in, WindowOutcome& out, RunnerUp& runner_u
   }
   const ImageDataset& all_labeled = in.samples->labeled;
   const int64_t held_out = HeldOutCount(all_labeled.size(), RetrainOptions{}.holdout_fraction);
-  const ImageDataset labeled =
-      held_out >= 1 && held_out < all_labeled.size() ? all_labeled.Slice(0, all_labeled.size() - held_out) : all_labeled;
+  const bool split = held_out >= 1 && held_out < all_labeled.size();
+  const ImageDataset labeled = split ? all_labeled.Slice(0, all_labeled.size() - held_out) : all_labeled;
   ASSIGN_OR_RETURN(const HeldOutScore deployed, ScoreStart(*in.model, labeled));
   std::string scores = absl::StrFormat("deployed v%d %.1f%%", in.base_version, 100 * deployed.accuracy);
   struct Scored {
