@@ -21,6 +21,8 @@ inline constexpr double kProbeShare = 0.10;          // of the window, for every
 inline constexpr double kReserveShare = 0.05;        // of the window, kept for the final evaluation and the upload
 inline constexpr double kRaceShare = 0.5;            // of the training time left, at most, for the race
 inline constexpr int64_t kMinRaceIterations = 10;    // fewer per entrant fit the race's share: no race
+inline constexpr double kRaceCutErrors = 2.0;        // paired standard errors behind the leader: a clear loser,
+                                                     // cut when the race's time comes out of training (plan_race.h)
 inline constexpr double kStartTrialShare = 0.1;      // of the training time left for the start trial, or what the
                                                      // race left of its share if more (edge/window/window_runner.cc)
 inline constexpr int64_t kMaxIterations = 400;       // top of the default iteration grid

@@ -30,6 +30,11 @@ bool ClearlyAbove(const HeldOutScore& a, const HeldOutScore& b) {
   return error <= 0 || a.accuracy - b.accuracy > error;
 }
 
+bool AboveBy(const HeldOutScore& a, const HeldOutScore& b, double standard_errors) {
+  const double error = PairedStandardError(a.hits, b.hits);
+  return error > 0 && a.accuracy - b.accuracy > standard_errors * error;
+}
+
 bool CheckpointChoice::Offer(const HeldOutScore& score) {
   if (!offered_ || ScoresAbove(score, highest_)) highest_ = score;
   if (!offered_) {

@@ -54,6 +54,11 @@ double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint
 // start (the deployed version) and the start trial (the accuracy choice).
 bool ClearlyAbove(const HeldOutScore& a, const HeldOutScore& b);
 
+// Whether `a`'s accuracy is above `b`'s by more than `standard_errors` paired standard errors of their difference:
+// false unless both carry hits over the same outputs and differ on some (no error to measure the gap by). The race's
+// cut of a clear loser (plan_race.h) asks for two: a cut is final for the window, where keep-best's switch is not.
+bool AboveBy(const HeldOutScore& a, const HeldOutScore& b, double standard_errors);
+
 // Keep-best's choice over a run's evaluations, in order; the first offered is the model before training, which is
 // kept until a checkpoint beats it. Offer() says whether keep-best should take the offered checkpoint: it is
 // ClearlyAbove the kept one (label-free windows carry no hits: ScoresAbove alone). So the kept score never falls.

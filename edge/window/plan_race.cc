@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -31,6 +32,13 @@ int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, 
   const int64_t half_plan = std::max<int64_t>(1, entrants.front().iterations) / 4;
   const int64_t r = std::min<int64_t>(half_plan, static_cast<int64_t>(fit + 1e-9)) / 5 * 5;
   return r >= kMinRaceIterations ? r : 0;
+}
+
+bool RaceTakesFromTraining(const std::vector<Plan>& entrants, double race_seconds, double train_seconds_left) {
+  for (const Plan& p : entrants) {
+    if (p.train_seconds + race_seconds > train_seconds_left) return true;
+  }
+  return false;
 }
 
 int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial,
@@ -152,6 +160,9 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                held.end());
   };
   bool final_round = alive.size() <= 2;
+  // The best score at half a first run so far (cut_clear_losers): what a later first run is judged against there.
+  std::optional<HeldOutScore> best_at_half;
+  bool final_skipped = false;
   while (true) {
     // The first round runs the entrants that need the most memory first, while few runs are held; the final runs
     // the first round's leader last: its state is the one kept when only one fits.
@@ -172,30 +183,55 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       std::unique_ptr<RetrainState> resume = take(e);  // its first-round run, in the final
       make_room(entrants[e].memory_bytes);
       const auto run_start = now();
+      // An entrant's first run, when clear losers are cut, stops at half its round to be scored there (a round the
+      // deadline has shortened is not split: its halves would not be comparable).
+      const int64_t half = round_cap / 2;
+      const bool split = options.cut_clear_losers && race.entries[e].iterations.empty() && resume == nullptr &&
+                         half >= 1 && round_cap == rounds_iterations;
       Plan plan = entrants[e];
-      plan.iterations = round_cap;
+      plan.iterations = split ? half : round_cap;
       PlanTraining training;
       training.memory_budget = options.memory_budget - held_bytes();
       const auto left = deadline - now();
-      training.time_budget = std::max(std::chrono::milliseconds(1),
-                                      std::chrono::duration_cast<std::chrono::milliseconds>(left) /
-                                          static_cast<int64_t>(order.size() - k));
+      const auto run_time = std::max(std::chrono::milliseconds(1),
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(left) /
+                                         static_cast<int64_t>(order.size() - k));
+      training.time_budget = run_time;
       training.batch = options.batch;
       training.seed = options.seed;
       training.keep_state = true;
       training.clock = options.clock;
       auto trained = RunPlan(model, plan, samples, training, cancel, std::move(resume));
+      int64_t went_on_from = trained.ok() ? trained->resumed_from : 0;
+      double earlier_train_seconds = 0;  // the first half's, when the run was split and went on
+      if (split && trained.ok() && trained->iterations == half && trained->state) {
+        HeldOutScore at_half = ScoreAsDeployed(*trained);
+        if (best_at_half && AboveBy(*best_at_half, at_half, kRaceCutErrors)) {
+          race.entries[e].cut = true;  // out: scored below at half, as the round is
+          trained->state.reset();
+        } else {
+          if (!best_at_half || ScoresAbove(at_half, *best_at_half)) best_at_half = at_half;
+          earlier_train_seconds = trained->train_seconds;
+          plan.iterations = round_cap;
+          training.time_budget = std::max(std::chrono::milliseconds(1),
+                                          run_time - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         now() - run_start));
+          std::unique_ptr<RetrainState> first_half = std::move(trained->state);
+          trained = RunPlan(model, plan, samples, training, cancel, std::move(first_half));
+        }
+      }
       HeldOutScore score{-1, 0};  // a run that failed (memory) loses
       if (trained.ok()) {
         score = ScoreAsDeployed(*trained);
         race.entries[e].iterations.push_back(trained->iterations);
-        race.entries[e].went_on_from.push_back(trained->resumed_from);
+        race.entries[e].went_on_from.push_back(went_on_from);
         if (trained->stop_reason == "deadline" && trained->iterations > 0 && trained->iterations < round_cap) {
           round_cap = trained->iterations;
         }
-        const int64_t ran = trained->iterations - trained->resumed_from;  // this run's own
+        const int64_t ran = trained->iterations - went_on_from;  // this run's own
         if (ran > 0) {
-          race.entries[e].seconds_per_iteration = trained->train_seconds / static_cast<double>(ran);
+          race.entries[e].seconds_per_iteration =
+              (earlier_train_seconds + trained->train_seconds) / static_cast<double>(ran);
           race.entries[e].run_seconds_per_iteration =
               std::chrono::duration<double>(now() - run_start).count() /
               static_cast<double>(ran);
@@ -216,16 +252,27 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       }
       if (k + 1 < order.size()) make_room(entrants[order[k + 1]].memory_bytes);
     }
-    // Best first (equal accuracy: the lower held-out loss); exact ties keep the earlier entrant (the law's plan).
+    // Clear losers are out; the rest best first (equal accuracy: the lower held-out loss); exact ties keep the
+    // earlier entrant (the law's plan). The first run is never cut, nor the best at half, so one stays.
+    alive.erase(std::remove_if(alive.begin(), alive.end(), [&](size_t e) { return race.entries[e].cut; }),
+                alive.end());
     std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) {
       return ScoresAbove({race.entries[a].accuracy.back(), race.entries[a].loss.back()},
                          {race.entries[b].accuracy.back(), race.entries[b].loss.back()});
     });
-    if (alive.size() <= 2 || now() >= deadline) {
+    if (final_round || alive.size() < 2 || now() >= deadline) {
       race.winner = alive.front();
       break;
     }
     alive.resize(2);
+    auto scored = [&](size_t e) {
+      return HeldOutScore{race.entries[e].accuracy.back(), race.entries[e].loss.back(), race.entries[e].hits.back()};
+    };
+    if (options.cut_clear_losers && AboveBy(scored(alive[0]), scored(alive[1]), kRaceCutErrors)) {
+      final_skipped = true;  // its second is a clear loser: the leader wins and its run goes on in the window
+      race.winner = alive.front();
+      break;
+    }
     keep_only(alive);  // the final: the two best, twice as long when pinned, else as long as fits (equal for both)
     if (options.first_round > 0) {
       rounds_iterations *= 2;
@@ -268,9 +315,11 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       scores.push_back(absl::StrFormat("%.1f%%@%d", 100 * race.entries[e].accuracy[r], race.entries[e].iterations[r]));
     }
     if (scores.empty()) scores.push_back("(too slow to race)");
+    if (race.entries[e].cut) scores.back() += " (cut)";
     parts.push_back(absl::StrCat(e == race.winner ? "*" : "", race.entries[e].plan, " ", absl::StrJoin(scores, " ")));
   }
   race.text = absl::StrCat("race (", absl::StrFormat("%.1f s", race.seconds), "): ", absl::StrJoin(parts, " | "),
+                           final_skipped ? "; no final (its second a clear loser)" : "",
                            race.winner_state ? "" : " (the winner's run not held: it trains again)");
   spdlog::info("{}", race.text);
   return race;

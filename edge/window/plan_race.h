@@ -9,6 +9,11 @@
 // window how many iterations it can still finish. The law is fitted from short curves and misranks plans
 // (bt-bench --oracle); the race costs at most kRaceShare of the training time and turns a wrong law into a lost
 // share of it, not a lost window. A race followed by a start trial (RunWindow) keeps time for the trial's run.
+// Where the race's time comes out of the winner's training (RaceTakesFromTraining: plans that fill the window, as
+// a decoder's do), a losing run costs the winner iterations, so clear losers are cut (RaceOptions::cut_clear_losers):
+// each first run is scored at half its round and stops there when it is more than kRaceCutErrors paired standard
+// errors below the best so far at that point; and no final runs for a second that far behind the first. With time
+// to spare nothing is cut: a slow starter keeps its round and the final.
 //
 // First-round iterations come from the entrants' predicted time per iteration and the race's seconds, at most a
 // quarter of the law's plan; fewer than kMinRaceIterations fit: the slowest alternatives stay out (never the law's
@@ -49,6 +54,11 @@ struct RaceOptions {
   // for one more run of the slower finalist (FinalIterations), unless then not even two entrants fit — the race
   // comes first.
   bool reserve_start_trial = false;
+  // The race's time comes out of the winner's training (RaceTakesFromTraining): every entrant's first run stops at
+  // half its round to be scored there, and one more than kRaceCutErrors paired standard errors behind the best
+  // score at that point so far is cut (out of the race; RaceEntry::cut); the final is not run when its second is
+  // that far behind the first. Without it (time to spare) every entrant runs its round, as a slow starter may need.
+  bool cut_clear_losers = false;
   SteadyClock clock;  // null: std::chrono::steady_clock (tests inject one)
   std::function<void(size_t entrant, size_t round)> on_run;  // before each run (round 0: the first)
 };
@@ -60,6 +70,7 @@ struct RaceEntry {
   std::vector<double> loss;         // its mean cross-entropy there (breaks accuracy ties), per round
   std::vector<std::vector<uint8_t>> hits;  // per round: per scored output of the slice (empty for a failed run)
   std::vector<int64_t> went_on_from;  // per round: the iterations of its earlier run it continued (0: from the start)
+  bool cut = false;           // stopped at half its first round, a clear loser there (cut_clear_losers)
   double seconds_per_iteration = 0; // measured in its last run (training and its evaluations)
   double run_seconds_per_iteration = 0;  // the whole of its last run (the model's copy and every evaluation too)
 };
@@ -96,6 +107,12 @@ int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_
 // else its longest round whose iterations fit `seconds` at the speed of its last whole run; -1 when none fits or it
 // never ran.
 int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned);
+
+// Whether a race of `race_seconds` takes from the training of the plan that wins it: some entrant's planned training
+// (Plan::train_seconds, its iterations as the window's time fitted them) and the race do not both fit the
+// `train_seconds_left`. A window whose plans stop at the iteration grid's top has time to spare for exploration; one
+// whose plans fill the window pays for every losing run with the winner's iterations.
+bool RaceTakesFromTraining(const std::vector<Plan>& entrants, double race_seconds, double train_seconds_left);
 
 // `entrants[0]` is the law's plan. `model` is not changed.
 absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<Plan>& entrants,

@@ -406,6 +406,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
     race.batch = budget.batch;
     race.seed = in.seed;
     race.reserve_start_trial = runner_up.model != nullptr && !out.label_free;
+    race.cut_clear_losers = RaceTakesFromTraining(entrants, race.seconds, TrainSecondsLeft(budget, elapsed()));
     ASSIGN_OR_RETURN(RaceResult result, RacePlans(*in.model, entrants, samples, race, cancel));
     out.race_text = result.text;
     out.race_winner = result.winner;

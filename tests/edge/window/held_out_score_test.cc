@@ -44,6 +44,24 @@ TEST(ClearlyAbove, NeedsMoreThanOnePairedStandardErrorWhenBothCarryHits) {
   EXPECT_FALSE(ClearlyAbove(HeldOutScore{0.80, 1.0}, HeldOutScore{0.80, 0.9}));
 }
 
+TEST(AboveBy, CountsThePairedStandardErrorsOfTheGapAndNeedsHitsThatDiffer) {
+  // 20 of 100 right against 10 (the 10 a subset): 10 outputs differ, the gap 0.10 is 3.3 standard errors of 0.030.
+  const HeldOutScore a = Score(20, 100), b = Score(10, 100);
+  const double error = PairedStandardError(a.hits, b.hits);
+  ASSERT_NEAR(0.10 / error, 3.3, 0.05);
+  EXPECT_TRUE(AboveBy(a, b, 2.0));
+  EXPECT_TRUE(AboveBy(a, b, 3.0));
+  EXPECT_FALSE(AboveBy(a, b, 3.5));
+  EXPECT_FALSE(AboveBy(b, a, 0.0));  // below is not above
+  // 12 against 10: 2 outputs differ, 1.4 standard errors: clearly above by keep-best's one, not by two.
+  const HeldOutScore c = Score(12, 100);
+  EXPECT_TRUE(ClearlyAbove(c, b));
+  EXPECT_FALSE(AboveBy(c, b, 2.0));
+  // Nothing to measure the gap by: never above, however far apart the accuracies.
+  EXPECT_FALSE(AboveBy(HeldOutScore(0.9, 1.0), HeldOutScore(0.1, 1.0), 2.0));
+  EXPECT_FALSE(AboveBy(b, b, 0.0));  // the same outputs right
+}
+
 TEST(CheckpointChoice, SwitchesOnlyToACheckpointAboveTheKeptOneByMoreThanOneStandardError) {
   CheckpointChoice choice;
   EXPECT_TRUE(choice.Offer(Score(10, 25)));            // before training: kept until something beats it

@@ -213,6 +213,83 @@ TEST(PlanRace, HoldsARunOnlyWhereItFitsBesideTheNextInTheBudget) {
   }
 }
 
+HeldOutScore FirstRoundScore(const RaceEntry& e) { return {e.accuracy[0], e.loss[0], e.hits[0]}; }
+
+TEST(PlanRace, WhenItsTimeComesOutOfTrainingAClearLoserIsCutAtHalfItsRound) {
+  const Window w = MakeWindow(240);
+  RaceOptions options = Pinned(20, 3);
+  options.cut_clear_losers = true;
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  // The same first runs stopped at half the round (10 iterations, the same seed): every entrant's score where the
+  // cut is decided. The first block alone is far behind there (a third of the slice against two thirds).
+  auto halves = RacePlans(*w.model, w.entrants, w.samples, Pinned(10, 3), nullptr);
+  ASSERT_TRUE(halves.ok()) << halves.status();
+  size_t best = 0;
+  for (size_t e = 1; e < 3; ++e) {
+    if (ScoresAbove(FirstRoundScore(halves->entries[e]), FirstRoundScore(halves->entries[best]))) best = e;
+  }
+  for (size_t e = 0; e < 3; ++e) {
+    const RaceEntry& entry = race->entries[e];
+    const bool behind = AboveBy(FirstRoundScore(halves->entries[best]), FirstRoundScore(halves->entries[e]),
+                                kRaceCutErrors);
+    EXPECT_EQ(entry.cut, behind) << e << ": " << race->text << " / " << halves->text;
+    if (entry.cut) {
+      EXPECT_EQ(entry.iterations, (std::vector<int64_t>{10})) << race->text;  // scored there, and out
+      EXPECT_EQ(entry.accuracy[0], halves->entries[e].accuracy[0]) << race->text;
+      EXPECT_NE(race->winner, e);
+    } else {
+      EXPECT_EQ(entry.iterations[0], 20) << race->text;  // went on to the round's end
+      EXPECT_EQ(entry.went_on_from[0], 0) << race->text;
+    }
+  }
+  ASSERT_TRUE(race->entries[1].cut) << race->text;  // the case this window makes
+  EXPECT_NE(race->text.find("(cut)"), std::string::npos) << race->text;
+  ASSERT_NE(race->winner_state, nullptr) << race->text;
+  // With time to spare the same entrant runs its whole round, and the final sees the two best.
+  auto spare = RacePlans(*w.model, w.entrants, w.samples, Pinned(20, 3), nullptr);
+  ASSERT_TRUE(spare.ok()) << spare.status();
+  for (const RaceEntry& e : spare->entries) {
+    EXPECT_FALSE(e.cut);
+    EXPECT_EQ(e.iterations[0], 20) << spare->text;
+  }
+}
+
+TEST(PlanRace, WhenItsTimeComesOutOfTrainingNoFinalIsRunForAClearLoser) {
+  // The first block alone twice, then everything: the copy ties the first at half (not cut), everything leads
+  // there (not cut); at the round's end the first block alone is far behind everything, so the final would only
+  // spend the winner's time.
+  const Window w = MakeWindow(240);
+  const std::vector<Plan> entrants = {w.entrants[1], w.entrants[1], w.entrants[2]};
+  RaceOptions options = Pinned(20, 3);
+  options.cut_clear_losers = true;
+  auto race = RacePlans(*w.model, entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  EXPECT_EQ(race->winner, 2u) << race->text;
+  ASSERT_TRUE(AboveBy(FirstRoundScore(race->entries[2]), FirstRoundScore(race->entries[0]), kRaceCutErrors))
+      << race->text;
+  for (const RaceEntry& e : race->entries) EXPECT_EQ(e.iterations, (std::vector<int64_t>{20})) << race->text;
+  EXPECT_NE(race->text.find("no final"), std::string::npos) << race->text;
+  ASSERT_NE(race->winner_state, nullptr) << race->text;
+  EXPECT_EQ(race->winner_state->iterations, 20);
+  // Without the cut the final runs.
+  auto spare = RacePlans(*w.model, entrants, w.samples, Pinned(20, 3), nullptr);
+  ASSERT_TRUE(spare.ok()) << spare.status();
+  EXPECT_EQ(spare->entries[2].iterations, (std::vector<int64_t>{20, 40})) << spare->text;
+}
+
+TEST(PlanRace, TakesFromTrainingWhenAPlanAndTheRaceDoNotBothFitTheTimeLeft) {
+  Plan fills = Timed(0.1), short_plan = Timed(0.1);
+  fills.train_seconds = 80;       // its iterations fitted to the window's time
+  short_plan.train_seconds = 16;  // the iteration grid's top, early
+  EXPECT_TRUE(RaceTakesFromTraining({short_plan, fills}, 40, 90));
+  EXPECT_FALSE(RaceTakesFromTraining({short_plan, short_plan}, 40, 90));
+  EXPECT_FALSE(RaceTakesFromTraining({short_plan}, 74, 90));
+  EXPECT_TRUE(RaceTakesFromTraining({short_plan}, 75, 90));
+}
+
 TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {
   RaceOptions options;
   options.seconds = 600;
