@@ -34,6 +34,12 @@ int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, 
   return r >= kMinRaceIterations ? r : 0;
 }
 
+int64_t IterationsThatFit(double seconds, double step_seconds, double eval_seconds, int64_t eval_every) {
+  const double per_iteration = step_seconds + eval_seconds / static_cast<double>(std::max<int64_t>(1, eval_every));
+  if (!(per_iteration > 0) || !(seconds > eval_seconds)) return 0;
+  return static_cast<int64_t>(std::min(1e9, (seconds - eval_seconds) / per_iteration));
+}
+
 bool RaceTakesFromTraining(const std::vector<Plan>& entrants, double race_seconds, double train_seconds_left) {
   for (const Plan& p : entrants) {
     if (p.train_seconds + race_seconds > train_seconds_left) return true;
@@ -203,7 +209,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       training.clock = options.clock;
       auto trained = RunPlan(model, plan, samples, training, cancel, std::move(resume));
       int64_t went_on_from = trained.ok() ? trained->resumed_from : 0;
-      double earlier_train_seconds = 0;  // the first half's, when the run was split and went on
+      double earlier_train_seconds = 0, earlier_eval_seconds = 0;  // the first half's, when split and went on
+      int64_t earlier_evaluations = 0;
       if (split && trained.ok() && trained->iterations == half && trained->state) {
         HeldOutScore at_half = ScoreAsDeployed(*trained);
         if (best_at_half && AboveBy(*best_at_half, at_half, kRaceCutErrors)) {
@@ -212,6 +219,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         } else {
           if (!best_at_half || ScoresAbove(at_half, *best_at_half)) best_at_half = at_half;
           earlier_train_seconds = trained->train_seconds;
+          earlier_eval_seconds = trained->eval_seconds;
+          earlier_evaluations = trained->evaluations;
           plan.iterations = round_cap;
           training.time_budget = std::max(std::chrono::milliseconds(1),
                                           run_time - std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -230,8 +239,12 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         }
         const int64_t ran = trained->iterations - went_on_from;  // this run's own
         if (ran > 0) {
-          race.entries[e].seconds_per_iteration =
-              (earlier_train_seconds + trained->train_seconds) / static_cast<double>(ran);
+          const double train_seconds = earlier_train_seconds + trained->train_seconds;
+          const double eval_seconds = earlier_eval_seconds + trained->eval_seconds;
+          const int64_t evaluations = earlier_evaluations + trained->evaluations;
+          race.entries[e].seconds_per_iteration = train_seconds / static_cast<double>(ran);
+          race.entries[e].step_seconds = std::max(0.0, train_seconds - eval_seconds) / static_cast<double>(ran);
+          race.entries[e].eval_seconds = evaluations > 0 ? eval_seconds / static_cast<double>(evaluations) : 0.0;
           race.entries[e].run_seconds_per_iteration =
               std::chrono::duration<double>(now() - run_start).count() /
               static_cast<double>(ran);

@@ -73,6 +73,8 @@ struct RaceEntry {
   bool cut = false;           // stopped at half its first round, a clear loser there (cut_clear_losers)
   double seconds_per_iteration = 0; // measured in its last run (training and its evaluations)
   double run_seconds_per_iteration = 0;  // the whole of its last run (the model's copy and every evaluation too)
+  double step_seconds = 0;    // a training step alone in its last run (its evaluations taken out)
+  double eval_seconds = 0;    // one held-out evaluation in its last run
 };
 
 struct RaceResult {
@@ -107,6 +109,12 @@ int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_
 // else its longest round whose iterations fit `seconds` at the speed of its last whole run; -1 when none fits or it
 // never ran.
 int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned);
+
+// The iterations a run can add in `seconds` at `step_seconds` per training step, with a held-out evaluation of
+// `eval_seconds` every `eval_every` iterations and one at its end (RetrainWindow's schedule); 0 when not one fits.
+// A race's runs are short, so their evaluations weigh more per iteration than they will in the window's training:
+// a speed taken with them (seconds_per_iteration) leaves the window's end idle.
+int64_t IterationsThatFit(double seconds, double step_seconds, double eval_seconds, int64_t eval_every);
 
 // Whether a race of `race_seconds` takes from the training of the plan that wins it: some entrant's planned training
 // (Plan::train_seconds, its iterations as the window's time fitted them) and the race do not both fit the

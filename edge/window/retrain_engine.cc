@@ -139,7 +139,13 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       return o.label_free ? HeldOutScore{-HeldOutObjective(m, held_out.images, eval_batch), 0}
                           : HeldOutScores(m, held_out, eval_batch);
     };
-    auto score = [&] { return score_of(*model); };
+    auto score = [&] {
+      const auto eval_start = clock();
+      HeldOutScore scored = score_of(*model);
+      result.eval_seconds += std::chrono::duration<double>(clock() - eval_start).count();
+      ++result.evaluations;
+      return scored;
+    };
     // Proxies (train@s, lora@s) and adapters make the composed model differ from what is deployed before training
     // and from what would be deployed after (full blocks with the proxies written back): the decision to deploy
     // must compare those two, not the composed model's own scores.
@@ -160,7 +166,10 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       if (o.on_evaluation) o.on_evaluation(0, state->score_before, *model);
       state->deployed_score = state->score_before;
       if (reshaped) {
+        const auto full_start = clock();  // within train_seconds: an evaluation too
         ASSIGN_OR_RETURN(state->deployed_score, score_full(deployed));
+        result.eval_seconds += std::chrono::duration<double>(clock() - full_start).count();
+        ++result.evaluations;
       }
       state->choice.Offer(state->score_before);
       if (o.label_free) pseudo_labels = ClusterPseudoLabels(*model, train.images, eval_batch);

@@ -87,6 +87,10 @@ struct RetrainResult {
   int64_t best_iteration = 0;
   int64_t peak_bytes = 0;         // measured above the level before the window
   double train_seconds = 0;
+  // Of train_seconds, the held-out evaluations' (the baseline on a fresh run, every eval_every, the last) and their
+  // count: what is left over the iterations run is the speed of a training step alone.
+  double eval_seconds = 0;
+  int64_t evaluations = 0;
   std::string stop_reason;        // "iterations", "deadline", "cancelled"
   std::unique_ptr<ComposedModel> model;  // the best checkpoint when deployed, else null (always with keep_state)
   int64_t resumed_from = 0;       // iterations the resumed state had run (0: a fresh run); `iterations` counts all

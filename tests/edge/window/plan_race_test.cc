@@ -290,6 +290,18 @@ TEST(PlanRace, TakesFromTrainingWhenAPlanAndTheRaceDoNotBothFitTheTimeLeft) {
   EXPECT_TRUE(RaceTakesFromTraining({short_plan}, 75, 90));
 }
 
+TEST(PlanRace, IterationsThatFitCountAStepAndItsShareOfTheEvaluationsApart) {
+  // 100 s, 0.5 s a step, a 2 s evaluation every 20 iterations and one at the end: (100 - 2) / (0.5 + 0.1) = 163.
+  EXPECT_EQ(IterationsThatFit(100, 0.5, 2.0, 20), 163);
+  // The same race speed with its evaluations folded in (a 10-iteration run: 5 s + 2 evaluations = 0.9 s an
+  // iteration) would have planned 111: the steps alone say more fit.
+  EXPECT_GT(IterationsThatFit(100, 0.5, 2.0, 20), static_cast<int64_t>(100 / 0.9));
+  EXPECT_EQ(IterationsThatFit(100, 0.5, 0.0, 20), 200);  // no evaluations measured: steps alone
+  EXPECT_EQ(IterationsThatFit(1.5, 0.5, 2.0, 20), 0);    // not even the last evaluation fits
+  EXPECT_EQ(IterationsThatFit(100, 0.0, 0.0, 20), 0);    // nothing measured: nothing is claimed
+  EXPECT_EQ(IterationsThatFit(100, 0.5, 2.0, 0), IterationsThatFit(100, 0.5, 2.0, 1));  // eval_every floored at 1
+}
+
 TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {
   RaceOptions options;
   options.seconds = 600;

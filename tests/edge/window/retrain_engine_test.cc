@@ -36,6 +36,10 @@ TEST(RetrainEngine, LearnsAndDeploysTheBestCheckpoint) {
   EXPECT_EQ(result->stop_reason, "iterations");
   EXPECT_GT(result->peak_bytes, 0);
   ASSERT_NE(result->model, nullptr);
+  // The baseline and one evaluation every 10 of the 80 iterations, timed within the training time.
+  EXPECT_EQ(result->evaluations, 1 + 8);
+  EXPECT_GT(result->eval_seconds, 0);
+  EXPECT_LT(result->eval_seconds, result->train_seconds);
 }
 
 TEST(RetrainEngine, RefusesAPlanPredictedOverBudget) {
