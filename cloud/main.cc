@@ -138,7 +138,10 @@ int main(int argc, char** argv) {
     if (plan_options.model_path.empty()) plan_options.model_path = config->ModelPath();
     return report(RunPlanCommand(plan_options));
   }
-  if (pretrain->parsed()) return report(RunPretrainCommand(*config, pretrain_options, &cancel));
+  if (pretrain->parsed()) {
+    if (!flags.config_path.empty()) pretrain_options.config_source = flags.config_path;
+    return report(RunPretrainCommand(*config, pretrain_options, &cancel));
+  }
   if (evaluate->parsed()) {
     return report(RunEvaluateCommand(model_path.empty() ? config->ModelPath() : model_path,
                                      config->pretrain.dataset_dir, json, config->model.Hints()));

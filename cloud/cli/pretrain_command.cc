@@ -29,9 +29,16 @@ void SetThreads(int64_t threads) {
 
 // A decoder on prose: the tokenizer trained on the corpus's training files, the model on their token sequences;
 // written as an HF-style directory (config.json, model.safetensors, tokenizer.model, report.json), atomically.
-absl::Status PretrainText(const CloudConfig& config, const std::string& out, const CancelToken* cancel) {
+absl::Status PretrainText(const CloudConfig& config, const std::string& out, const std::string& source,
+                          const CancelToken* cancel) {
   const PretrainOptions& p = config.pretrain;
   const auto started = std::chrono::steady_clock::now();
+  // Every part of the corpus is there, or the model is not the one configured (scripts/setup.sh installs the
+  // default's packages and extracts the King James Bible into var/corpora/kjv).
+  if (absl::Status each = EachGlobMatches(p.corpus, "pretrain.corpus"); !each.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", each.message(),
+                                                   " (scripts/setup.sh installs and extracts the default corpus)"));
+  }
   ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandGlobs(p.corpus));
   if (files.size() < 2) {
     return absl::InvalidArgumentError(absl::StrCat("pretrain.corpus matches ", files.size(),
@@ -129,7 +136,7 @@ absl::Status RunPretrainCommand(const CloudConfig& config, const PretrainCommand
       return LoadModel(out).status();
     }
     SetThreads(config.pretrain.threads);
-    return PretrainText(config, out, cancel);
+    return PretrainText(config, out, options.config_source, cancel);
   }
   if (std::filesystem::exists(out) && !options.force) {
     spdlog::info("pretrain: '{}' exists; not retraining (use --force to retrain)", out);

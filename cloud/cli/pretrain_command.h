@@ -13,6 +13,7 @@ namespace bt {
 struct PretrainCommandOptions {
   std::string out_path;   // where the checkpoint goes (atomically); empty = config.ModelPath()
   bool force = false;     // retrain even if out_path exists
+  std::string config_source = "the embedded defaults";  // the config file, named in errors about its keys
 };
 
 // Pretrains config.model.architecture on the clean Fashion-MNIST training split with config.pretrain, evaluates on

@@ -65,6 +65,10 @@ absl::StatusOr<ScenarioData> MaterializeTextScenario(const Scenario& scenario, c
         if (spec == nullptr) spec = &d;  // a recurring domain keeps its first entry's corpus
         stream_samples += d.samples;
       }
+      if (absl::Status each = EachGlobMatches(spec->files, "files"); !each.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("scenario '", scenario.name, "', domain '", name, "': ",
+                                                       each.message()));
+      }
       ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandGlobs(spec->files));
       if (files.size() < 2) {
         return absl::InvalidArgumentError(absl::StrCat("domain '", name, "': its files (", absl::StrJoin(spec->files, ", "),

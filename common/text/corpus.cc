@@ -199,6 +199,15 @@ absl::StatusOr<std::vector<std::string>> ExpandGlobs(const std::vector<std::stri
   return out;
 }
 
+absl::Status EachGlobMatches(const std::vector<std::string>& globs, const std::string& key) {
+  for (size_t i = 0; i < globs.size(); ++i) {
+    if (globs[i].empty()) continue;
+    ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandGlobs({globs[i]}, 1));
+    if (files.empty()) return absl::NotFoundError(absl::StrCat(key, "[", i, "]: '", globs[i], "' matches no file"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ReadCorpusFile(const std::string& path, size_t max_bytes) {
   // Markup shrinks when stripped: read more than the limit before it.
   ASSIGN_OR_RETURN(std::string raw, ReadMaybeGzip(path, max_bytes * 4));

@@ -15,6 +15,11 @@ namespace bt {
 // (fnmatch) and {a,b} alternatives; "**" matches any number of directories. At most `max_files` (the rest are dropped, in sorted order).
 absl::StatusOr<std::vector<std::string>> ExpandGlobs(const std::vector<std::string>& globs, size_t max_files = 100000);
 
+// An error naming the first of `globs` that matches no regular file, as "<key>[i]: '<glob>' matches no file": a
+// corpus missing one of its parts (an uninstalled package, a directory not extracted) would otherwise train or
+// measure on less text than configured without a word.
+absl::Status EachGlobMatches(const std::vector<std::string>& globs, const std::string& key);
+
 // A file's text: gzip-decompressed when it ends in .gz; HTML with its tags, scripts and styles removed and entities
 // decoded (.html); roff (man pages: under a man*/ directory, or .[1-9] suffixes) with requests, comments and font
 // escapes removed. Invalid UTF-8 bytes are replaced by '?' so tokenizers see valid text. At most `max_bytes`.

@@ -48,6 +48,10 @@ TEST(Corpus, GlobsMarkupAndSplitByFile) {
   EXPECT_EQ(all->size(), 9u);  // six .txt, page.html, tool.1, notes.txt.gz
   EXPECT_EQ(ExpandGlobs({dir + "/code/*.py", dir + "/code/m1.py"})->size(), 6u);  // no duplicates
   EXPECT_TRUE(ExpandGlobs({dir + "/nothing/*"})->empty());
+  // A part of a corpus that matches nothing is named, not silently left out.
+  EXPECT_TRUE(EachGlobMatches({dir + "/prose/*.txt", dir + "/code/*.py"}, "pretrain.corpus").ok());
+  const absl::Status missing = EachGlobMatches({dir + "/prose/*.txt", "", dir + "/nothing/*"}, "pretrain.corpus");
+  EXPECT_EQ(missing.message(), absl::StrCat("pretrain.corpus[2]: '", dir, "/nothing/*' matches no file"));
   EXPECT_EQ(*ReadCorpusFile(dir + "/prose/deep/page.html"), "Tom & Jerry");
   const std::string man = *ReadCorpusFile(dir + "/prose/deep/tool.1");
   EXPECT_NE(man.find("tool - does things"), std::string::npos) << man;
@@ -101,6 +105,18 @@ TEST(TextData, SequencesAreNextTokensAndWindowsAreDeterministic) {
   EXPECT_EQ(data->windows[2].domain_index, 0u);
   // The recurring domain continues its stream rather than repeating it.
   EXPECT_FALSE(data->windows[2].stream.images.equal(data->windows[0].stream.images.slice(0, 0, 2)));
+  auto part_missing = ParseScenario(absl::StrCat(R"(scenario:
+  name: tiny-text
+  dataset: text
+  sequence: 6
+  eval_samples: 2
+  domains:
+    - {name: code, files: [")", dir, R"(/code/*.py", ")", dir, R"(/code/*.rs"], samples: 3}
+)"), "tiny.yaml");
+  ASSERT_TRUE(part_missing.ok()) << part_missing.status();
+  auto refused = MaterializeTextScenario(*part_missing, *tok);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("domain 'code': files[1]"), std::string::npos) << refused.status();
   auto again = MaterializeTextScenario(*scenario, *tok);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->windows[1].stream.images.equal(data->windows[1].stream.images));
