@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <optional>
 
@@ -38,6 +39,12 @@ int64_t IterationsThatFit(double seconds, double step_seconds, double eval_secon
   const double per_iteration = step_seconds + eval_seconds / static_cast<double>(std::max<int64_t>(1, eval_every));
   if (!(per_iteration > 0) || !(seconds > eval_seconds)) return 0;
   return static_cast<int64_t>(std::min(1e9, (seconds - eval_seconds) / per_iteration));
+}
+
+double ProjectedLead(double lead_mid, int64_t mid, double lead_end, int64_t end, int64_t horizon) {
+  if (mid <= 0 || end <= mid || horizon <= end) return lead_end;
+  const double per_log = (lead_end - lead_mid) / std::log(static_cast<double>(end) / static_cast<double>(mid));
+  return lead_end + per_log * std::log(static_cast<double>(horizon) / static_cast<double>(end));
 }
 
 bool RaceTakesFromTraining(const std::vector<Plan>& entrants, double race_seconds, double train_seconds_left) {
@@ -211,6 +218,12 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       int64_t went_on_from = trained.ok() ? trained->resumed_from : 0;
       double earlier_train_seconds = 0, earlier_eval_seconds = 0;  // the first half's, when split and went on
       int64_t earlier_evaluations = 0;
+      int64_t midway_at = 0;  // a second point of this run's curve (RaceEntry::midway_iterations)
+      double midway_accuracy = -1;
+      if (went_on_from > 0 && !race.entries[e].iterations.empty() && race.entries[e].iterations.back() == went_on_from) {
+        midway_at = went_on_from;
+        midway_accuracy = race.entries[e].accuracy.back();
+      }
       if (split && trained.ok() && trained->iterations == half && trained->state) {
         HeldOutScore at_half = ScoreAsDeployed(*trained);
         if (best_at_half && AboveBy(*best_at_half, at_half, kRaceCutErrors)) {
@@ -218,6 +231,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
           trained->state.reset();
         } else {
           if (!best_at_half || ScoresAbove(at_half, *best_at_half)) best_at_half = at_half;
+          midway_at = half;
+          midway_accuracy = at_half.accuracy;
           earlier_train_seconds = trained->train_seconds;
           earlier_eval_seconds = trained->eval_seconds;
           earlier_evaluations = trained->evaluations;
@@ -255,6 +270,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         race.entries[e].iterations.push_back(0);
         race.entries[e].went_on_from.push_back(0);
       }
+      race.entries[e].midway_iterations.push_back(score.accuracy >= 0 ? midway_at : 0);
+      race.entries[e].midway_accuracy.push_back(score.accuracy >= 0 ? midway_accuracy : -1);
       race.entries[e].accuracy.push_back(score.accuracy);
       race.entries[e].loss.push_back(score.loss);
       race.entries[e].hits.push_back(std::move(score.hits));

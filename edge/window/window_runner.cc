@@ -95,11 +95,68 @@ absl::StatusOr<RetrainResult> RunPlan(const BlockModel& model, const Plan& plan,
                        options.clock, std::move(resume));
 }
 
+namespace {
+
+// RunPlan, going on past plan.iterations (TrainPlan's `up_to`) while the time budget holds at least an evaluation's
+// worth of iterations more at the speed this run measured, then ended as a run that keeps no state would end.
+absl::StatusOr<RetrainResult> RunPlanUpTo(const BlockModel& model, const Plan& plan, int64_t up_to,
+                                          const WindowSamples& samples, const PlanTraining& options,
+                                          const CancelToken* cancel, std::unique_ptr<RetrainState> resume) {
+  const auto now = [&] { return options.clock ? options.clock() : std::chrono::steady_clock::now(); };
+  const auto started = now();
+  auto left = [&] {
+    return std::chrono::duration<double>(options.time_budget).count() -
+           std::chrono::duration<double>(now() - started).count();
+  };
+  auto ms = [](double seconds) {
+    return std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(1000 * seconds)));
+  };
+  PlanTraining going = options;
+  going.keep_state = true;
+  Plan p = plan;
+  ASSIGN_OR_RETURN(RetrainResult r, RunPlan(model, p, samples, going, cancel, std::move(resume)));
+  const int64_t resumed_from = r.resumed_from;
+  double train_seconds = r.train_seconds;
+  const int64_t every = RetrainOptions{}.eval_every;
+  while (r.stop_reason == "iterations" && r.state && p.iterations < up_to) {
+    const int64_t ran = r.iterations - r.resumed_from;
+    if (ran <= 0) break;
+    const double step = std::max(0.0, r.train_seconds - r.eval_seconds) / static_cast<double>(ran);
+    const double eval = r.evaluations > 0 ? r.eval_seconds / static_cast<double>(r.evaluations) : 0.0;
+    const double seconds = left();
+    const int64_t more = std::min(up_to - p.iterations, IterationsThatFit(seconds, step, eval, every));
+    if (more < std::min(every, up_to - p.iterations)) break;  // not worth the evaluation that ends it
+    spdlog::info("train: {} iterations more fit the {:.1f} s left at {:.3f} s per step measured in this run (the "
+                 "plan asked {}, the race's speed allowed {})", more, seconds, step, up_to, plan.iterations);
+    p.iterations += more;
+    going.time_budget = ms(seconds);
+    ASSIGN_OR_RETURN(r, RunPlan(model, p, samples, going, cancel, std::move(r.state)));
+    train_seconds += r.train_seconds;
+  }
+  if (!r.state) return r;  // nothing kept to end (a failed resume returns an error above)
+  // No iterations more: keep-best's checkpoint, written back, judged against the model, as an unkept run ends.
+  PlanTraining last = options;
+  last.keep_state = false;
+  last.time_budget = ms(left());
+  p.iterations = r.iterations;
+  ASSIGN_OR_RETURN(RetrainResult ended, RunPlan(model, p, samples, last, cancel, std::move(r.state)));
+  ended.resumed_from = resumed_from;
+  ended.train_seconds += train_seconds;
+  ended.stop_reason = r.stop_reason;
+  return ended;
+}
+
+}  // namespace
+
 absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,
                                       const PlanTraining& options, const CancelToken* cancel,
-                                      std::unique_ptr<RetrainState> resume) {
+                                      std::unique_ptr<RetrainState> resume, int64_t up_to) {
   TrainedPlan out;
-  ASSIGN_OR_RETURN(out.result, RunPlan(model, plan, samples, options, cancel, std::move(resume)));
+  if (up_to > plan.iterations && !options.keep_state) {
+    ASSIGN_OR_RETURN(out.result, RunPlanUpTo(model, plan, up_to, samples, options, cancel, std::move(resume)));
+  } else {
+    ASSIGN_OR_RETURN(out.result, RunPlan(model, plan, samples, options, cancel, std::move(resume)));
+  }
   if (!out.result.deployed || !out.result.model) return out;
   ASSIGN_OR_RETURN(out.trained, out.result.model->TrainedBlocks(model));
   ASSIGN_OR_RETURN(out.trained_bytes, ApplyTrainedBlocks(model, out.trained));
@@ -261,9 +318,16 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
     absl::StrAppend(&out.start_text, "; no start trial (too little time)");
     return false;
   }
-  const int64_t iterations = entry.iterations[static_cast<size_t>(round)];
+  const auto at = static_cast<size_t>(round);
+  const int64_t iterations = entry.iterations[at];
+  // Where the winner's run was also scored before its end, the trial's is scored there too: two points of each
+  // curve, so that a start that only learns faster early (its lead closing) does not take the window.
+  const int64_t midway = at < entry.midway_iterations.size() && entry.midway_accuracy[at] >= 0
+                             ? entry.midway_iterations[at]
+                             : 0;
+  const bool two_points = midway > 0 && midway < iterations;
   Plan plan = winner;
-  plan.iterations = iterations;
+  plan.iterations = two_points ? midway : iterations;
   // The race's run is held through the trial only when both fit the memory budget together.
   if (continued && static_cast<uint64_t>(continued->held_bytes) + plan.memory_bytes > budget.memory_budget) {
     continued.reset();
@@ -276,18 +340,36 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
   training.keep_state = true;
   const auto started = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(RetrainResult r, RunPlan(*runner_up.model, plan, *in.samples, training, cancel));
+  double other_midway = -1;
+  if (two_points && r.iterations == midway && r.state) {
+    other_midway = ScoreAsDeployed(r).accuracy;
+    plan.iterations = iterations;
+    training.time_budget = std::max(std::chrono::milliseconds(1),
+                                    training.time_budget - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                               std::chrono::steady_clock::now() - started));
+    std::unique_ptr<RetrainState> first_leg = std::move(r.state);
+    ASSIGN_OR_RETURN(r, RunPlan(*runner_up.model, plan, *in.samples, training, cancel, std::move(first_leg)));
+  }
   const HeldOutScore other = ScoreAsDeployed(r);
-  const auto at = static_cast<size_t>(round);
   const HeldOutScore chosen{entry.accuracy[at], entry.loss[at], at < entry.hits.size() ? entry.hits[at]
                                                                                      : std::vector<uint8_t>{}};
   // A run the deadline cut short compares unequal iterations: the start stays. So it does unless the runner-up is
-  // clearly above (ClearlyAbove: on a 23-image slice one image is 4 points).
-  const bool better = r.iterations == iterations && ClearlyAbove(other, chosen);
+  // clearly above (ClearlyAbove: on a 23-image slice one image is 4 points), and, where both curves have two
+  // points, unless its lead projected to the plan's iterations is gone (ProjectedLead).
+  bool better = r.iterations == iterations && ClearlyAbove(other, chosen);
   absl::StrAppendFormat(&out.start_text, "; trial (the race's winner, %d iterations, %.1f s): v%d %.1f%% (loss %.3f), "
                         "v%d %.1f%% (loss %.3f)", iterations,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                         in.base_version, 100 * chosen.accuracy, chosen.loss, runner_up.version, 100 * other.accuracy,
                         other.loss);
+  if (other_midway >= 0 && r.iterations == iterations) {
+    const double lead = ProjectedLead(100 * (other_midway - entry.midway_accuracy[at]), midway,
+                                      100 * (other.accuracy - chosen.accuracy), iterations, winner.iterations);
+    absl::StrAppendFormat(&out.start_text, ", at %d v%d %.1f%% and v%d %.1f%%: v%d's lead at %d iterations %+.1f "
+                          "points", midway, in.base_version, 100 * entry.midway_accuracy[at], runner_up.version,
+                          100 * other_midway, runner_up.version, winner.iterations, lead);
+    better = better && lead > 0;
+  }
   if (!better) {
     absl::StrAppendFormat(&out.start_text, " → v%d", in.base_version);
     return false;
@@ -394,6 +476,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
 
   // Race the law's plan against its alternatives; the measured leader trains, going on from its race run.
   std::unique_ptr<RetrainState> continued;
+  int64_t up_to = 0;  // the plan's iterations, when the race's measured speed cut them
   if (!out.planned.alternatives.empty()) {
     state(WindowStage::kRacing, 0.13);
     std::vector<Plan> entrants = {out.planned.plan};
@@ -443,6 +526,7 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
         spdlog::info("window {}: {} iterations fit the time left at the race's measured {:.3f} s per step and "
                      "{:.2f} s per evaluation, not {}", in.id, std::max<int64_t>(1, can), measured.step_seconds,
                      measured.eval_seconds, p.iterations - done);
+        up_to = p.iterations;
         p.iterations = done + std::max<int64_t>(1, can);
       }
       p.seconds_per_iteration = per_iteration;
@@ -467,7 +551,8 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   training.on_iteration = [&](int64_t it, int64_t of) {
     state(WindowStage::kTraining, 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(std::max<int64_t>(1, of)));
   };
-  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*in.model, plan, samples, training, cancel, std::move(continued)));
+  ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*in.model, plan, samples, training, cancel, std::move(continued),
+                                                            up_to));
   const RetrainResult& result = trained.result;
   out.retrained = true;
   out.continued_iterations = result.resumed_from;

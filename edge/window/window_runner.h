@@ -102,10 +102,14 @@ absl::StatusOr<RetrainResult> RunPlan(const BlockModel& model, const Plan& plan,
 // Trains `plan` on `samples` starting from `model` under the memory and time budgets (RetrainWindow: keep-best,
 // never worse) and, when the result beats the model on the held-out slice, writes the retrained blocks into
 // `model`. The training step of RunWindow; bt-bench --oracle trains its candidate plans with it. `resume` continues
-// a run of the same plan on the same model kept with keep_state, up to plan.iterations in all.
+// a run of the same plan on the same model kept with keep_state, up to plan.iterations in all. With `up_to` >
+// plan.iterations (and no keep_state) the run goes on past plan.iterations while the time budget holds at least
+// eval_every iterations more at the speed it measured itself, to `up_to` at most: RunWindow sizes the winner's
+// iterations from its short race runs, whose first steps are slower (a text window's 55 iterations, fitted at the
+// race's 0.98 s per step, took 0.76 s each and left 20 s of the window idle).
 absl::StatusOr<TrainedPlan> TrainPlan(BlockModel& model, const Plan& plan, const WindowSamples& samples,
                                       const PlanTraining& options, const CancelToken* cancel,
-                                      std::unique_ptr<RetrainState> resume = nullptr);
+                                      std::unique_ptr<RetrainState> resume = nullptr, int64_t up_to = 0);
 
 // Sets LibTorch's intra-op thread count for this window by measurement: a training-sized forward and backward of
 // `model` on `images` (a batch) timed with every core and with one, the faster kept. An edge serves inference and

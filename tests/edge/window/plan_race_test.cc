@@ -9,6 +9,7 @@
 
 #include "tests/testing/test_models.h"
 #include "common/plan/window_plan.h"
+#include "edge/window/window_runner.h"
 #include "tests/testing/toy_data.h"
 
 namespace bt {
@@ -242,6 +243,9 @@ TEST(PlanRace, WhenItsTimeComesOutOfTrainingAClearLoserIsCutAtHalfItsRound) {
     } else {
       EXPECT_EQ(entry.iterations[0], 20) << race->text;  // went on to the round's end
       EXPECT_EQ(entry.went_on_from[0], 0) << race->text;
+      // ...and its curve has a second point, at the half, for the start trial.
+      EXPECT_EQ(entry.midway_iterations[0], 10) << race->text;
+      EXPECT_EQ(entry.midway_accuracy[0], halves->entries[e].accuracy[0]) << race->text;
     }
   }
   ASSERT_TRUE(race->entries[1].cut) << race->text;  // the case this window makes
@@ -253,7 +257,22 @@ TEST(PlanRace, WhenItsTimeComesOutOfTrainingAClearLoserIsCutAtHalfItsRound) {
   for (const RaceEntry& e : spare->entries) {
     EXPECT_FALSE(e.cut);
     EXPECT_EQ(e.iterations[0], 20) << spare->text;
+    EXPECT_EQ(e.midway_iterations[0], 0) << spare->text;  // scored at its end alone
+    if (e.iterations.size() == 2) {  // a finalist: its final went on from its first round, scored there
+      EXPECT_EQ(e.midway_iterations[1], 20) << spare->text;
+      EXPECT_EQ(e.midway_accuracy[1], e.accuracy[0]) << spare->text;
+    }
   }
+}
+
+TEST(PlanRace, ALeadProjectsLinearlyInLogIterations) {
+  // 3 points ahead at 5 iterations, 1 at 10: 2 points lost per doubling, so at 40 (two doublings more) -3.
+  EXPECT_NEAR(ProjectedLead(3.0, 5, 1.0, 10, 40), -3.0, 1e-9);
+  EXPECT_NEAR(ProjectedLead(1.0, 100, 2.0, 200, 400), 3.0, 1e-9);  // a growing lead grows on
+  EXPECT_NEAR(ProjectedLead(2.0, 5, 2.0, 10, 1000), 2.0, 1e-9);    // a steady one stays
+  EXPECT_EQ(ProjectedLead(3.0, 5, 1.0, 10, 10), 1.0);              // no farther than measured
+  EXPECT_EQ(ProjectedLead(3.0, 0, 1.0, 10, 40), 1.0);              // one point of the curve: its end
+  EXPECT_EQ(ProjectedLead(3.0, 10, 1.0, 10, 40), 1.0);
 }
 
 TEST(PlanRace, WhenItsTimeComesOutOfTrainingNoFinalIsRunForAClearLoser) {
@@ -300,6 +319,36 @@ TEST(PlanRace, IterationsThatFitCountAStepAndItsShareOfTheEvaluationsApart) {
   EXPECT_EQ(IterationsThatFit(1.5, 0.5, 2.0, 20), 0);    // not even the last evaluation fits
   EXPECT_EQ(IterationsThatFit(100, 0.0, 0.0, 20), 0);    // nothing measured: nothing is claimed
   EXPECT_EQ(IterationsThatFit(100, 0.5, 2.0, 0), IterationsThatFit(100, 0.5, 2.0, 1));  // eval_every floored at 1
+}
+
+// The window's training, its iterations cut to what the race's speed said fits, goes on to the plan's own while
+// its run measures that time is left (here: minutes), and ends as any run does (keep-best, written back).
+TEST(PlanRace, TheWindowsTrainingGoesOnTowardsThePlansIterationsWhileTimeIsLeft) {
+  const Window w = MakeWindow(240);
+  Plan plan = w.entrants[2];  // everything
+  plan.iterations = 10;
+  PlanTraining training;
+  training.memory_budget = 64ull << 20;
+  training.time_budget = std::chrono::minutes(10);
+  training.batch = 32;
+  training.seed = 3;
+  auto topped_model = *CopyModel(*w.model);
+  auto topped = TrainPlan(*topped_model, plan, w.samples, training, nullptr, nullptr, 60);
+  ASSERT_TRUE(topped.ok()) << topped.status();
+  EXPECT_EQ(topped->result.iterations, 60);
+  EXPECT_EQ(topped->result.stop_reason, "iterations");
+  EXPECT_EQ(topped->result.resumed_from, 0);
+  EXPECT_EQ(topped->result.state, nullptr);  // nothing kept: the run has ended
+  ASSERT_TRUE(topped->result.deployed);
+  EXPECT_GT(topped->result.accuracy_after, topped->result.accuracy_before);
+  ASSERT_FALSE(topped->trained.empty());
+  for (const auto& [block, tensors] : topped->trained) {  // written into the model, as an unkept run's are
+    for (const auto& [param, t] : tensors) EXPECT_TRUE(torch::equal(topped_model->GetBlock(block)->at(param), t));
+  }
+  auto plain_model = *CopyModel(*w.model);
+  auto plain = TrainPlan(*plain_model, plan, w.samples, training, nullptr, nullptr, 10);  // nothing beyond the plan
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->result.iterations, 10);
 }
 
 TEST(PlanRace, NoRaceWithoutLabelsOrTimeOrRivals) {
