@@ -24,6 +24,7 @@ HeldOutScore HeldOutScores(ComposedModel& model, const ImageDataset& data, int64
     loss_sum += OutputLoss(logits, batch.labels).item<double>() * static_cast<double>(batch.labels.numel());
   }
   score.accuracy = static_cast<double>(correct) / static_cast<double>(outputs);
+  score.outputs_per_sample = std::max<int64_t>(1, outputs / data.size());
   score.loss = loss_sum / static_cast<double>(outputs);
   return score;
 }

@@ -24,14 +24,17 @@ namespace bt {
 
 struct HeldOutScore {
   HeldOutScore() = default;
-  HeldOutScore(double accuracy_in, double loss_in, std::vector<uint8_t> hits_in = {})
-      : accuracy(accuracy_in), loss(loss_in), hits(std::move(hits_in)) {}
+  HeldOutScore(double accuracy_in, double loss_in, std::vector<uint8_t> hits_in = {}, int64_t outputs_per_sample_in = 1)
+      : accuracy(accuracy_in), loss(loss_in), hits(std::move(hits_in)), outputs_per_sample(outputs_per_sample_in) {}
 
   double accuracy = 0;
   double loss = 0;  // mean cross-entropy per scored output (label-free windows: 0, unused)
   // Per scored output (an image, or a token of text), 1 when the top-1 prediction was right; empty when not
   // measured (label-free windows, or a score built from numbers alone).
   std::vector<uint8_t> hits;
+  // How many consecutive hits one sample scores: 1 for an image, a sequence's tokens for text. A sample's outputs
+  // are not independent (a text sequence's tokens share their context), so errors are taken over samples.
+  int64_t outputs_per_sample = 1;
 };
 
 // The window's fixed split of `labeled` samples: the most recent `holdout_fraction` of them are the held-out slice
@@ -44,9 +47,13 @@ inline int64_t HeldOutCount(int64_t labeled, double holdout_fraction) {
 bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b);
 
 // The standard error of the mean paired difference of `a` and `b` (the same outputs scored by two models): 0 when
-// either is empty, their lengths differ, or fewer than two outputs. Tokens of one sequence are correlated, so on
-// text it understates the error (the rule then keeps closer to the highest score).
-double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b);
+// either is empty, their lengths differ, or fewer than two samples. With `outputs_per_sample` > 1 the outputs come
+// in samples of that many consecutive ones (a text sequence's tokens), and the error is that of the mean of the
+// per-sample mean differences (a cluster-robust error: tokens of one sequence are correlated, so an error taken
+// over tokens as if independent understates it);
+// a length that is not a whole number of samples falls back to outputs.
+double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b,
+                           int64_t outputs_per_sample = 1);
 
 // Whether `a` scores above `b` on evidence: ScoresAbove, and, when both carry hits over the same outputs, an accuracy
 // above b's by more than one paired standard error of their difference (without hits: ScoresAbove alone). The rule

@@ -35,6 +35,13 @@ int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, 
   return r >= kMinRaceIterations ? r : 0;
 }
 
+RunSpeed MeasuredSpeed(double train_seconds, double eval_seconds, int64_t evaluations, int64_t steps) {
+  RunSpeed speed;
+  if (steps > 0) speed.step_seconds = std::max(0.0, train_seconds - eval_seconds) / static_cast<double>(steps);
+  if (evaluations > 0) speed.eval_seconds = eval_seconds / static_cast<double>(evaluations);
+  return speed;
+}
+
 int64_t IterationsThatFit(double seconds, double step_seconds, double eval_seconds, int64_t eval_every) {
   const double per_iteration = step_seconds + eval_seconds / static_cast<double>(std::max<int64_t>(1, eval_every));
   if (!(per_iteration > 0) || !(seconds > eval_seconds)) return 0;
@@ -258,8 +265,9 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
           const double eval_seconds = earlier_eval_seconds + trained->eval_seconds;
           const int64_t evaluations = earlier_evaluations + trained->evaluations;
           race.entries[e].seconds_per_iteration = train_seconds / static_cast<double>(ran);
-          race.entries[e].step_seconds = std::max(0.0, train_seconds - eval_seconds) / static_cast<double>(ran);
-          race.entries[e].eval_seconds = evaluations > 0 ? eval_seconds / static_cast<double>(evaluations) : 0.0;
+          const RunSpeed speed = MeasuredSpeed(train_seconds, eval_seconds, evaluations, ran);
+          race.entries[e].step_seconds = speed.step_seconds;
+          race.entries[e].eval_seconds = speed.eval_seconds;
           race.entries[e].run_seconds_per_iteration =
               std::chrono::duration<double>(now() - run_start).count() /
               static_cast<double>(ran);
@@ -274,6 +282,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       race.entries[e].midway_accuracy.push_back(score.accuracy >= 0 ? midway_accuracy : -1);
       race.entries[e].accuracy.push_back(score.accuracy);
       race.entries[e].loss.push_back(score.loss);
+      if (!score.hits.empty()) race.entries[e].outputs_per_sample = score.outputs_per_sample;
       race.entries[e].hits.push_back(std::move(score.hits));
       if (trained.ok() && trained->state) {
         held.push_back({e, std::move(trained->state)});
@@ -296,7 +305,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     }
     alive.resize(2);
     auto scored = [&](size_t e) {
-      return HeldOutScore{race.entries[e].accuracy.back(), race.entries[e].loss.back(), race.entries[e].hits.back()};
+      return HeldOutScore{race.entries[e].accuracy.back(), race.entries[e].loss.back(), race.entries[e].hits.back(),
+                          race.entries[e].outputs_per_sample};
     };
     if (options.cut_clear_losers && AboveBy(scored(alive[0]), scored(alive[1]), kRaceCutErrors)) {
       final_skipped = true;  // its second is a clear loser: the leader wins and its run goes on in the window

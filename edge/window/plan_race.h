@@ -69,6 +69,7 @@ struct RaceEntry {
   std::vector<double> accuracy;     // held-out slice, as it would be deployed, per round
   std::vector<double> loss;         // its mean cross-entropy there (breaks accuracy ties), per round
   std::vector<std::vector<uint8_t>> hits;  // per round: per scored output of the slice (empty for a failed run)
+  int64_t outputs_per_sample = 1;          // of those hits (HeldOutScore)
   std::vector<int64_t> went_on_from;  // per round: the iterations of its earlier run it continued (0: from the start)
   // Per round: where its run was also scored before its end — at half a first run split to cut clear losers, or
   // where a run that went on from an earlier round began (that round's score) — and the accuracy there; 0 and -1
@@ -114,6 +115,15 @@ int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_
 // else its longest round whose iterations fit `seconds` at the speed of its last whole run; -1 when none fits or it
 // never ran.
 int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned);
+
+// A training step's and a held-out evaluation's seconds, measured apart in a run (or in runs that went on from one
+// another) that took `train_seconds` for `steps` steps of its own, `eval_seconds` of them in `evaluations`
+// evaluations. Zero where nothing was measured.
+struct RunSpeed {
+  double step_seconds = 0;
+  double eval_seconds = 0;
+};
+RunSpeed MeasuredSpeed(double train_seconds, double eval_seconds, int64_t evaluations, int64_t steps);
 
 // The iterations a run can add in `seconds` at `step_seconds` per training step, with a held-out evaluation of
 // `eval_seconds` every `eval_every` iterations and one at its end (RetrainWindow's schedule); 0 when not one fits.

@@ -282,6 +282,7 @@ absl::StatusOr<RetrainResult> RetrainWindow(const BlockModel& deployed,
       result.loss_after = after.loss;
       result.hits_before = deployed_score.hits;
       result.hits_after = after.hits;
+      result.outputs_per_sample = after.outputs_per_sample;
     }
     result.deployed = better;
     if (o.keep_state) {

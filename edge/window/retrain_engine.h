@@ -81,6 +81,7 @@ struct RetrainResult {
   double loss_before = 0;         // mean cross-entropy on the slice, of the same two (keep-best breaks accuracy
   double loss_after = 0;          // ties by it: HeldOutScore)
   std::vector<uint8_t> hits_before, hits_after;  // per scored output of the slice, of the same two (labeled mode)
+  int64_t outputs_per_sample = 1;  // of those hits (HeldOutScore)
   double objective_before = 0;    // label-free mode: information-maximisation loss of the deployed model
   double objective_after = 0;     // label-free mode: the same for the best checkpoint (lower is better)
   int64_t iterations = 0;
@@ -100,8 +101,8 @@ struct RetrainResult {
 // What a run leaves on the held-out slice: the retrained model's score when it deployed, else the deployed model's
 // (keep-best kept it). How the race and the start trial compare runs.
 inline HeldOutScore ScoreAsDeployed(const RetrainResult& r) {
-  return r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after, r.hits_after}
-                    : HeldOutScore{r.accuracy_before, r.loss_before, r.hits_before};
+  return r.deployed ? HeldOutScore{r.accuracy_after, r.loss_after, r.hits_after, r.outputs_per_sample}
+                    : HeldOutScore{r.accuracy_before, r.loss_before, r.hits_before, r.outputs_per_sample};
 }
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;

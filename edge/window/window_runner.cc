@@ -121,13 +121,14 @@ absl::StatusOr<RetrainResult> RunPlanUpTo(const BlockModel& model, const Plan& p
   while (r.stop_reason == "iterations" && r.state && p.iterations < up_to) {
     const int64_t ran = r.iterations - r.resumed_from;
     if (ran <= 0) break;
-    const double step = std::max(0.0, r.train_seconds - r.eval_seconds) / static_cast<double>(ran);
-    const double eval = r.evaluations > 0 ? r.eval_seconds / static_cast<double>(r.evaluations) : 0.0;
+    const RunSpeed speed = MeasuredSpeed(r.train_seconds, r.eval_seconds, r.evaluations, ran);
     const double seconds = left();
-    const int64_t more = std::min(up_to - p.iterations, IterationsThatFit(seconds, step, eval, every));
+    const int64_t more = std::min(up_to - p.iterations,
+                                  IterationsThatFit(seconds, speed.step_seconds, speed.eval_seconds, every));
     if (more < std::min(every, up_to - p.iterations)) break;  // not worth the evaluation that ends it
     spdlog::info("train: {} iterations more fit the {:.1f} s left at {:.3f} s per step measured in this run (the "
-                 "plan asked {}, the race's speed allowed {})", more, seconds, step, up_to, plan.iterations);
+                 "plan asked {}, the race's speed allowed {})",
+                 more, seconds, speed.step_seconds, up_to, plan.iterations);
     p.iterations += more;
     going.time_budget = ms(seconds);
     ASSIGN_OR_RETURN(r, RunPlan(model, p, samples, going, cancel, std::move(r.state)));
@@ -351,8 +352,8 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
     ASSIGN_OR_RETURN(r, RunPlan(*runner_up.model, plan, *in.samples, training, cancel, std::move(first_leg)));
   }
   const HeldOutScore other = ScoreAsDeployed(r);
-  const HeldOutScore chosen{entry.accuracy[at], entry.loss[at], at < entry.hits.size() ? entry.hits[at]
-                                                                                     : std::vector<uint8_t>{}};
+  const HeldOutScore chosen{entry.accuracy[at], entry.loss[at],
+                            at < entry.hits.size() ? entry.hits[at] : std::vector<uint8_t>{}, entry.outputs_per_sample};
   // A run the deadline cut short compares unequal iterations: the start stays. So it does unless the runner-up is
   // clearly above (ClearlyAbove: on a 23-image slice one image is 4 points), and, where both curves have two
   // points, unless its lead projected to the plan's iterations is gone (ProjectedLead).

@@ -42,6 +42,7 @@ TEST(CurveProbe, AScoreCarriesOneHitPerScoredOutputInTheSlicesOrder) {
   const ImageDataset data = fixtures::ToyData(37, 2);
   const HeldOutScore whole = HeldOutScores(*model, data, 10);  // in batches of 10: 4 batches, the last of 7
   ASSERT_EQ(whole.hits.size(), 37u);
+  EXPECT_EQ(whole.outputs_per_sample, 1);  // an image scores one output
   int64_t right = 0;
   for (uint8_t h : whole.hits) right += h;
   EXPECT_DOUBLE_EQ(whole.accuracy, static_cast<double>(right) / 37);
@@ -51,6 +52,17 @@ TEST(CurveProbe, AScoreCarriesOneHitPerScoredOutputInTheSlicesOrder) {
     ASSERT_EQ(one.hits.size(), 1u);
     EXPECT_EQ(one.hits[0], whole.hits[static_cast<size_t>(i)]) << i;
   }
+}
+
+TEST(CurveProbe, ATextScoreCarriesItsSequencesLengthSoThatErrorsAreTakenOverSequences) {
+  auto deployed = *CreateLlamaModel(fixtures::TinyDecoder(24), 1);
+  auto model = *ComposedModel::Create(*deployed, std::vector<BlockChoice>(deployed->layout().size()));
+  torch::manual_seed(2);
+  const torch::Tensor tokens = torch::randint(0, 24, {9, 7}, torch::kInt64);
+  const ImageDataset data{tokens.slice(1, 0, 6).contiguous(), tokens.slice(1, 1, 7).contiguous()};
+  const HeldOutScore score = HeldOutScores(*model, data, 4);
+  ASSERT_EQ(score.hits.size(), 54u);  // 9 sequences of 6 next tokens, in order
+  EXPECT_EQ(score.outputs_per_sample, 6);
 }
 
 TEST(CurveProbe, StopsWhenTheBudgetRunsOut) {

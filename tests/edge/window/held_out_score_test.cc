@@ -25,6 +25,36 @@ TEST(PairedStandardError, IsTheStandardErrorOfTheMeanPerOutputDifference) {
   EXPECT_EQ(PairedStandardError(a.hits, a.hits), 0.0);  // the same outputs right: no doubt at all
 }
 
+TEST(PairedStandardError, OfSequencesIsTakenOverTheirMeanDifferences) {
+  // 4 sequences of 4 tokens: a gets the first two sequences wholly right, b the last two. Per sequence the mean
+  // difference is +1 +1 -1 -1: mean 0, sample variance 4/3, over 4 samples. Taken over 16 tokens as if independent
+  // it would be less than half of that.
+  const HeldOutScore a = Score(8, 16), b = Score(8, 16, 1.0, 8);
+  EXPECT_NEAR(PairedStandardError(a.hits, b.hits, 4), std::sqrt((4.0 / 3.0) / 4.0), 1e-12);
+  EXPECT_NEAR(PairedStandardError(a.hits, b.hits, 1), std::sqrt((16.0 / 15.0) / 16.0), 1e-12);
+  // A length that is not whole sequences is taken over outputs; one sequence alone has no error to measure.
+  EXPECT_EQ(PairedStandardError(a.hits, b.hits, 5), PairedStandardError(a.hits, b.hits, 1));
+  EXPECT_EQ(PairedStandardError(a.hits, b.hits, 16), 0.0);
+}
+
+TEST(ClearlyAbove, TakesTheErrorOverSamplesWhenTheirOutputsComeInSequences) {
+  // 8 sequences of 8 tokens: a is right on 4 tokens of the first sequence and 1 of the third, b on 1 of the second.
+  // 4 tokens of 64 (6.25 points) is more than one error taken over tokens (3.8), not over sequences (6.7).
+  HeldOutScore a = Score(0, 64), b = Score(0, 64);
+  for (size_t i = 0; i < 4; ++i) a.hits[i] = 1;
+  a.hits[16] = 1;
+  b.hits[8] = 1;
+  a.accuracy = 5.0 / 64;
+  b.accuracy = 1.0 / 64;
+  ASSERT_TRUE(ClearlyAbove(a, b));  // outputs taken as independent
+  a.outputs_per_sample = b.outputs_per_sample = 8;
+  EXPECT_FALSE(ClearlyAbove(a, b));
+  EXPECT_FALSE(AboveBy(a, b, 1.0));
+  EXPECT_TRUE(AboveBy(a, b, 0.9));
+  a.outputs_per_sample = 4;  // scores that disagree on their samples' size fall back to outputs
+  EXPECT_TRUE(ClearlyAbove(a, b));
+}
+
 TEST(PairedStandardError, IsZeroWithoutComparableHits) {
   EXPECT_EQ(PairedStandardError({}, {}), 0.0);
   EXPECT_EQ(PairedStandardError({1, 0, 1}, {1, 0}), 0.0);
