@@ -43,14 +43,18 @@ int64_t SharedGroup(const HeldOutScore& a, const HeldOutScore& b) {
 
 }  // namespace
 
+double PairedError(const HeldOutScore& a, const HeldOutScore& b) {
+  return PairedStandardError(a.hits, b.hits, SharedGroup(a, b));
+}
+
 bool ClearlyAbove(const HeldOutScore& a, const HeldOutScore& b) {
   if (!ScoresAbove(a, b)) return false;
-  const double error = PairedStandardError(a.hits, b.hits, SharedGroup(a, b));  // 0 without hits: ScoresAbove alone
+  const double error = PairedError(a, b);  // 0 without hits: ScoresAbove alone
   return error <= 0 || a.accuracy - b.accuracy > error;
 }
 
 bool AboveBy(const HeldOutScore& a, const HeldOutScore& b, double standard_errors) {
-  const double error = PairedStandardError(a.hits, b.hits, SharedGroup(a, b));
+  const double error = PairedError(a, b);
   return error > 0 && a.accuracy - b.accuracy > standard_errors * error;
 }
 

@@ -55,6 +55,9 @@ bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b);
 double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b,
                            int64_t outputs_per_sample = 1);
 
+// PairedStandardError of two scores' hits, over their samples when both score the same outputs per sample.
+double PairedError(const HeldOutScore& a, const HeldOutScore& b);
+
 // Whether `a` scores above `b` on evidence: ScoresAbove, and, when both carry hits over the same outputs, an accuracy
 // above b's by more than one paired standard error of their difference (without hits: ScoresAbove alone). The rule
 // every held-out decision that leaves a default uses: keep-best (the default: the checkpoint kept), the window's

@@ -54,6 +54,17 @@ double ProjectedLead(double lead_mid, int64_t mid, double lead_end, int64_t end,
   return lead_end + per_log * std::log(static_cast<double>(horizon) / static_cast<double>(end));
 }
 
+double ProjectedLeadError(double error, int64_t mid, int64_t end, int64_t horizon) {
+  if (mid <= 0 || end <= mid || horizon <= end) return error;
+  const double r = std::log(static_cast<double>(horizon) / static_cast<double>(end)) /
+                   std::log(static_cast<double>(end) / static_cast<double>(mid));
+  return error * std::sqrt((1 + r) * (1 + r) + r * r);
+}
+
+bool StartTrialSwitches(bool clearly_above_at_end, double lead, double error) {
+  return clearly_above_at_end ? lead > 0 : error > 0 && lead > error;
+}
+
 bool RaceTakesFromTraining(const std::vector<Plan>& entrants, double race_seconds, double train_seconds_left) {
   for (const Plan& p : entrants) {
     if (p.train_seconds + race_seconds > train_seconds_left) return true;

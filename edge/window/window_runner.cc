@@ -356,20 +356,22 @@ absl::StatusOr<bool> StartTrial(WindowInput& in, const RaceResult& race, const P
                             at < entry.hits.size() ? entry.hits[at] : std::vector<uint8_t>{}, entry.outputs_per_sample};
   // A run the deadline cut short compares unequal iterations: the start stays. So it does unless the runner-up is
   // clearly above (ClearlyAbove: on a 23-image slice one image is 4 points), and, where both curves have two
-  // points, unless its lead projected to the plan's iterations is gone (ProjectedLead).
-  bool better = r.iterations == iterations && ClearlyAbove(other, chosen);
+  // points, the projection decides (StartTrialSwitches).
+  const bool equal = r.iterations == iterations;
+  bool better = equal && ClearlyAbove(other, chosen);
   absl::StrAppendFormat(&out.start_text, "; trial (the race's winner, %d iterations, %.1f s): v%d %.1f%% (loss %.3f), "
                         "v%d %.1f%% (loss %.3f)", iterations,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                         in.base_version, 100 * chosen.accuracy, chosen.loss, runner_up.version, 100 * other.accuracy,
                         other.loss);
-  if (other_midway >= 0 && r.iterations == iterations) {
+  if (other_midway >= 0 && equal) {
     const double lead = ProjectedLead(100 * (other_midway - entry.midway_accuracy[at]), midway,
                                       100 * (other.accuracy - chosen.accuracy), iterations, winner.iterations);
+    const double error = ProjectedLeadError(100 * PairedError(other, chosen), midway, iterations, winner.iterations);
     absl::StrAppendFormat(&out.start_text, ", at %d v%d %.1f%% and v%d %.1f%%: v%d's lead at %d iterations %+.1f "
-                          "points", midway, in.base_version, 100 * entry.midway_accuracy[at], runner_up.version,
-                          100 * other_midway, runner_up.version, winner.iterations, lead);
-    better = better && lead > 0;
+                          "points (±%.1f)", midway, in.base_version, 100 * entry.midway_accuracy[at],
+                          runner_up.version, 100 * other_midway, runner_up.version, winner.iterations, lead, error);
+    better = StartTrialSwitches(better, lead, error);
   }
   if (!better) {
     absl::StrAppendFormat(&out.start_text, " → v%d", in.base_version);

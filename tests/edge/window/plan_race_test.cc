@@ -275,6 +275,23 @@ TEST(PlanRace, ALeadProjectsLinearlyInLogIterations) {
   EXPECT_EQ(ProjectedLead(3.0, 10, 1.0, 10, 40), 1.0);
 }
 
+TEST(PlanRace, AProjectedLeadsErrorGrowsWithHowFarItIsProjected) {
+  // From 10 to 40 iterations is two doublings past the curve's one (5 to 10): r = 2, the end's lead weighs 3 and
+  // the midway's 2.
+  EXPECT_NEAR(ProjectedLeadError(1.0, 5, 10, 40), std::sqrt(13.0), 1e-9);
+  EXPECT_NEAR(ProjectedLeadError(0.5, 5, 10, 40), 0.5 * std::sqrt(13.0), 1e-9);
+  EXPECT_EQ(ProjectedLeadError(1.0, 5, 10, 10), 1.0);  // not projected: the measured lead's own
+  EXPECT_EQ(ProjectedLeadError(1.0, 0, 10, 40), 1.0);
+}
+
+TEST(PlanRace, TheStartTrialSwitchesOnAProjectionBothWays) {
+  EXPECT_TRUE(StartTrialSwitches(true, 0.5, 3.0));    // ahead at the end, its lead holding
+  EXPECT_FALSE(StartTrialSwitches(true, -0.5, 3.0));  // ahead at the end, its lead projected gone
+  EXPECT_TRUE(StartTrialSwitches(false, 4.0, 3.0));   // behind, and projected ahead beyond the projection's error
+  EXPECT_FALSE(StartTrialSwitches(false, 2.0, 3.0));  // behind, projected ahead within the error
+  EXPECT_FALSE(StartTrialSwitches(false, 4.0, 0.0));  // no error to judge by (no hits)
+}
+
 TEST(PlanRace, WhenItsTimeComesOutOfTrainingNoFinalIsRunForAClearLoser) {
   // The first block alone twice, then everything: the copy ties the first at half (not cut), everything leads
   // there (not cut); at the round's end the first block alone is far behind everything, so the final would only
