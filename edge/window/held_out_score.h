@@ -50,8 +50,8 @@ bool ScoresAbove(const HeldOutScore& a, const HeldOutScore& b);
 // either is empty, their lengths differ, or fewer than two samples. With `outputs_per_sample` > 1 the outputs come
 // in samples of that many consecutive ones (a text sequence's tokens), and the error is that of the mean of the
 // per-sample mean differences (a cluster-robust error: tokens of one sequence are correlated, so an error taken
-// over tokens as if independent understates it);
-// a length that is not a whole number of samples falls back to outputs.
+// over tokens as if independent understates it); a length that is not a whole number of samples falls back to
+// outputs.
 double PairedStandardError(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b,
                            int64_t outputs_per_sample = 1);
 
