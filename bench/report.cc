@@ -144,6 +144,7 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
                                {"predicted_train_seconds", r.predicted_train_seconds},
                                {"probe_seconds", r.probe_seconds},
                                {"iterations", r.iterations},
+                               {"planned_iterations", r.planned_iterations > 0 ? r.planned_iterations : r.iterations},
                                {"bytes_down", r.bytes_down},
                                {"bytes_up", r.bytes_up},
                                {"plan", r.plan},
@@ -174,11 +175,14 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
   for (const MethodResult& m : methods) {
     for (size_t w = 0; w < m.windows.size(); ++w) {
       const WindowRecord& r = m.windows[w];
-      md += absl::StrFormat("| %s | %d | %s | %.1f%% | %.1f%% | %.1f%% | %s | %s | %.1f | %.1f | %d | %s | %s |\n",
+      const std::string iterations =
+          r.planned_iterations > 0 ? absl::StrFormat("%d (%d planned)", r.iterations, r.planned_iterations)
+                                   : absl::StrCat(r.iterations);
+      md += absl::StrFormat("| %s | %d | %s | %.1f%% | %.1f%% | %.1f%% | %s | %s | %.1f | %.1f | %s | %s | %s |\n",
                             m.name, w + 1, r.domain, 100 * r.accuracy_before, 100 * r.accuracy_after,
                             100 * r.predicted_accuracy, FormatBytes(static_cast<uint64_t>(r.peak_memory_bytes)),
                             FormatBytes(r.predicted_memory_bytes), r.train_seconds, r.predicted_train_seconds,
-                            r.iterations, FormatBytes(r.bytes_up), r.plan);
+                            iterations, FormatBytes(r.bytes_up), r.plan);
     }
   }
   // How well the law and the time model predicted what blocktrainer then trained.
@@ -239,7 +243,9 @@ absl::Status WriteReport(const ReportInfo& info, const std::vector<MethodResult>
   if (info.via_daemons) md += DaemonComparison(methods);
   md += "\nbefore/after: accuracy on the domain's held-out samples (before: of the deployed model; a plan \"from "
         "vN (x%)\" started from version N, which scored x% there); predicted: the law's prediction on the probe "
-        "slice; peak memory: measured by the counting allocator during retraining; up: bytes of retrained blocks.\n";
+        "slice, for the plan's iterations; iterations \"N (M planned)\": the run went on past the plan's M while "
+        "its measured speed said more fit the window (predicted s: the plan's time per iteration over all N); peak "
+        "memory: measured by the counting allocator during retraining; up: bytes of retrained blocks.\n";
   std::printf("%s", md.c_str());
   if (!out_dir.empty()) {
     std::error_code ec;

@@ -19,6 +19,10 @@ struct WindowRecord {
   uint64_t predicted_memory_bytes = 0;
   double train_seconds = 0, predicted_train_seconds = 0, probe_seconds = 0;
   int64_t iterations = 0;
+  // The plan's own iterations, where the training went on past them (a run faster than predicted, with window time
+  // left); 0 otherwise. `predicted_accuracy` is the law's for the plan's iterations, `predicted_train_seconds` the
+  // plan's time per iteration over the iterations run.
+  int64_t planned_iterations = 0;
   uint64_t bytes_down = 0, bytes_up = 0;
   std::string plan = "-";
   std::string race;  // the window's race (blocktrainer), when it raced

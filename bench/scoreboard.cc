@@ -192,6 +192,14 @@ absl::Status RunScoreboard(const ScoreboardOptions& o, const CancelToken* cancel
         continue;
       }
       r.iterations = outcome->iterations;
+      if (outcome->iterations > plan.iterations) {  // it went on past the plan: time per iteration is compared
+        r.planned_iterations = plan.iterations;
+        const int64_t from = outcome->continued_iterations;
+        if (plan.iterations > from) {
+          r.predicted_train_seconds *= static_cast<double>(outcome->iterations - from) /
+                                       static_cast<double>(plan.iterations - from);
+        }
+      }
       r.slice_accuracy_after = outcome->accuracy_after;
       r.slice_outputs = outcome->slice_outputs;
       r.train_seconds = outcome->train_seconds;

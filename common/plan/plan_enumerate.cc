@@ -77,6 +77,7 @@ Plan Assemble(const PlanRequest& r, const Setup& s, const std::vector<int32_t>& 
   plan.feasible = true;
   plan.first_trainable = first;
   plan.iterations = q;
+  plan.max_iterations = std::max(q, *std::max_element(r.iteration_grid.begin(), r.iteration_grid.end()));
   plan.memory_budget = r.memory_budget;
   plan.window_seconds = r.window_seconds;
   plan.memory_bytes = r.fixed_bytes;

@@ -82,6 +82,10 @@ struct Plan {
   std::vector<BlockDecision> blocks;
   int64_t first_trainable = -1;   // -1: nothing is trained (all frozen)
   int64_t iterations = 0;
+  // The iteration grid's top: a run that reaches `iterations` with window time left goes on towards it (the
+  // plan's iterations were fitted to the window at predicted speeds, and a faster run would leave its end idle);
+  // 0: no further than `iterations`.
+  int64_t max_iterations = 0;
   double predicted_accuracy = 0;
   uint64_t memory_bytes = 0;      // predicted peak
   uint64_t fixed_bytes = 0;       // part of it every plan pays (input batch, logits, working memory)

@@ -1,5 +1,6 @@
 #include "common/wire/wire.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -105,6 +106,7 @@ absl::StatusOr<ProbeReport> ProbeReportFromProto(const v1::ProbeReportMsg& m) {
 
 void PlanToProto(const Plan& plan, v1::PlanResponse* out) {
   out->set_iterations(plan.iterations);
+  out->set_max_iterations(plan.max_iterations);
   out->set_predicted_accuracy(plan.predicted_accuracy);
   out->set_predicted_memory_bytes(plan.memory_bytes);
   out->set_predicted_train_seconds(plan.train_seconds);
@@ -133,6 +135,9 @@ absl::StatusOr<Plan> PlanFromProto(const v1::PlanResponse& m, const std::vector<
   if (m.iterations() < min_iterations || m.iterations() > 1'000'000) {
     return bad(absl::StrCat("iterations: ", m.iterations(), " is outside [", min_iterations, ", 1000000]"));
   }
+  if (m.max_iterations() < 0 || m.max_iterations() > 1'000'000) {
+    return bad(absl::StrCat("max_iterations: ", m.max_iterations(), " is outside [0, 1000000]"));
+  }
   if (m.micro_batch() < 0 || m.micro_batch() > batch) {
     return bad(absl::StrCat("micro_batch: ", m.micro_batch(), " is outside [0, ", batch, "]"));
   }
@@ -142,6 +147,7 @@ absl::StatusOr<Plan> PlanFromProto(const v1::PlanResponse& m, const std::vector<
   Plan plan;
   plan.feasible = m.feasible();
   plan.iterations = m.iterations();
+  plan.max_iterations = std::max(m.iterations(), m.max_iterations());
   plan.predicted_accuracy = m.predicted_accuracy();
   plan.memory_bytes = m.predicted_memory_bytes();
   plan.train_seconds = m.predicted_train_seconds();

@@ -33,7 +33,8 @@ absl::Status ValidatePushHeader(const blocktrainer::v1::PushHeader& msg);
 // A plan as the cloud sends it (plan_id, base_version and the blocks' digests are the caller's to set).
 void PlanToProto(const Plan& plan, blocktrainer::v1::PlanResponse* out);
 // The plan an edge received, checked against what it runs: one block per name of `block_names`, in order, a
-// known option name, iterations in [1, 10^6], micro_batch in [0, batch], finite predictions. Errors name the field.
+// known option name, iterations in [1, 10^6], max_iterations in [0, 10^6] (below iterations: iterations), micro_batch
+// in [0, batch], finite predictions. Errors name the field.
 absl::StatusOr<Plan> PlanFromProto(const blocktrainer::v1::PlanResponse& msg,
                                    const std::vector<std::string>& block_names, int64_t batch);
 

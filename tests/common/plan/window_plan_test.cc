@@ -111,6 +111,11 @@ TEST(WindowPlan, TopPlansStartWithThePlannersChoiceAndFitWindowPlanFindsAChunkTh
     EXPECT_GE((*top)[k - 1].predicted_accuracy, (*top)[k].predicted_accuracy - 1e-12);
     EXPECT_EQ((*top)[k].memory_budget, request.memory_budget);
   }
+  // Each plan says how far a run that is faster than predicted may go on: the grid's top, whatever its iterations.
+  for (const Plan& p : *top) {
+    EXPECT_EQ(p.max_iterations, request.iteration_grid.back()) << PlanText(p);
+    EXPECT_GE(p.max_iterations, p.iterations);
+  }
   // Every block trainable does not fit 3 MiB on the whole batch; FitWindowPlan moves to smaller chunks or says so.
   std::vector<size_t> all;
   for (const BlockProfile& b : r.costs) all.push_back(b.options.size() > 1 ? 1 : 0);

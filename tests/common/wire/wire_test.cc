@@ -43,6 +43,36 @@ TEST(PlanFromProto, RejectsPlansThatDoNotFitTheModel) {
   EXPECT_FALSE(PlanFromProto(bad, {"embed", "head"}, 64).ok());
 }
 
+// How far a run may go on past its iterations travels with the plan; a cloud that says nothing (0, as an older one
+// sends) or less than the plan's iterations lets it go no further than them, and an absurd one is refused.
+TEST(PlanFromProto, CarriesHowFarTheRunMayGoOnAndBoundsIt) {
+  Plan plan;
+  plan.feasible = true;
+  plan.iterations = 75;
+  plan.max_iterations = 400;
+  plan.blocks = {{"embed", BlockChoice::Train()}, {"head", BlockChoice::Frozen()}};
+  v1::PlanResponse msg;
+  PlanToProto(plan, &msg);
+  auto back = PlanFromProto(msg, {"embed", "head"}, 64);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->iterations, 75);
+  EXPECT_EQ(back->max_iterations, 400);
+  for (int64_t said : {0, 10}) {
+    v1::PlanResponse less = msg;
+    less.set_max_iterations(said);
+    auto no_further = PlanFromProto(less, {"embed", "head"}, 64);
+    ASSERT_TRUE(no_further.ok()) << no_further.status();
+    EXPECT_EQ(no_further->max_iterations, 75) << said;
+  }
+  for (int64_t absurd : {int64_t{-1}, int64_t{1'000'001}}) {
+    v1::PlanResponse bad = msg;
+    bad.set_max_iterations(absurd);
+    auto refused = PlanFromProto(bad, {"embed", "head"}, 64);
+    ASSERT_FALSE(refused.ok()) << absurd;
+    EXPECT_NE(refused.status().message().find("max_iterations"), std::string::npos) << refused.status();
+  }
+}
+
 TEST(ProbeReportProto, RoundTripsAndRefusesUnknownForms) {
   const ProbeReport r = fixtures::SampleReport();
   v1::ProbeReportMsg msg;

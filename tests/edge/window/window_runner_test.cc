@@ -193,6 +193,37 @@ TEST(WindowRunner, TheRaceTrainsTheMeasuredLeaderAndTheLawAloneTrainsItsOwnPlan)
   EXPECT_EQ(alone->continued_iterations, 0);
 }
 
+// A plan source whose plans stop short of how far they may go (a window's time fitted at predicted speeds).
+class ShortPlans final : public PlanSource {
+ public:
+  ShortPlans(PlanSource& inner, int64_t max_iterations) : inner_(inner), max_iterations_(max_iterations) {}
+  ProbeNeeds needs() const override { return inner_.needs(); }
+  absl::StatusOr<PlannedWindow> PlanWindow(const PlanQuery& query) override {
+    ASSIGN_OR_RETURN(PlannedWindow planned, inner_.PlanWindow(query));
+    planned.plan.max_iterations = max_iterations_;
+    return planned;
+  }
+
+ private:
+  PlanSource& inner_;
+  int64_t max_iterations_;
+};
+
+// A run that reaches its plan's iterations with the window's time left goes on towards the plan's max_iterations
+// (its own measured speed says more fit: here minutes), and no further than the plan when that says nothing more.
+TEST(WindowRunner, ATrainingThatFinishesEarlyGoesOnTowardsThePlansLimit) {
+  const Window w = MakeWindow();
+  BaselinePlanSource last_k(BaselinePlanSource::Kind::kLastK, {25}, 1);
+  ShortPlans may_go_on(last_k, 75), may_not(last_k, 0);
+  auto went_on = RunWindow(InputFor(w, 64ull << 20), may_go_on, nullptr);
+  auto stayed = RunWindow(InputFor(w, 64ull << 20), may_not, nullptr);
+  ASSERT_TRUE(went_on.ok() && stayed.ok()) << went_on.status() << stayed.status();
+  EXPECT_EQ(went_on->planned.plan.iterations, 25);
+  EXPECT_EQ(went_on->iterations, 75);
+  EXPECT_EQ(stayed->iterations, 25);
+  EXPECT_TRUE(went_on->retrained && stayed->retrained);
+}
+
 TEST(WindowRunner, TheThreadCountIsMeasuredAndSet) {
   const Window w = MakeWindow();
   const int chosen = ChooseIntraOpThreads(*w.model, w.samples.all.images);
