@@ -157,9 +157,27 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     std::unique_ptr<RetrainState> state;
   };
   std::vector<Held> held;
+  // What a run's earlier leg measured: the first half of a split first run (scored there), or nothing.
+  struct Leg {
+    double train_seconds = 0, eval_seconds = 0, wall_seconds = 0;
+    int64_t evaluations = 0;
+    int64_t midway_at = 0;  // a second point of the run's curve (RaceEntry::midway_iterations)
+    double midway_accuracy = -1;
+  };
+  // First runs split at half (cut_clear_losers) whose second halves wait for the round's later halves: each is judged
+  // at half against the best of them all, not only against those that ran before it (the round runs the largest
+  // peaks first, and a clear loser that ran before the leader went on to its round's end).
+  struct Half {
+    size_t entry;
+    std::unique_ptr<RetrainState> state;
+    HeldOutScore score;  // at half
+    Leg earlier;         // what the first half measured
+  };
+  std::vector<Half> halves;
   auto held_bytes = [&] {
     uint64_t bytes = 0;
     for (const Held& h : held) bytes += static_cast<uint64_t>(h.state->held_bytes);
+    for (const Half& h : halves) bytes += static_cast<uint64_t>(h.state->held_bytes);
     return bytes;
   };
   auto rank = [&](size_t e) { return std::find(alive.begin(), alive.end(), e) - alive.begin(); };
@@ -207,6 +225,69 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     // A run the deadline cut short caps the round's later runs at the iterations it reached, so that the round
     // compares its entrants at equal iterations (a later run's longer training would otherwise win it).
     int64_t round_cap = rounds_iterations;
+    // Enters a run's outcome in its entry (scored as deployed) and holds its state among the two best.
+    auto record = [&](size_t e, absl::StatusOr<RetrainResult>& trained, int64_t went_on_from, const Leg& earlier,
+                      std::chrono::steady_clock::time_point leg_start) -> absl::Status {
+      HeldOutScore score{-1, 0};  // a run that failed (memory) loses
+      if (trained.ok()) {
+        score = ScoreAsDeployed(*trained);
+        race.entries[e].iterations.push_back(trained->iterations);
+        race.entries[e].went_on_from.push_back(went_on_from);
+        if (trained->stop_reason == "deadline" && trained->iterations > 0 && trained->iterations < round_cap) {
+          round_cap = trained->iterations;
+        }
+        const int64_t ran = trained->iterations - went_on_from;  // this run's own
+        if (ran > 0) {
+          const double train_seconds = earlier.train_seconds + trained->train_seconds;
+          const double eval_seconds = earlier.eval_seconds + trained->eval_seconds;
+          const int64_t evaluations = earlier.evaluations + trained->evaluations;
+          race.entries[e].seconds_per_iteration = train_seconds / static_cast<double>(ran);
+          const RunSpeed speed = MeasuredSpeed(train_seconds, eval_seconds, evaluations, ran);
+          race.entries[e].step_seconds = speed.step_seconds;
+          race.entries[e].eval_seconds = speed.eval_seconds;
+          race.entries[e].run_seconds_per_iteration =
+              (earlier.wall_seconds + std::chrono::duration<double>(now() - leg_start).count()) /
+              static_cast<double>(ran);
+        }
+      } else {
+        if (absl::IsCancelled(trained.status())) return trained.status();
+        spdlog::info("race: {} failed: {}", race.entries[e].plan, std::string(trained.status().message()));
+        race.entries[e].iterations.push_back(0);
+        race.entries[e].went_on_from.push_back(0);
+      }
+      race.entries[e].midway_iterations.push_back(score.accuracy >= 0 ? earlier.midway_at : 0);
+      race.entries[e].midway_accuracy.push_back(score.accuracy >= 0 ? earlier.midway_accuracy : -1);
+      race.entries[e].accuracy.push_back(score.accuracy);
+      race.entries[e].loss.push_back(score.loss);
+      if (!score.hits.empty()) race.entries[e].outputs_per_sample = score.outputs_per_sample;
+      race.entries[e].hits.push_back(std::move(score.hits));
+      if (trained.ok() && trained->state) {
+        held.push_back({e, std::move(trained->state)});
+        sort_held();
+        if (held.size() > 2) held.resize(2);
+      }
+      return absl::OkStatus();
+    };
+    // A split first run's second half, from its first half's state, to the round's end.
+    auto second_half = [&](size_t e, std::unique_ptr<RetrainState> first_half, Leg earlier,
+                           std::chrono::milliseconds time_budget) -> absl::Status {
+      Plan plan = entrants[e];
+      plan.iterations = round_cap;
+      PlanTraining training;
+      training.memory_budget = options.memory_budget - held_bytes();
+      training.time_budget = time_budget;
+      training.batch = options.batch;
+      training.seed = options.seed;
+      training.keep_state = true;
+      training.clock = options.clock;
+      const auto leg_start = now();
+      auto trained = RunPlan(model, plan, samples, training, cancel, std::move(first_half));
+      return record(e, trained, 0, earlier, leg_start);
+    };
+    auto run_time_for = [&](size_t runs_left) {
+      return std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now()) /
+                                                        static_cast<int64_t>(std::max<size_t>(1, runs_left)));
+    };
     for (size_t k = 0; k < order.size(); ++k) {
       if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
       const size_t e = order[k];
@@ -223,24 +304,19 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       plan.iterations = split ? half : round_cap;
       PlanTraining training;
       training.memory_budget = options.memory_budget - held_bytes();
-      const auto left = deadline - now();
-      const auto run_time = std::max(std::chrono::milliseconds(1),
-                                     std::chrono::duration_cast<std::chrono::milliseconds>(left) /
-                                         static_cast<int64_t>(order.size() - k));
+      // A run's share of the time left: the runs still to come in this round, each second half waiting counted too.
+      const std::chrono::milliseconds run_time = run_time_for(order.size() - k + halves.size());
       training.time_budget = run_time;
       training.batch = options.batch;
       training.seed = options.seed;
       training.keep_state = true;
       training.clock = options.clock;
       auto trained = RunPlan(model, plan, samples, training, cancel, std::move(resume));
-      int64_t went_on_from = trained.ok() ? trained->resumed_from : 0;
-      double earlier_train_seconds = 0, earlier_eval_seconds = 0;  // the first half's, when split and went on
-      int64_t earlier_evaluations = 0;
-      int64_t midway_at = 0;  // a second point of this run's curve (RaceEntry::midway_iterations)
-      double midway_accuracy = -1;
+      const int64_t went_on_from = trained.ok() ? trained->resumed_from : 0;
+      Leg earlier;
       if (went_on_from > 0 && !race.entries[e].iterations.empty() && race.entries[e].iterations.back() == went_on_from) {
-        midway_at = went_on_from;
-        midway_accuracy = race.entries[e].accuracy.back();
+        earlier.midway_at = went_on_from;
+        earlier.midway_accuracy = race.entries[e].accuracy.back();
       }
       if (split && trained.ok() && trained->iterations == half && trained->state) {
         HeldOutScore at_half = ScoreAsDeployed(*trained);
@@ -249,61 +325,71 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
           trained->state.reset();
         } else {
           if (!best_at_half || ScoresAbove(at_half, *best_at_half)) best_at_half = at_half;
-          midway_at = half;
-          midway_accuracy = at_half.accuracy;
-          earlier_train_seconds = trained->train_seconds;
-          earlier_eval_seconds = trained->eval_seconds;
-          earlier_evaluations = trained->evaluations;
-          plan.iterations = round_cap;
-          training.time_budget = std::max(std::chrono::milliseconds(1),
-                                          run_time - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                         now() - run_start));
+          earlier.midway_at = half;
+          earlier.midway_accuracy = at_half.accuracy;
+          earlier.train_seconds = trained->train_seconds;
+          earlier.eval_seconds = trained->eval_seconds;
+          earlier.evaluations = trained->evaluations;
+          earlier.wall_seconds = std::chrono::duration<double>(now() - run_start).count();
           std::unique_ptr<RetrainState> first_half = std::move(trained->state);
-          trained = RunPlan(model, plan, samples, training, cancel, std::move(first_half));
+          // Its second half waits for the later first runs' halves (judged against them all) where its state, the
+          // others held and the next run's predicted peak fit the budget together; else it runs now.
+          const bool later = k + 1 < order.size();
+          if (later && held_bytes() + static_cast<uint64_t>(first_half->held_bytes) +
+                               entrants[order[k + 1]].memory_bytes <= options.memory_budget) {
+            halves.push_back({e, std::move(first_half), std::move(at_half), earlier});
+            make_room(entrants[order[k + 1]].memory_bytes);
+            continue;
+          }
+          RETURN_IF_ERROR(second_half(e, std::move(first_half), earlier,
+                                      std::max(std::chrono::milliseconds(1),
+                                               run_time - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                              now() - run_start))));
+          if (k + 1 < order.size()) make_room(entrants[order[k + 1]].memory_bytes);
+          continue;
         }
       }
-      HeldOutScore score{-1, 0};  // a run that failed (memory) loses
-      if (trained.ok()) {
-        score = ScoreAsDeployed(*trained);
-        race.entries[e].iterations.push_back(trained->iterations);
-        race.entries[e].went_on_from.push_back(went_on_from);
-        if (trained->stop_reason == "deadline" && trained->iterations > 0 && trained->iterations < round_cap) {
-          round_cap = trained->iterations;
-        }
-        const int64_t ran = trained->iterations - went_on_from;  // this run's own
-        if (ran > 0) {
-          const double train_seconds = earlier_train_seconds + trained->train_seconds;
-          const double eval_seconds = earlier_eval_seconds + trained->eval_seconds;
-          const int64_t evaluations = earlier_evaluations + trained->evaluations;
-          race.entries[e].seconds_per_iteration = train_seconds / static_cast<double>(ran);
-          const RunSpeed speed = MeasuredSpeed(train_seconds, eval_seconds, evaluations, ran);
-          race.entries[e].step_seconds = speed.step_seconds;
-          race.entries[e].eval_seconds = speed.eval_seconds;
-          race.entries[e].run_seconds_per_iteration =
-              std::chrono::duration<double>(now() - run_start).count() /
-              static_cast<double>(ran);
-        }
-      } else {
-        if (absl::IsCancelled(trained.status())) return trained.status();
-        spdlog::info("race: {} failed: {}", race.entries[e].plan, std::string(trained.status().message()));
-        race.entries[e].iterations.push_back(0);
-        race.entries[e].went_on_from.push_back(0);
-      }
-      race.entries[e].midway_iterations.push_back(score.accuracy >= 0 ? midway_at : 0);
-      race.entries[e].midway_accuracy.push_back(score.accuracy >= 0 ? midway_accuracy : -1);
-      race.entries[e].accuracy.push_back(score.accuracy);
-      race.entries[e].loss.push_back(score.loss);
-      if (!score.hits.empty()) race.entries[e].outputs_per_sample = score.outputs_per_sample;
-      race.entries[e].hits.push_back(std::move(score.hits));
-      if (trained.ok() && trained->state) {
-        held.push_back({e, std::move(trained->state)});
-        sort_held();
-        if (held.size() > 2) held.resize(2);
-      }
+      RETURN_IF_ERROR(record(e, trained, went_on_from, earlier, run_start));
       if (k + 1 < order.size()) make_room(entrants[order[k + 1]].memory_bytes);
     }
+    // The second halves that waited: a clear loser against the best half of the round is out where it stands (its
+    // half is its score), the rest go on to the round's end.
+    while (!halves.empty()) {
+      if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
+      Half h = std::move(halves.front());
+      halves.erase(halves.begin());
+      // A deadline that cut a later run short at or below the half leaves this half as its round's score.
+      const bool cut = AboveBy(*best_at_half, h.score, kRaceCutErrors);
+      if (cut || round_cap <= h.state->iterations) {
+        race.entries[h.entry].cut = cut;
+        const size_t e = h.entry;
+        race.entries[e].iterations.push_back(h.state->iterations);
+        race.entries[e].went_on_from.push_back(0);
+        race.entries[e].midway_iterations.push_back(0);
+        race.entries[e].midway_accuracy.push_back(-1);
+        race.entries[e].accuracy.push_back(h.score.accuracy);
+        race.entries[e].loss.push_back(h.score.loss);
+        if (!h.score.hits.empty()) race.entries[e].outputs_per_sample = h.score.outputs_per_sample;
+        race.entries[e].hits.push_back(std::move(h.score.hits));
+        if (!cut) {  // its half is its round: its speed is that half's, and its run is held as a finished one
+          const int64_t ran = std::max<int64_t>(1, h.state->iterations);
+          race.entries[e].seconds_per_iteration = h.earlier.train_seconds / static_cast<double>(ran);
+          const RunSpeed speed = MeasuredSpeed(h.earlier.train_seconds, h.earlier.eval_seconds,
+                                               h.earlier.evaluations, ran);
+          race.entries[e].step_seconds = speed.step_seconds;
+          race.entries[e].eval_seconds = speed.eval_seconds;
+          race.entries[e].run_seconds_per_iteration = h.earlier.wall_seconds / static_cast<double>(ran);
+          held.push_back({e, std::move(h.state)});
+          sort_held();
+          if (held.size() > 2) held.resize(2);
+        }
+        continue;
+      }
+      make_room(entrants[h.entry].memory_bytes);
+      RETURN_IF_ERROR(second_half(h.entry, std::move(h.state), h.earlier, run_time_for(halves.size() + 1)));
+    }
     // Clear losers are out; the rest best first (equal accuracy: the lower held-out loss); exact ties keep the
-    // earlier entrant (the law's plan). The first run is never cut, nor the best at half, so one stays.
+    // earlier entrant (the law's plan). The best at half is never cut, so one stays.
     alive.erase(std::remove_if(alive.begin(), alive.end(), [&](size_t e) { return race.entries[e].cut; }),
                 alive.end());
     std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) {

@@ -12,8 +12,10 @@
 // Where the race's time comes out of the winner's training (RaceTakesFromTraining: plans that fill the window, as
 // a decoder's do), a losing run costs the winner iterations, so clear losers are cut (RaceOptions::cut_clear_losers):
 // each first run is scored at half its round and stops there when it is more than kRaceCutErrors paired standard
-// errors below the best so far at that point; and no final runs for a second that far behind the first. With time
-// to spare nothing is cut: a slow starter keeps its round and the final.
+// errors below the best of the round's halves (the second halves wait until every first run has been scored at half,
+// where the memory budget holds their states beside the next run; one that cannot wait is judged against the halves
+// before it); and no final runs for a second that far behind the first. With time to spare nothing is cut: a slow
+// starter keeps its round and the final.
 //
 // First-round iterations come from the entrants' predicted time per iteration and the race's seconds, at most a
 // quarter of the law's plan; fewer than kMinRaceIterations fit: the slowest alternatives stay out (never the law's
@@ -56,8 +58,9 @@ struct RaceOptions {
   bool reserve_start_trial = false;
   // The race's time comes out of the winner's training (RaceTakesFromTraining): every entrant's first run stops at
   // half its round to be scored there, and one more than kRaceCutErrors paired standard errors behind the best
-  // score at that point so far is cut (out of the race; RaceEntry::cut); the final is not run when its second is
-  // that far behind the first. Without it (time to spare) every entrant runs its round, as a slow starter may need.
+  // score at that point (of every first run's half, where their states can be held until all have run; else of
+  // those before it) is cut (out of the race; RaceEntry::cut); the final is not run when its second is that far
+  // behind the first. Without it (time to spare) every entrant runs its round, as a slow starter may need.
   bool cut_clear_losers = false;
   SteadyClock clock;  // null: std::chrono::steady_clock (tests inject one)
   std::function<void(size_t entrant, size_t round)> on_run;  // before each run (round 0: the first)

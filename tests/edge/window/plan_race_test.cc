@@ -292,14 +292,44 @@ TEST(PlanRace, TheStartTrialSwitchesOnAProjectionBothWays) {
   EXPECT_FALSE(StartTrialSwitches(false, 4.0, 0.0));  // no error to judge by (no hits)
 }
 
-TEST(PlanRace, WhenItsTimeComesOutOfTrainingNoFinalIsRunForAClearLoser) {
-  // The first block alone twice, then everything: the copy ties the first at half (not cut), everything leads
-  // there (not cut); at the round's end the first block alone is far behind everything, so the final would only
-  // spend the winner's time.
+// The round runs the largest predicted peaks first, so a clear loser can run before the leader: its second half
+// waits until every first run has been scored at half, and the leader's half, scored later, cuts it there.
+TEST(PlanRace, AClearLoserThatRunsBeforeTheLeaderIsCutAgainstTheLeadersHalf) {
   const Window w = MakeWindow(240);
+  // The first block alone twice, then everything (equal peaks: the order given).
   const std::vector<Plan> entrants = {w.entrants[1], w.entrants[1], w.entrants[2]};
   RaceOptions options = Pinned(20, 3);
   options.cut_clear_losers = true;
+  auto race = RacePlans(*w.model, entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  auto halves = RacePlans(*w.model, entrants, w.samples, Pinned(10, 3), nullptr);
+  ASSERT_TRUE(halves.ok()) << halves.status();
+  const HeldOutScore leader = FirstRoundScore(halves->entries[2]);
+  ASSERT_TRUE(AboveBy(leader, FirstRoundScore(halves->entries[0]), kRaceCutErrors)) << halves->text;
+  for (size_t e = 0; e < 2; ++e) {
+    EXPECT_TRUE(race->entries[e].cut) << e << ": " << race->text;
+    EXPECT_EQ(race->entries[e].iterations, (std::vector<int64_t>{10})) << race->text;
+    EXPECT_EQ(race->entries[e].accuracy[0], halves->entries[e].accuracy[0]) << race->text;
+  }
+  EXPECT_FALSE(race->entries[2].cut);
+  EXPECT_EQ(race->entries[2].iterations, (std::vector<int64_t>{20})) << race->text;
+  EXPECT_EQ(race->entries[2].midway_iterations[0], 10) << race->text;
+  EXPECT_EQ(race->winner, 2u) << race->text;
+  ASSERT_NE(race->winner_state, nullptr) << race->text;
+  EXPECT_EQ(race->winner_state->iterations, 20);
+}
+
+TEST(PlanRace, WhenItsTimeComesOutOfTrainingNoFinalIsRunForAClearLoser) {
+  // The first block alone twice, then everything, each predicted at just under the budget: no first half's state
+  // can wait beside the next run, so each is judged at half against the halves before it. The copy ties the first
+  // at half (not cut), everything leads there (not cut); at the round's end the first block alone is far behind
+  // everything, so the final would only spend the winner's time.
+  const Window w = MakeWindow(240);
+  std::vector<Plan> entrants = {w.entrants[1], w.entrants[1], w.entrants[2]};
+  RaceOptions options = Pinned(20, 3);
+  options.cut_clear_losers = true;
+  for (Plan& p : entrants) p.memory_bytes = options.memory_budget - 1;
   auto race = RacePlans(*w.model, entrants, w.samples, options, nullptr);
   ASSERT_TRUE(race.ok()) << race.status();
   ASSERT_TRUE(race->raced) << race->text;
