@@ -84,13 +84,30 @@ int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_
   return n > first_round && n >= kMinRaceIterations ? n : 0;
 }
 
-int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned) {
-  for (int round = static_cast<int>(entry.iterations.size()) - 1; round >= 0; --round) {
-    const int64_t iterations = entry.iterations[static_cast<size_t>(round)];
-    if (iterations <= 0) return -1;  // a run that failed: nothing to compare against
-    if (pinned || static_cast<double>(iterations) * entry.run_seconds_per_iteration <= seconds) return round;
+bool FinalDecides(const std::vector<RaceEntry>& entries, const std::vector<size_t>& finalists,
+                  int64_t first_round_iterations) {
+  int64_t reached = -1;
+  for (size_t e : finalists) {
+    if (e >= entries.size() || entries[e].iterations.size() < 2) return false;
+    const int64_t it = entries[e].iterations.back();
+    if (it <= first_round_iterations || (reached >= 0 && it != reached)) return false;
+    reached = it;
   }
-  return -1;
+  return reached > 0;
+}
+
+int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned) {
+  int longest = -1;
+  for (size_t round = 0; round < entry.iterations.size(); ++round) {
+    const int64_t iterations = entry.iterations[round];
+    if (iterations <= 0) return -1;  // a run that failed: nothing to compare against
+    const bool fits = pinned || static_cast<double>(iterations) * entry.run_seconds_per_iteration <= seconds;
+    // The longest that fits (a later round on ties): a final the deadline cut short is shorter than its first round.
+    if (fits && (longest < 0 || iterations >= entry.iterations[static_cast<size_t>(longest)])) {
+      longest = static_cast<int>(round);
+    }
+  }
+  return longest;
 }
 
 absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<Plan>& entrants,
@@ -212,6 +229,10 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   // The best score at half a first run so far (cut_clear_losers): what a later first run is judged against there.
   std::optional<HeldOutScore> best_at_half;
   bool final_skipped = false;
+  // The first round's two best, best first, and the iterations that round compared them at, once a final follows.
+  std::vector<size_t> first_round_order;
+  int64_t first_round_iterations = 0;
+  bool final_void = false;
   while (true) {
     // The first round runs the entrants that need the most memory first, while few runs are held; the final runs
     // the first round's leader last: its state is the one kept when only one fits.
@@ -284,9 +305,9 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       auto trained = RunPlan(model, plan, samples, training, cancel, std::move(first_half));
       return record(e, trained, 0, earlier, leg_start);
     };
-    auto run_time_for = [&](size_t runs_left) {
-      return std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now()) /
-                                                        static_cast<int64_t>(std::max<size_t>(1, runs_left)));
+    auto run_time_for = [&](size_t runs_left) {  // an equal share of the race's time left
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now());
+      return std::max(std::chrono::milliseconds(1), left / static_cast<int64_t>(std::max<size_t>(1, runs_left)));
     };
     for (size_t k = 0; k < order.size(); ++k) {
       if (cancel && cancel->cancelled()) return absl::CancelledError("race cancelled");
@@ -396,11 +417,20 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       return ScoresAbove({race.entries[a].accuracy.back(), race.entries[a].loss.back()},
                          {race.entries[b].accuracy.back(), race.entries[b].loss.back()});
     });
+    if (final_round && !first_round_order.empty() && !FinalDecides(race.entries, alive, first_round_iterations)) {
+      // The deadline cut a finalist's run short of the other's, or of the first round (a final that could not go
+      // on from its first run starts again): unequal or shorter runs measure less than the first round did.
+      race.winner = first_round_order.front();
+      final_void = true;
+      break;
+    }
     if (final_round || alive.size() < 2 || now() >= deadline) {
       race.winner = alive.front();
       break;
     }
     alive.resize(2);
+    first_round_order = alive;
+    first_round_iterations = round_cap;
     auto scored = [&](size_t e) {
       return HeldOutScore{race.entries[e].accuracy.back(), race.entries[e].loss.back(), race.entries[e].hits.back(),
                           race.entries[e].outputs_per_sample};
@@ -457,6 +487,9 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   }
   race.text = absl::StrCat("race (", absl::StrFormat("%.1f s", race.seconds), "): ", absl::StrJoin(parts, " | "),
                            final_skipped ? "; no final (its second a clear loser)" : "",
+                           final_void ? "; the final, cut short by the deadline, does not decide: the first round's "
+                                        "leader stands"
+                                      : "",
                            race.winner_state ? "" : " (the winner's run not held: it trains again)");
   spdlog::info("{}", race.text);
   return race;

@@ -114,10 +114,18 @@ int64_t FirstRoundIterations(const std::vector<Plan>& entrants, double seconds, 
 int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_left, bool reserve_start_trial,
                         int64_t from_a = 0, int64_t from_b = 0);
 
-// The round of `entry` that the start trial after the race repeats (RunWindow): its last when the race was pinned,
-// else its longest round whose iterations fit `seconds` at the speed of its last whole run; -1 when none fits or it
-// never ran.
+// The round of `entry` that the start trial after the race repeats (RunWindow): its longest round (a later one on
+// ties) — of those whose iterations fit `seconds` at the speed of its last whole run, unless the race was pinned;
+// -1 when none fits, it never ran, or a run of it failed.
 int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned);
+
+// Whether the final decides the race between `finalists` (indices into `entries`): each ran a final that reached
+// the same iterations, more than the first round's `first_round_iterations`. A deadline that cut one final run short
+// of the other's, or a final that started again (its first run not held) and was cut at or below the first round,
+// measures less than the first round did: the first round's leader stands (a slow machine's pinned race: a final
+// of 7 iterations from the start against one of 12 decided a window that the first round had called the other way).
+bool FinalDecides(const std::vector<RaceEntry>& entries, const std::vector<size_t>& finalists,
+                  int64_t first_round_iterations);
 
 // A training step's and a held-out evaluation's seconds, measured apart in a run (or in runs that went on from one
 // another) that took `train_seconds` for `steps` steps of its own, `eval_seconds` of them in `evaluations`

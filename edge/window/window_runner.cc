@@ -299,7 +299,7 @@ bool SameForms(const Plan& a, const Plan& b) {
 // The start trial, after the race: accuracy before training says which version is closest to the window's data,
 // not which one retrains best on it (a version adapted to another domain can score lower and retrain higher, or the
 // reverse). The race's winner trains from the runner-up start for as many iterations as one of its race rounds ran
-// (StartTrialRound: the last when the race is pinned, else the longest that fits the trial's seconds),
+// (StartTrialRound: its longest, of those that fit the trial's seconds unless the race is pinned),
 // with the same seed and samples, scored as the race scores it; when that beats the winner's race score, the window
 // asks its plan source for a plan from the runner-up (the same probe report: normally the same plans) and, if the
 // winner's forms are among them, switches start and plan. The trial is exploration, as the race is: it takes what

@@ -70,6 +70,27 @@ TEST(PlanRace, TheStartTrialRepeatsTheLongestRoundThatFitsItsSeconds) {
   entry.iterations = {50, 0};                          // its final failed
   EXPECT_EQ(StartTrialRound(entry, 100.0, false), -1);
   EXPECT_EQ(StartTrialRound(RaceEntry{}, 100.0, true), -1);  // it never ran
+  entry.iterations = {100, 12};                        // a final the deadline cut short of its first round
+  EXPECT_EQ(StartTrialRound(entry, 0.0, true), 0);
+  EXPECT_EQ(StartTrialRound(entry, 100.0, false), 0);
+  EXPECT_EQ(StartTrialRound(entry, 5.0, false), 1);   // only the short one fits
+}
+
+TEST(PlanRace, AFinalDecidesOnlyWhereBothFinalistsWentFurtherThanTheFirstRoundAndEquallyFar) {
+  std::vector<RaceEntry> entries(3);
+  entries[0].iterations = {100, 200};
+  entries[1].iterations = {100, 200};
+  entries[2].iterations = {100};
+  EXPECT_TRUE(FinalDecides(entries, {0, 1}, 100));
+  EXPECT_FALSE(FinalDecides(entries, {0, 2}, 100));  // one never ran a final
+  entries[1].iterations = {100, 140};                 // the deadline cut the second run of the final short
+  EXPECT_FALSE(FinalDecides(entries, {0, 1}, 100));
+  entries[0].iterations = {100, 12};                  // both started again, cut at or below the first round
+  entries[1].iterations = {100, 12};
+  EXPECT_FALSE(FinalDecides(entries, {0, 1}, 100));
+  EXPECT_TRUE(FinalDecides(entries, {0, 1}, 10));
+  entries[0].iterations = {100, 0};                   // a final run that failed
+  EXPECT_FALSE(FinalDecides(entries, {0, 1}, 0));
 }
 
 struct Window {
