@@ -84,6 +84,11 @@ int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_
   return n > first_round && n >= kMinRaceIterations ? n : 0;
 }
 
+double FinalSeconds(int64_t iterations, double a, double b, int64_t from_a, int64_t from_b) {
+  return a * static_cast<double>(std::max<int64_t>(0, iterations - from_a)) +
+         b * static_cast<double>(std::max<int64_t>(0, iterations - from_b));
+}
+
 bool FinalDecides(const std::vector<RaceEntry>& entries, const std::vector<size_t>& finalists,
                   int64_t first_round_iterations) {
   int64_t reached = -1;
@@ -233,6 +238,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   std::vector<size_t> first_round_order;
   int64_t first_round_iterations = 0;
   bool final_void = false;
+  bool final_unfit = false;  // a pinned final that would not fit the time left: not run
   while (true) {
     // The first round runs the entrants that need the most memory first, while few runs are held; the final runs
     // the first round's leader last: its state is the one kept when only one fits.
@@ -441,29 +447,37 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       break;
     }
     keep_only(alive);  // the final: the two best, twice as long when pinned, else as long as fits (equal for both)
+    const double seconds_left = std::chrono::duration<double>(deadline - now()).count();
+    auto measured = [&](size_t e) {  // its first round's run (the plan's prediction if that run failed)
+      const double m = race.entries[e].run_seconds_per_iteration;
+      return m > 0 ? m : entrants[e].seconds_per_iteration;
+    };
+    // What each finalist goes on from: the final runs alive[1] first, beside alive[0]'s held run if both fit.
+    auto held_run = [&](size_t e) -> const RetrainState* {
+      for (const Held& h : held) {
+        if (h.entry == e) return h.state.get();
+      }
+      return nullptr;
+    };
+    const RetrainState* second = held_run(alive[1]);
+    const RetrainState* first = held_run(alive[0]);
+    const bool first_stays = first != nullptr && static_cast<uint64_t>(first->held_bytes) +
+                                                         entrants[alive[1]].memory_bytes <= options.memory_budget;
+    const int64_t from_first = first_stays ? first->iterations : 0;
+    const int64_t from_second = second != nullptr ? second->iterations : 0;
     if (options.first_round > 0) {
       rounds_iterations *= 2;
+      // A pinned final that cannot finish in the race's time left at the speeds its finalists measured would be cut
+      // short and not decide (FinalDecides): the first round's leader wins without it.
+      if (FinalSeconds(rounds_iterations, measured(alive[0]), measured(alive[1]), from_first, from_second) >
+          seconds_left) {
+        race.winner = alive.front();
+        final_unfit = true;
+        break;
+      }
     } else {
-      const double seconds_left =
-          std::chrono::duration<double>(deadline - now()).count();
-      auto measured = [&](size_t e) {  // its first round's run (the plan's prediction if that run failed)
-        const double m = race.entries[e].run_seconds_per_iteration;
-        return m > 0 ? m : entrants[e].seconds_per_iteration;
-      };
-      // What each finalist goes on from: the final runs alive[1] first, beside alive[0]'s held run if both fit.
-      auto held_run = [&](size_t e) -> const RetrainState* {
-        for (const Held& h : held) {
-          if (h.entry == e) return h.state.get();
-        }
-        return nullptr;
-      };
-      const RetrainState* second = held_run(alive[1]);
-      const RetrainState* first = held_run(alive[0]);
-      const bool first_stays = first != nullptr && static_cast<uint64_t>(first->held_bytes) +
-                                                           entrants[alive[1]].memory_bytes <= options.memory_budget;
       rounds_iterations = FinalIterations(rounds_iterations, measured(alive[0]), measured(alive[1]), seconds_left,
-                                          reserve, first_stays ? first->iterations : 0,
-                                          second != nullptr ? second->iterations : 0);
+                                          reserve, from_first, from_second);
       if (rounds_iterations == 0) {
         race.winner = alive.front();
         break;
@@ -490,6 +504,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                            final_void ? "; the final, cut short by the deadline, does not decide: the first round's "
                                         "leader stands"
                                       : "",
+                           final_unfit ? "; no final (it does not fit the race's time left)" : "",
                            race.winner_state ? "" : " (the winner's run not held: it trains again)");
   spdlog::info("{}", race.text);
   return race;

@@ -119,6 +119,11 @@ int64_t FinalIterations(int64_t first_round, double a, double b, double seconds_
 // -1 when none fits, it never ran, or a run of it failed.
 int StartTrialRound(const RaceEntry& entry, double seconds, bool pinned);
 
+// The seconds a final of `iterations` per finalist costs at `a` and `b` seconds per iteration (whole runs), each
+// finalist going on from the iterations its held run had (`from_a`, `from_b`; 0: it starts again). A pinned race
+// runs no final that this puts beyond the race's time left.
+double FinalSeconds(int64_t iterations, double a, double b, int64_t from_a, int64_t from_b);
+
 // Whether the final decides the race between `finalists` (indices into `entries`): each ran a final that reached
 // the same iterations, more than the first round's `first_round_iterations`. A deadline that cut one final run short
 // of the other's, or a final that started again (its first run not held) and was cut at or below the first round,

@@ -76,6 +76,12 @@ TEST(PlanRace, TheStartTrialRepeatsTheLongestRoundThatFitsItsSeconds) {
   EXPECT_EQ(StartTrialRound(entry, 5.0, false), 1);   // only the short one fits
 }
 
+TEST(PlanRace, AFinalCostsTheIterationsEachFinalistAddsToWhatItGoesOnFrom) {
+  EXPECT_DOUBLE_EQ(FinalSeconds(200, 0.1, 0.2, 100, 100), 30.0);  // both go on from 100
+  EXPECT_DOUBLE_EQ(FinalSeconds(200, 0.1, 0.2, 0, 100), 40.0);    // the first starts again
+  EXPECT_DOUBLE_EQ(FinalSeconds(200, 0.1, 0.2, 300, 0), 40.0);    // nothing to add: no cost, never less
+}
+
 TEST(PlanRace, AFinalDecidesOnlyWhereBothFinalistsWentFurtherThanTheFirstRoundAndEquallyFar) {
   std::vector<RaceEntry> entries(3);
   entries[0].iterations = {100, 200};
@@ -197,6 +203,45 @@ TEST(PlanRace, ARunTheDeadlineCutsCapsTheRoundsLaterRunsAtItsIterations) {
   EXPECT_LT(cut, 40) << race->text;  // the deadline cut the final's first run
   EXPECT_GT(cut, 20) << race->text;  // after it went on from its first round
   EXPECT_EQ(final_iterations[0], final_iterations[1]) << race->text;
+}
+
+// A pinned race whose final would not finish in the time left at the speeds its finalists measured does not start
+// it (the deadline would cut it short, and a short final does not decide): the first round's leader wins.
+TEST(PlanRace, APinnedFinalThatDoesNotFitTheTimeLeftIsNotRun) {
+  const Window w = MakeWindow(240);
+  // A clock that moves 1 ms per reading; first, how long the first round takes on it (to the final's first run).
+  auto now = std::chrono::steady_clock::time_point{};
+  RaceOptions calibrate = Pinned(20, 3);
+  calibrate.clock = [&] { return now += std::chrono::milliseconds(1); };
+  std::chrono::steady_clock::time_point final_starts{};
+  calibrate.on_run = [&](size_t, size_t round) {
+    if (round == 1 && final_starts == std::chrono::steady_clock::time_point{}) final_starts = now;
+  };
+  const auto started = now;
+  auto full = RacePlans(*w.model, w.entrants, w.samples, calibrate, nullptr);
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_NE(final_starts, std::chrono::steady_clock::time_point{}) << full->text;
+  const double first_round = std::chrono::duration<double>(final_starts - started).count();
+  // The same race with only a little more than its first round's time: the first round fits, the final does not.
+  RaceOptions options = Pinned(20, 3);
+  now = {};
+  options.clock = [&] { return now += std::chrono::milliseconds(1); };
+  options.seconds = first_round * 1.05;
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  EXPECT_NE(race->text.find("no final (it does not fit"), std::string::npos) << race->text;
+  size_t best = 0;
+  for (size_t e = 0; e < race->entries.size(); ++e) {
+    EXPECT_EQ(race->entries[e].iterations, (std::vector<int64_t>{20})) << race->text;
+    if (ScoresAbove({race->entries[e].accuracy[0], race->entries[e].loss[0]},
+                    {race->entries[best].accuracy[0], race->entries[best].loss[0]})) {
+      best = e;
+    }
+  }
+  EXPECT_EQ(race->winner, best) << race->text;
+  ASSERT_NE(race->winner_state, nullptr) << race->text;
+  EXPECT_EQ(race->winner_state->iterations, 20);
 }
 
 TEST(PlanRace, HoldsARunOnlyWhereItFitsBesideTheNextInTheBudget) {
