@@ -1,7 +1,9 @@
 // Cost probes: measures, on this machine, what each block costs in each form — the numbers the planner's cost
 // model needs instead of constants. For every block: its frozen weights and no-grad forward time (before the first
 // trainable block), and for each option in the backward path its memory (weights, gradients + AdamW state when
-// trainable, saved activations measured with the MemoryMeter) and forward+backward time.
+// trainable, saved activations measured with the MemoryMeter) and forward+backward time. Blocks of one kind on
+// inputs of one shape (the layers of a stack: the same parameter names up to their index, the same shapes, neither
+// first nor last) cost the same in each form, so only the first of them is measured and the others take its numbers.
 #pragma once
 
 #include <torch/torch.h>
@@ -20,6 +22,7 @@ struct CostProbeOptions {
   std::vector<double> lora_sparsities;                  // LoRA forms probed for encoder layers (0: the whole layer)
   int repeats = 3;                                      // timing repetitions (median)
   double optimizer_state_factor = 3;                    // gradient + two AdamW moments per trainable parameter
+  bool share_equal_blocks = true;                       // false: measure every block (tests compare the two)
 };
 
 // Probes every block of `model` on a batch of prepared `inputs` (BlockModel::PrepareInput). Installs the

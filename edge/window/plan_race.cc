@@ -230,6 +230,35 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                               [&](const Held& h) { return std::find(who.begin(), who.end(), h.entry) == who.end(); }),
                held.end());
   };
+  // Enters a run's score in its entry: where it stopped, where it went on from, the midway point of its curve.
+  auto enter = [&](size_t e, int64_t iterations, int64_t went_on_from, int64_t midway_at, double midway_accuracy,
+                   HeldOutScore& score) {
+    RaceEntry& entry = race.entries[e];
+    entry.iterations.push_back(iterations);
+    entry.went_on_from.push_back(went_on_from);
+    entry.midway_iterations.push_back(midway_at);
+    entry.midway_accuracy.push_back(midway_accuracy);
+    entry.accuracy.push_back(score.accuracy);
+    entry.loss.push_back(score.loss);
+    if (!score.hits.empty()) entry.outputs_per_sample = score.outputs_per_sample;
+    entry.hits.push_back(std::move(score.hits));
+  };
+  // Enters the speed a run measured over its `ran` iterations (every leg of it together).
+  auto enter_speed = [&](size_t e, double train_seconds, double eval_seconds, int64_t evaluations,
+                         double wall_seconds, int64_t ran) {
+    RaceEntry& entry = race.entries[e];
+    entry.seconds_per_iteration = train_seconds / static_cast<double>(ran);
+    const RunSpeed speed = MeasuredSpeed(train_seconds, eval_seconds, evaluations, ran);
+    entry.step_seconds = speed.step_seconds;
+    entry.eval_seconds = speed.eval_seconds;
+    entry.run_seconds_per_iteration = wall_seconds / static_cast<double>(ran);
+  };
+  // Holds a finished run's state among the two best.
+  auto hold = [&](size_t e, std::unique_ptr<RetrainState> state) {
+    held.push_back({e, std::move(state)});
+    sort_held();
+    if (held.size() > 2) held.resize(2);
+  };
   bool final_round = alive.size() <= 2;
   // The best score at half a first run so far (cut_clear_losers): what a later first run is judged against there.
   std::optional<HeldOutScore> best_at_half;
@@ -256,43 +285,27 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     auto record = [&](size_t e, absl::StatusOr<RetrainResult>& trained, int64_t went_on_from, const Leg& earlier,
                       std::chrono::steady_clock::time_point leg_start) -> absl::Status {
       HeldOutScore score{-1, 0};  // a run that failed (memory) loses
+      int64_t iterations = 0;
       if (trained.ok()) {
         score = ScoreAsDeployed(*trained);
-        race.entries[e].iterations.push_back(trained->iterations);
-        race.entries[e].went_on_from.push_back(went_on_from);
+        iterations = trained->iterations;
         if (trained->stop_reason == "deadline" && trained->iterations > 0 && trained->iterations < round_cap) {
           round_cap = trained->iterations;
         }
         const int64_t ran = trained->iterations - went_on_from;  // this run's own
         if (ran > 0) {
-          const double train_seconds = earlier.train_seconds + trained->train_seconds;
-          const double eval_seconds = earlier.eval_seconds + trained->eval_seconds;
-          const int64_t evaluations = earlier.evaluations + trained->evaluations;
-          race.entries[e].seconds_per_iteration = train_seconds / static_cast<double>(ran);
-          const RunSpeed speed = MeasuredSpeed(train_seconds, eval_seconds, evaluations, ran);
-          race.entries[e].step_seconds = speed.step_seconds;
-          race.entries[e].eval_seconds = speed.eval_seconds;
-          race.entries[e].run_seconds_per_iteration =
-              (earlier.wall_seconds + std::chrono::duration<double>(now() - leg_start).count()) /
-              static_cast<double>(ran);
+          enter_speed(e, earlier.train_seconds + trained->train_seconds, earlier.eval_seconds + trained->eval_seconds,
+                      earlier.evaluations + trained->evaluations,
+                      earlier.wall_seconds + std::chrono::duration<double>(now() - leg_start).count(), ran);
         }
       } else {
         if (absl::IsCancelled(trained.status())) return trained.status();
         spdlog::info("race: {} failed: {}", race.entries[e].plan, std::string(trained.status().message()));
-        race.entries[e].iterations.push_back(0);
-        race.entries[e].went_on_from.push_back(0);
+        went_on_from = 0;
       }
-      race.entries[e].midway_iterations.push_back(score.accuracy >= 0 ? earlier.midway_at : 0);
-      race.entries[e].midway_accuracy.push_back(score.accuracy >= 0 ? earlier.midway_accuracy : -1);
-      race.entries[e].accuracy.push_back(score.accuracy);
-      race.entries[e].loss.push_back(score.loss);
-      if (!score.hits.empty()) race.entries[e].outputs_per_sample = score.outputs_per_sample;
-      race.entries[e].hits.push_back(std::move(score.hits));
-      if (trained.ok() && trained->state) {
-        held.push_back({e, std::move(trained->state)});
-        sort_held();
-        if (held.size() > 2) held.resize(2);
-      }
+      const bool scored = score.accuracy >= 0;
+      enter(e, iterations, went_on_from, scored ? earlier.midway_at : 0, scored ? earlier.midway_accuracy : -1, score);
+      if (trained.ok() && trained->state) hold(e, std::move(trained->state));
       return absl::OkStatus();
     };
     // A split first run's second half, from its first half's state, to the round's end.
@@ -390,25 +403,11 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       if (cut || round_cap <= h.state->iterations) {
         race.entries[h.entry].cut = cut;
         const size_t e = h.entry;
-        race.entries[e].iterations.push_back(h.state->iterations);
-        race.entries[e].went_on_from.push_back(0);
-        race.entries[e].midway_iterations.push_back(0);
-        race.entries[e].midway_accuracy.push_back(-1);
-        race.entries[e].accuracy.push_back(h.score.accuracy);
-        race.entries[e].loss.push_back(h.score.loss);
-        if (!h.score.hits.empty()) race.entries[e].outputs_per_sample = h.score.outputs_per_sample;
-        race.entries[e].hits.push_back(std::move(h.score.hits));
+        enter(e, h.state->iterations, 0, 0, -1, h.score);
         if (!cut) {  // its half is its round: its speed is that half's, and its run is held as a finished one
-          const int64_t ran = std::max<int64_t>(1, h.state->iterations);
-          race.entries[e].seconds_per_iteration = h.earlier.train_seconds / static_cast<double>(ran);
-          const RunSpeed speed = MeasuredSpeed(h.earlier.train_seconds, h.earlier.eval_seconds,
-                                               h.earlier.evaluations, ran);
-          race.entries[e].step_seconds = speed.step_seconds;
-          race.entries[e].eval_seconds = speed.eval_seconds;
-          race.entries[e].run_seconds_per_iteration = h.earlier.wall_seconds / static_cast<double>(ran);
-          held.push_back({e, std::move(h.state)});
-          sort_held();
-          if (held.size() > 2) held.resize(2);
+          enter_speed(e, h.earlier.train_seconds, h.earlier.eval_seconds, h.earlier.evaluations,
+                      h.earlier.wall_seconds, std::max<int64_t>(1, h.state->iterations));
+          hold(e, std::move(h.state));
         }
         continue;
       }

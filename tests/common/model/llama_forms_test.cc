@@ -154,6 +154,42 @@ TEST(LlamaForms, CostProbesOfferTheFormsOnDecoderLayersOnly) {
   EXPECT_EQ((*profiles)[0].parameters, c.vocab_size * c.hidden_size);
 }
 
+TEST(LlamaForms, TheLayersOfTheStackAreMeasuredOnceAndCostWhatEachCostsMeasuredAlone) {
+  const LlamaConfig c = TinyDecoder();
+  auto base = Randomised(c);
+  CostProbeOptions options;
+  options.repeats = 1;
+  options.lora_sparsities = {0.5};
+  options.share_equal_blocks = false;
+  auto alone = ProbeBlockCosts(*base, Ids(4, 16, c.vocab_size), options);
+  options.share_equal_blocks = true;
+  auto shared = ProbeBlockCosts(*base, Ids(4, 16, c.vocab_size), options);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  ASSERT_EQ(shared->size(), 4u);  // embed, layer_0, layer_1, head
+  const BlockProfile& first = (*shared)[1];
+  const BlockProfile& second = (*shared)[2];
+  ASSERT_EQ(second.options.size(), first.options.size());
+  ASSERT_EQ((*alone)[2].options.size(), first.options.size());
+  for (size_t i = 0; i < first.options.size(); ++i) {
+    SCOPED_TRACE(first.options[i].name());
+    // Measured alone, the second layer costs the first's memory in every form: what makes sharing exact.
+    EXPECT_EQ((*alone)[2].options[i].memory_bytes, (*alone)[1].options[i].memory_bytes);
+    EXPECT_EQ((*alone)[2].options[i].activation_bytes, (*alone)[1].options[i].activation_bytes);
+    EXPECT_EQ(second.options[i].memory_bytes, (*alone)[2].options[i].memory_bytes);
+    // Shared, it takes the first layer's numbers, its times included (measured once).
+    EXPECT_EQ(second.options[i].name(), first.options[i].name());
+    EXPECT_EQ(second.options[i].seconds, first.options[i].seconds);
+    EXPECT_EQ(second.options[i].share, first.options[i].share);
+  }
+  EXPECT_EQ(second.prefix_seconds, first.prefix_seconds);
+  EXPECT_EQ(second.prefix_bytes, first.prefix_bytes);
+  // The embedding and the head are blocks of their own kinds, measured each.
+  EXPECT_EQ((*shared)[3].options[1].memory_bytes, (*alone)[3].options[1].memory_bytes);
+  EXPECT_NE((*shared)[3].options[1].memory_bytes, first.options[1].memory_bytes);
+  EXPECT_EQ((*shared)[0].options[1].memory_bytes, (*alone)[0].options[1].memory_bytes);
+}
+
 TEST(LlamaForms, ARetrainingWindowLearnsNextTokens) {
   const LlamaConfig c = TinyDecoder();
   auto deployed = *CreateLlamaModel(c, 7);
