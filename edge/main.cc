@@ -126,6 +126,9 @@ int main(int argc, char** argv) {
   probe_costs->add_option("--sequence", probe.sequence, "decoders: tokens per sample")->capture_default_str();
   probe_costs->add_option("--sparsities", probe.sparsities, "train@s proxies to probe")->delimiter(',')
       ->capture_default_str();
+  probe_costs->add_flag("--lora", probe.lora, "also probe the LoRA forms (lora, and lora@s at --sparsities)");
+  probe_costs->add_flag("--every-block", probe.every_block,
+                        "measure each layer of a stack on its own (by default the first one's numbers stand for all)");
 
   auto* serve = app.add_subcommand("serve", "Run the edge daemon until SIGINT/SIGTERM");
 

@@ -1,5 +1,6 @@
 #include "edge/cli/probe_command.h"
 
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -29,7 +30,14 @@ absl::Status RunProbeCostsCommand(const ProbeCommandOptions& o) {
   }
   CostProbeOptions options;
   options.sparsities = o.sparsities;
+  if (o.lora) {
+    options.lora_sparsities = {0};
+    options.lora_sparsities.insert(options.lora_sparsities.end(), o.sparsities.begin(), o.sparsities.end());
+  }
+  options.share_equal_blocks = !o.every_block;
+  const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::vector<BlockProfile> profiles, ProbeBlockCosts(*model, inputs, options));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!o.out_path.empty()) RETURN_IF_ERROR(WriteFileAtomically(o.out_path, ProfilesToJson(profiles) + "\n"));
 
   std::printf("costs of %s at batch %lld%s on this machine\n\n", o.model_path.c_str(), static_cast<long long>(o.batch),
@@ -43,6 +51,8 @@ absl::Status RunProbeCostsCommand(const ProbeCommandOptions& o) {
                   FormatBytes(opt.memory_bytes).c_str(), FormatBytes(opt.activation_bytes).c_str(), 1000 * opt.seconds);
     }
   }
+  std::printf("\nprobed in %.1f s (%s)\n", seconds,
+              o.every_block ? "every block measured" : "the layers of a stack measured once");
   if (!o.out_path.empty()) std::printf("\nwrote %s (use with `bt-cloud plan --profile`)\n", o.out_path.c_str());
   return absl::OkStatus();
 }

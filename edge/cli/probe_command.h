@@ -15,6 +15,8 @@ struct ProbeCommandOptions {
   int64_t batch = 64;
   std::vector<double> sparsities = {0.25, 0.5, 0.75};
   int64_t sequence = 64;                                // decoders: tokens per sample
+  bool lora = false;                                    // also the LoRA forms (lora, lora@s at `sparsities`)
+  bool every_block = false;                             // measure each layer of a stack, not the first for all
 };
 
 absl::Status RunProbeCostsCommand(const ProbeCommandOptions& options);
