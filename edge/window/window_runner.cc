@@ -117,6 +117,7 @@ absl::StatusOr<RetrainResult> RunPlanUpTo(const BlockModel& model, const Plan& p
   ASSIGN_OR_RETURN(RetrainResult r, RunPlan(model, p, samples, going, cancel, std::move(resume)));
   const int64_t resumed_from = r.resumed_from;
   double train_seconds = r.train_seconds;
+  int64_t peak_bytes = r.peak_bytes;  // every leg's peak counts as the run's own (each leg measures from its start)
   const int64_t every = RetrainOptions{}.eval_every;
   while (r.stop_reason == "iterations" && r.state && p.iterations < up_to) {
     const int64_t ran = r.iterations - r.resumed_from;
@@ -133,6 +134,7 @@ absl::StatusOr<RetrainResult> RunPlanUpTo(const BlockModel& model, const Plan& p
     going.time_budget = ms(seconds);
     ASSIGN_OR_RETURN(r, RunPlan(model, p, samples, going, cancel, std::move(r.state)));
     train_seconds += r.train_seconds;
+    peak_bytes = std::max(peak_bytes, r.peak_bytes);
   }
   if (!r.state) return r;  // nothing kept to end (a failed resume returns an error above)
   // No iterations more: keep-best's checkpoint, written back, judged against the model, as an unkept run ends.
@@ -143,6 +145,7 @@ absl::StatusOr<RetrainResult> RunPlanUpTo(const BlockModel& model, const Plan& p
   ASSIGN_OR_RETURN(RetrainResult ended, RunPlan(model, p, samples, last, cancel, std::move(r.state)));
   ended.resumed_from = resumed_from;
   ended.train_seconds += train_seconds;
+  ended.peak_bytes = std::max(ended.peak_bytes, peak_bytes);
   ended.stop_reason = r.stop_reason;
   return ended;
 }

@@ -3,7 +3,10 @@
 // over random plans of a model (the default ViT, or any checkpoint or model directory). Target: every plan within
 // ±15%. It also prints the planner's additive bound (what the knapsack charges a plan) against the measured peak.
 //
-//   bt-bench-memory [--model PATH] [--plans 20] [--batch 64] [--sequence 64] [--seed 1]
+// With --micro-batch the plans train in accumulated chunks, as the window runs a plan the planner chunked, and the
+// prediction is the planner's own for that chunk (RequestForMicroBatch: activations and working memory scaled).
+//
+//   bt-bench-memory [--model PATH] [--plans 20] [--batch 64] [--micro-batch 0] [--sequence 64] [--seed 1]
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +18,7 @@
 #include "common/model/composed_model.h"
 #include "common/data/dataset.h"
 #include "common/model/memory_meter.h"
+#include "common/plan/window_plan.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Predicted vs measured peak memory and time per iteration for random plans of a model"};
@@ -24,6 +28,9 @@ int main(int argc, char** argv) {
   std::string model_path;
   app.add_option("--model", model_path, "checkpoint or model directory (default: a fresh default ViT)");
   app.add_option("--sequence", sequence, "decoders: tokens per sample")->capture_default_str();
+  int64_t micro_batch = 0;
+  app.add_option("--micro-batch", micro_batch, "train in accumulated chunks of this many samples (0: whole batches; "
+                 "must divide --batch)")->capture_default_str();
   app.add_option("--plans", plans, "random plans to check")->capture_default_str();
   app.add_option("--batch", batch, "samples per iteration")->capture_default_str();
   app.add_option("--steps", steps, "training steps per plan (peak measured over all, after the first)")
@@ -54,12 +61,26 @@ int main(int argc, char** argv) {
   }
   torch::Tensor inputs = (*model)->PrepareInput(raw);
 
-  auto profiles = bt::ProbeBlockCosts(**model, inputs, bt::CostProbeOptions{});
-  if (!profiles.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(profiles.status().message()).c_str());
+  if (micro_batch < 0 || (micro_batch > 0 && batch % micro_batch != 0)) {
+    std::fprintf(stderr, "--micro-batch must divide --batch (%lld)\n", static_cast<long long>(batch));
     return 1;
   }
-  std::printf("probed %zu blocks at batch %lld\n", profiles->size(), static_cast<long long>(batch));
+  auto probed = bt::ProbeBlockCosts(**model, inputs, bt::CostProbeOptions{});
+  if (!probed.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(probed.status().message()).c_str());
+    return 1;
+  }
+  std::printf("probed %zu blocks at batch %lld%s\n", probed->size(), static_cast<long long>(batch),
+              micro_batch > 0 ? absl::StrCat(", plans in chunks of ", micro_batch).c_str() : "");
+  // Every plan also pays the logits and their gradient (the window's fixed part; the input batch is allocated
+  // before the measurement starts, so it is not counted on either side).
+  bt::ProbeReport report;
+  report.costs = *probed;
+  report.batch = batch;
+  report.output_bytes = static_cast<uint64_t>(2 * 4 * batch * (*model)->OutputsPerSample(raw));
+  report.fixed_bytes = report.output_bytes + bt::MaxTransientBytes(*probed);
+  const bt::PlanRequest request = bt::RequestForMicroBatch(report, micro_batch > 0 ? batch / micro_batch : 1);
+  const std::vector<bt::BlockProfile>* profiles = &request.blocks;
   std::printf("%-4s %-58s %10s %10s %7s %9s %9s\n", "plan", "options (first trainable onward)", "pred MiB",
               "meas MiB", "error", "pred ms", "meas ms");
 
@@ -67,19 +88,15 @@ int main(int argc, char** argv) {
   const size_t n = profiles->size();
   // The planner's knapsack needs additive costs, so it adds the largest working memory of any block to every plan
   // (conservative); the cost model's own prediction (PredictPeakBytes) tracks which block peaks.
-  const double transient = static_cast<double>(bt::MaxTransientBytes(*profiles));
-  // Every plan also pays the logits and their gradient (the window's fixed part; the input batch is allocated
-  // before the measurement starts, so it is not counted on either side).
-  const double outputs = 2.0 * 4.0 * static_cast<double>(batch * (*model)->OutputsPerSample(raw));
-  std::printf("largest block working memory (the planner's conservative allowance): %.2f MiB; logits and their "
-              "gradient: %.2f MiB\n\n", transient / 1048576.0, outputs / 1048576.0);
+  std::printf("every plan's fixed part (the largest block working memory and the logits with their gradient, as the "
+              "planner charges them): %.2f MiB\n\n", static_cast<double>(request.fixed_bytes) / 1048576.0);
   double worst = 0, total_abs = 0, worst_additive = 0;
   bool additive_never_under = true;
   int within = 0;
   for (int p = 0; p < plans; ++p) {
     const size_t first = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
     std::vector<bt::BlockChoice> choices(n);
-    double additive = transient + outputs, predicted_seconds = 0;
+    double additive = static_cast<double>(request.fixed_bytes), predicted_seconds = 0;
     std::vector<size_t> option_index(n, 0);
     std::string summary;
     for (size_t k = 0; k < n; ++k) {
@@ -113,8 +130,12 @@ int main(int argc, char** argv) {
       for (int step = 0; step < steps; ++step) {
         auto start = std::chrono::steady_clock::now();
         optimizer.zero_grad();
-        torch::Tensor loss = bt::OutputLoss((*composed)->Forward(inputs), labels);
-        loss.backward();
+        const int64_t chunk = micro_batch > 0 ? micro_batch : batch;
+        for (int64_t b = 0; b < batch; b += chunk) {  // as the window's TrainStep accumulates them
+          torch::Tensor loss = bt::OutputLoss((*composed)->Forward(inputs.slice(0, b, b + chunk)),
+                                              labels.slice(0, b, b + chunk));
+          (loss * (static_cast<double>(chunk) / static_cast<double>(batch))).backward();
+        }
         optimizer.step();
         if (step > 0) seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }

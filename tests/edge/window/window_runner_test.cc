@@ -222,6 +222,9 @@ TEST(WindowRunner, ATrainingThatFinishesEarlyGoesOnTowardsThePlansLimit) {
   EXPECT_EQ(went_on->iterations, 75);
   EXPECT_EQ(stayed->iterations, 25);
   EXPECT_TRUE(went_on->retrained && stayed->retrained);
+  // The peak is the training's, over every leg (the last leg only evaluates and ends the run).
+  EXPECT_GT(stayed->peak_bytes, 0);
+  EXPECT_GE(went_on->peak_bytes, stayed->peak_bytes);
 }
 
 TEST(WindowRunner, TheThreadCountIsMeasuredAndSet) {
