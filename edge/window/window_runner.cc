@@ -558,8 +558,11 @@ absl::StatusOr<WindowOutcome> RunWindow(WindowInput in, PlanSource& source, cons
   training.seed = in.seed;
   training.label_free = out.label_free;
   training.on_evaluation = hooks.on_evaluation;
+  // Progress never goes back: a top-up leg counts its iterations against a larger total than the leg before it.
+  double trained_share = 0;
   training.on_iteration = [&](int64_t it, int64_t of) {
-    state(WindowStage::kTraining, 0.15 + 0.8 * static_cast<double>(it) / static_cast<double>(std::max<int64_t>(1, of)));
+    trained_share = std::max(trained_share, static_cast<double>(it) / static_cast<double>(std::max<int64_t>(1, of)));
+    state(WindowStage::kTraining, 0.15 + 0.8 * std::min(1.0, trained_share));
   };
   ASSIGN_OR_RETURN(TrainedPlan trained, TrainPlan(*in.model, plan, samples, training, cancel, std::move(continued),
                                                             up_to));

@@ -3,6 +3,8 @@
 // runs through the same pipeline; and what the runner hands back is consistent with what it reports.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <thread>
 
 #include "bench/baselines.h"
@@ -215,7 +217,12 @@ TEST(WindowRunner, ATrainingThatFinishesEarlyGoesOnTowardsThePlansLimit) {
   const Window w = MakeWindow();
   BaselinePlanSource last_k(BaselinePlanSource::Kind::kLastK, {25}, 1);
   ShortPlans may_go_on(last_k, 75), may_not(last_k, 0);
-  auto went_on = RunWindow(InputFor(w, 64ull << 20), may_go_on, nullptr);
+  std::vector<double> training_progress;
+  WindowHooks hooks;
+  hooks.on_state = [&](WindowStage stage, double progress) {
+    if (stage == WindowStage::kTraining) training_progress.push_back(progress);
+  };
+  auto went_on = RunWindow(InputFor(w, 64ull << 20), may_go_on, nullptr, hooks);
   auto stayed = RunWindow(InputFor(w, 64ull << 20), may_not, nullptr);
   ASSERT_TRUE(went_on.ok() && stayed.ok()) << went_on.status() << stayed.status();
   EXPECT_EQ(went_on->planned.plan.iterations, 25);
@@ -225,6 +232,10 @@ TEST(WindowRunner, ATrainingThatFinishesEarlyGoesOnTowardsThePlansLimit) {
   // The peak is the training's, over every leg (the last leg only evaluates and ends the run).
   EXPECT_GT(stayed->peak_bytes, 0);
   EXPECT_GE(went_on->peak_bytes, stayed->peak_bytes);
+  // Its progress never goes back when a leg going on counts against a larger total.
+  ASSERT_GE(training_progress.size(), 75u);
+  EXPECT_TRUE(std::is_sorted(training_progress.begin(), training_progress.end()));
+  EXPECT_LE(training_progress.back(), 0.95 + 1e-9);
 }
 
 TEST(WindowRunner, TheThreadCountIsMeasuredAndSet) {
