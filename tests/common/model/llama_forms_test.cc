@@ -130,13 +130,18 @@ TEST(LlamaForms, LoraStartsAsTheLayerAndMergesExactly) {
   EXPECT_TRUE(torch::allclose(composed_logits, base->Forward(ids), 1e-4, 1e-5));
 }
 
-TEST(LlamaForms, CostProbesOfferTheFormsOnDecoderLayersOnly) {
-  const LlamaConfig c = TinyDecoder();
-  auto base = Randomised(c);
+// Cost probes of the tiny decoder: one timed repeat, LoRA forms at 0.5 besides the proxies.
+CostProbeOptions TinyProbeOptions() {
   CostProbeOptions options;
   options.repeats = 1;
   options.lora_sparsities = {0.5};
-  auto profiles = ProbeBlockCosts(*base, Ids(4, 16, c.vocab_size), options);
+  return options;
+}
+
+TEST(LlamaForms, CostProbesOfferTheFormsOnDecoderLayersOnly) {
+  const LlamaConfig c = TinyDecoder();
+  auto base = Randomised(c);
+  auto profiles = ProbeBlockCosts(*base, Ids(4, 16, c.vocab_size), TinyProbeOptions());
   ASSERT_TRUE(profiles.ok()) << profiles.status();
   ASSERT_EQ(profiles->size(), 4u);
   auto has = [&](size_t k, const std::string& option) {
@@ -157,9 +162,7 @@ TEST(LlamaForms, CostProbesOfferTheFormsOnDecoderLayersOnly) {
 TEST(LlamaForms, TheLayersOfTheStackAreMeasuredOnceAndCostWhatEachCostsMeasuredAlone) {
   const LlamaConfig c = TinyDecoder();
   auto base = Randomised(c);
-  CostProbeOptions options;
-  options.repeats = 1;
-  options.lora_sparsities = {0.5};
+  CostProbeOptions options = TinyProbeOptions();
   options.share_equal_blocks = false;
   auto alone = ProbeBlockCosts(*base, Ids(4, 16, c.vocab_size), options);
   options.share_equal_blocks = true;
