@@ -162,7 +162,8 @@ absl::StatusOr<std::vector<BlockProfile>> ProbeBlockCosts(const BlockModel& mode
         option.seconds = Median(times);
         option.memory_bytes = weight_bytes + static_cast<uint64_t>(std::max<int64_t>(0, activation));
         if (option.trainable) {
-          option.memory_bytes += static_cast<uint64_t>(options.optimizer_state_factor * static_cast<double>(Bytes(trainable)));
+          option.memory_bytes +=
+              static_cast<uint64_t>(options.training_copies * static_cast<double>(Bytes(trainable)));
         }
         measured_options.emplace(key, option);
         if (choice.kind == BlockChoice::Kind::kFrozen) {

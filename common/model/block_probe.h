@@ -21,7 +21,9 @@ struct CostProbeOptions {
   std::vector<double> sparsities = {0.25, 0.5, 0.75};  // proxies probed for encoder layers
   std::vector<double> lora_sparsities;                  // LoRA forms probed for encoder layers (0: the whole layer)
   int repeats = 3;                                      // timing repetitions (median)
-  double optimizer_state_factor = 3;                    // gradient + two AdamW moments per trainable parameter
+  // Bytes per trainable weight byte besides the weights: the gradient, AdamW's two moments and keep-best's copy of
+  // the best weights so far (the engine holds it for the whole run).
+  double training_copies = 4;
   bool share_equal_blocks = true;                       // false: measure every block (tests compare the two)
 };
 

@@ -29,7 +29,7 @@ std::vector<BlockProfile> AnalyticProfile(const std::vector<LayerShape>& layers,
                          static_cast<uint64_t>(weights + batch * layer.frozen_activation_bytes), 2 * forward});
     // Training adds the weight gradients (another forward's work) and the optimiser state.
     p.options.push_back({BlockChoice::Train(), true, 1.0,
-                         static_cast<uint64_t>(weights * (1 + o.optimizer_state_factor) +
+                         static_cast<uint64_t>(weights * (1 + o.training_copies) +
                                                batch * layer.activation_bytes),
                          3 * forward});
     if (layer.proxies) {
@@ -37,7 +37,7 @@ std::vector<BlockProfile> AnalyticProfile(const std::vector<LayerShape>& layers,
         const double share = ProxyShare(layer, s);
         // The proxy replaces the block: smaller weights, state, activations and work, roughly by its share.
         p.options.push_back({BlockChoice::Proxy(s), true, share,
-                             static_cast<uint64_t>(weights * share * (1 + o.optimizer_state_factor) +
+                             static_cast<uint64_t>(weights * share * (1 + o.training_copies) +
                                                    batch * layer.activation_bytes * share),
                              3 * forward * share});
       }

@@ -17,7 +17,7 @@ struct ProfileOptions {
   int64_t batch = 64;                             // samples per iteration
   std::vector<double> sparsities = {0.25, 0.5, 0.75};  // train@s proxies offered for encoder layers
   double bytes_per_param = 4;                     // F32 weights
-  double optimizer_state_factor = 3;              // gradient + AdamW's two moments, per trainable parameter
+  double training_copies = 4;  // per trainable parameter: gradient, AdamW's two moments, keep-best's copy
   double flops_per_second = 25e9;                 // effective training throughput of the edge
 };
 

@@ -352,6 +352,18 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       training.keep_state = true;
       training.clock = options.clock;
       auto trained = RunPlan(model, plan, samples, training, cancel, std::move(resume));
+      // Beside held runs, a prediction a little under the run's real peak makes the engine's hard budget stop it,
+      // and the race would lose the entrant for memory the budget has: it goes again with no finished run held
+      // (their scores stand; a final then starts them again). Halves still waiting stay: held as fitting too.
+      if (!trained.ok() && absl::IsResourceExhausted(trained.status()) && !held.empty()) {
+        spdlog::info("race: {} crossed the budget beside {} held run(s) ({}); again with none held",
+                     race.entries[e].plan, held.size(), std::string(trained.status().message()));
+        held.clear();
+        training.memory_budget = options.memory_budget - held_bytes();
+        const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now() - run_start);
+        training.time_budget = std::max(std::chrono::milliseconds(1), run_time - spent);
+        trained = RunPlan(model, plan, samples, training, cancel);
+      }
       const int64_t went_on_from = trained.ok() ? trained->resumed_from : 0;
       Leg earlier;
       if (went_on_from > 0 && !race.entries[e].iterations.empty() && race.entries[e].iterations.back() == went_on_from) {

@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
         return 1;
       }
       torch::optim::AdamW optimizer((*composed)->TrainableParameters(), torch::optim::AdamWOptions(1e-3));
+      // The window's engine holds keep-best's copy of the trainable weights for the whole run.
+      const std::vector<torch::Tensor> best = (*composed)->SnapshotTrainable();
       for (int step = 0; step < steps; ++step) {
         auto start = std::chrono::steady_clock::now();
         optimizer.zero_grad();

@@ -280,6 +280,41 @@ TEST(PlanRace, HoldsARunOnlyWhereItFitsBesideTheNextInTheBudget) {
   }
 }
 
+TEST(PlanRace, ARunThatCrossesTheBudgetBesideAHeldRunGoesAgainWithNoneHeld) {
+  // Two plans that train everything, predicted far under the budget, so the first run is held beside the second.
+  // The budget fits either run alone, but not the second beside the first's held state: the engine's hard budget
+  // stops the second, which then goes again with nothing held and is scored like the first.
+  Window w = MakeWindow(240);
+  w.entrants = {w.entrants[2], w.entrants[2]};
+  for (Plan& p : w.entrants) p.memory_bytes = 1 << 20;
+  RaceOptions options = Pinned(10, 5);
+  PlanTraining alone;
+  alone.memory_budget = options.memory_budget;
+  alone.time_budget = std::chrono::seconds(600);
+  alone.batch = options.batch;
+  alone.seed = options.seed;
+  alone.keep_state = true;
+  Plan plan = w.entrants[0];
+  plan.iterations = 20;  // a two-entrant race's one round: twice the pinned first round
+  auto run = RunPlan(*w.model, plan, w.samples, alone, nullptr);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_NE(run->state, nullptr);
+  const auto peak = static_cast<uint64_t>(run->peak_bytes), held = static_cast<uint64_t>(run->state->held_bytes);
+  ASSERT_GT(held, 0u);
+  options.memory_budget = peak + held / 2;
+  // Beside the held run the room is peak − held/2: the same run there crosses it.
+  alone.memory_budget = peak - held / 2;
+  EXPECT_TRUE(absl::IsResourceExhausted(RunPlan(*w.model, plan, w.samples, alone, nullptr).status()));
+  auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
+  ASSERT_TRUE(race.ok()) << race.status();
+  ASSERT_TRUE(race->raced) << race->text;
+  for (const RaceEntry& entry : race->entries) {
+    EXPECT_EQ(entry.iterations, (std::vector<int64_t>{20})) << race->text;
+    ASSERT_EQ(entry.accuracy.size(), 1u);
+    EXPECT_GE(entry.accuracy[0], 0) << race->text;  // scored, not failed
+  }
+}
+
 HeldOutScore FirstRoundScore(const RaceEntry& e) { return {e.accuracy[0], e.loss[0], e.hits[0]}; }
 
 TEST(PlanRace, WhenItsTimeComesOutOfTrainingAClearLoserIsCutAtHalfItsRound) {
