@@ -213,6 +213,29 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
   auto sort_held = [&] {
     std::sort(held.begin(), held.end(), [&](const Held& a, const Held& b) { return ranks_above(a.entry, b.entry); });
   };
+  // An entrant's peak as the race knows it: its own run's measured peak once it ran (memory is deterministic in the
+  // plan), else its predicted peak. Which runs stay held beside the next (make_room) goes further: a prediction is
+  // scaled by the largest measured / predicted ratio of the runs so far, since the planner's additive bound is
+  // conservative (by up to ~40% on a decoder) and a leader let go on it trains again from the start; a run that
+  // crosses the budget beside held runs goes again with none held (below). Halves wait on known peaks only: the
+  // retry does not let them go.
+  std::vector<uint64_t> measured_peak(entrants.size(), 0);
+  double peak_ratio = 0;  // 0: no run measured yet
+  auto known_peak = [&](size_t e) -> uint64_t {
+    return measured_peak[e] > 0 ? measured_peak[e] : entrants[e].memory_bytes;
+  };
+  auto expected_peak = [&](size_t e) -> uint64_t {
+    if (measured_peak[e] > 0 || peak_ratio <= 0) return known_peak(e);
+    return static_cast<uint64_t>(static_cast<double>(entrants[e].memory_bytes) * peak_ratio);
+  };
+  auto measure_peak = [&](size_t e, const absl::StatusOr<RetrainResult>& trained) {
+    if (!trained.ok() || trained->peak_bytes <= 0) return;  // peak_bytes: with a resumed state's held bytes
+    const auto peak = static_cast<uint64_t>(trained->peak_bytes);
+    measured_peak[e] = std::max(measured_peak[e], peak);
+    if (entrants[e].memory_bytes > 0) {
+      peak_ratio = std::max(peak_ratio, static_cast<double>(peak) / static_cast<double>(entrants[e].memory_bytes));
+    }
+  };
   auto make_room = [&](uint64_t next_peak) {
     while (!held.empty() && held_bytes() + next_peak > options.memory_budget) held.pop_back();
   };
@@ -313,6 +336,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                            std::chrono::milliseconds time_budget) -> absl::Status {
       Plan plan = entrants[e];
       plan.iterations = round_cap;
+      plan.memory_bytes = std::min(plan.memory_bytes, expected_peak(e));  // what the engine refuses a plan on
       PlanTraining training;
       training.memory_budget = options.memory_budget - held_bytes();
       training.time_budget = time_budget;
@@ -322,6 +346,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       training.clock = options.clock;
       const auto leg_start = now();
       auto trained = RunPlan(model, plan, samples, training, cancel, std::move(first_half));
+      measure_peak(e, trained);
       return record(e, trained, 0, earlier, leg_start);
     };
     auto run_time_for = [&](size_t runs_left) {  // an equal share of the race's time left
@@ -333,7 +358,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       const size_t e = order[k];
       if (options.on_run) options.on_run(e, race.entries[e].iterations.size());
       std::unique_ptr<RetrainState> resume = take(e);  // its first-round run, in the final
-      make_room(entrants[e].memory_bytes);
+      make_room(expected_peak(e));
       const auto run_start = now();
       // An entrant's first run, when clear losers are cut, stops at half its round to be scored there (a round the
       // deadline has shortened is not split: its halves would not be comparable).
@@ -342,6 +367,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
                          half >= 1 && round_cap == rounds_iterations;
       Plan plan = entrants[e];
       plan.iterations = split ? half : round_cap;
+      plan.memory_bytes = std::min(plan.memory_bytes, expected_peak(e));  // what the engine refuses a plan on
       PlanTraining training;
       training.memory_budget = options.memory_budget - held_bytes();
       // A run's share of the time left: the runs still to come in this round, each second half waiting counted too.
@@ -364,6 +390,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         training.time_budget = std::max(std::chrono::milliseconds(1), run_time - spent);
         trained = RunPlan(model, plan, samples, training, cancel);
       }
+      measure_peak(e, trained);
       const int64_t went_on_from = trained.ok() ? trained->resumed_from : 0;
       Leg earlier;
       if (went_on_from > 0 && !race.entries[e].iterations.empty() && race.entries[e].iterations.back() == went_on_from) {
@@ -388,21 +415,21 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
           // others held and the next run's predicted peak fit the budget together; else it runs now.
           const bool later = k + 1 < order.size();
           if (later && held_bytes() + static_cast<uint64_t>(first_half->held_bytes) +
-                               entrants[order[k + 1]].memory_bytes <= options.memory_budget) {
+                               known_peak(order[k + 1]) <= options.memory_budget) {
             halves.push_back({e, std::move(first_half), std::move(at_half), earlier});
-            make_room(entrants[order[k + 1]].memory_bytes);
+            make_room(expected_peak(order[k + 1]));
             continue;
           }
           RETURN_IF_ERROR(second_half(e, std::move(first_half), earlier,
                                       std::max(std::chrono::milliseconds(1),
                                                run_time - std::chrono::duration_cast<std::chrono::milliseconds>(
                                                               now() - run_start))));
-          if (k + 1 < order.size()) make_room(entrants[order[k + 1]].memory_bytes);
+          if (k + 1 < order.size()) make_room(expected_peak(order[k + 1]));
           continue;
         }
       }
       RETURN_IF_ERROR(record(e, trained, went_on_from, earlier, run_start));
-      if (k + 1 < order.size()) make_room(entrants[order[k + 1]].memory_bytes);
+      if (k + 1 < order.size()) make_room(expected_peak(order[k + 1]));
     }
     // The second halves that waited: a clear loser against the best half of the round is out where it stands (its
     // half is its score), the rest go on to the round's end.
@@ -423,7 +450,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
         }
         continue;
       }
-      make_room(entrants[h.entry].memory_bytes);
+      make_room(expected_peak(h.entry));
       RETURN_IF_ERROR(second_half(h.entry, std::move(h.state), h.earlier, run_time_for(halves.size() + 1)));
     }
     // Clear losers are out; the rest best first (equal accuracy: the lower held-out loss); exact ties keep the
@@ -473,7 +500,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     const RetrainState* second = held_run(alive[1]);
     const RetrainState* first = held_run(alive[0]);
     const bool first_stays = first != nullptr && static_cast<uint64_t>(first->held_bytes) +
-                                                         entrants[alive[1]].memory_bytes <= options.memory_budget;
+                                                         known_peak(alive[1]) <= options.memory_budget;
     const int64_t from_first = first_stays ? first->iterations : 0;
     const int64_t from_second = second != nullptr ? second->iterations : 0;
     if (options.first_round > 0) {
