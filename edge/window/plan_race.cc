@@ -236,6 +236,13 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       peak_ratio = std::max(peak_ratio, static_cast<double>(peak) / static_cast<double>(entrants[e].memory_bytes));
     }
   };
+  // Entrant e's plan for a run of `iterations`, with the peak the race expects (what the engine refuses a plan on).
+  auto race_plan = [&](size_t e, int64_t iterations) {
+    Plan plan = entrants[e];
+    plan.iterations = iterations;
+    plan.memory_bytes = std::min(plan.memory_bytes, expected_peak(e));
+    return plan;
+  };
   auto make_room = [&](uint64_t next_peak) {
     while (!held.empty() && held_bytes() + next_peak > options.memory_budget) held.pop_back();
   };
@@ -334,9 +341,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
     // A split first run's second half, from its first half's state, to the round's end.
     auto second_half = [&](size_t e, std::unique_ptr<RetrainState> first_half, Leg earlier,
                            std::chrono::milliseconds time_budget) -> absl::Status {
-      Plan plan = entrants[e];
-      plan.iterations = round_cap;
-      plan.memory_bytes = std::min(plan.memory_bytes, expected_peak(e));  // what the engine refuses a plan on
+      const Plan plan = race_plan(e, round_cap);
       PlanTraining training;
       training.memory_budget = options.memory_budget - held_bytes();
       training.time_budget = time_budget;
@@ -365,9 +370,7 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       const int64_t half = round_cap / 2;
       const bool split = options.cut_clear_losers && race.entries[e].iterations.empty() && resume == nullptr &&
                          half >= 1 && round_cap == rounds_iterations;
-      Plan plan = entrants[e];
-      plan.iterations = split ? half : round_cap;
-      plan.memory_bytes = std::min(plan.memory_bytes, expected_peak(e));  // what the engine refuses a plan on
+      const Plan plan = race_plan(e, split ? half : round_cap);
       PlanTraining training;
       training.memory_budget = options.memory_budget - held_bytes();
       // A run's share of the time left: the runs still to come in this round, each second half waiting counted too.
@@ -378,8 +381,8 @@ absl::StatusOr<RaceResult> RacePlans(const BlockModel& model, const std::vector<
       training.keep_state = true;
       training.clock = options.clock;
       auto trained = RunPlan(model, plan, samples, training, cancel, std::move(resume));
-      // Beside held runs, a prediction a little under the run's real peak makes the engine's hard budget stop it,
-      // and the race would lose the entrant for memory the budget has: it goes again with no finished run held
+      // Beside held runs, a prediction (scaled, above) under the run's real peak makes the engine's hard budget stop
+      // it, and the race would lose the entrant for memory the budget has: it goes again with no finished run held
       // (their scores stand; a final then starts them again). Halves still waiting stay: held as fitting too.
       if (!trained.ok() && absl::IsResourceExhausted(trained.status()) && !held.empty()) {
         spdlog::info("race: {} crossed the budget beside {} held run(s) ({}); again with none held",

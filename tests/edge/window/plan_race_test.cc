@@ -139,20 +139,27 @@ RaceOptions Pinned(int64_t first_round, uint64_t seed) {
   return options;
 }
 
-// A plan's real footprint on the tiny model: a fresh run's measured peak and the bytes its state holds after it.
-struct Footprint {
-  uint64_t peak = 0, held = 0;
-};
-Footprint Measure(const Window& w, Plan plan, int64_t iterations, const RaceOptions& options) {
+// `plan` alone for `iterations` on the tiny model, its state kept, under `budget` (the engine's hard limit only:
+// no prediction to refuse it on).
+absl::StatusOr<RetrainResult> RunAlone(const Window& w, Plan plan, int64_t iterations, const RaceOptions& options,
+                                       uint64_t budget = 64ull << 20) {
   PlanTraining alone;
-  alone.memory_budget = 64ull << 20;
+  alone.memory_budget = budget;
   alone.time_budget = std::chrono::seconds(600);
   alone.batch = options.batch;
   alone.seed = options.seed;
   alone.keep_state = true;
   plan.iterations = iterations;
   plan.memory_bytes = 0;
-  auto run = RunPlan(*w.model, plan, w.samples, alone, nullptr);
+  return RunPlan(*w.model, plan, w.samples, alone, nullptr);
+}
+
+// A plan's real footprint on the tiny model: a fresh run's measured peak and the bytes its state holds after it.
+struct Footprint {
+  uint64_t peak = 0, held = 0;
+};
+Footprint Measure(const Window& w, const Plan& plan, int64_t iterations, const RaceOptions& options) {
+  auto run = RunAlone(w, plan, iterations, options);
   if (!run.ok() || run->state == nullptr) return {};
   return {static_cast<uint64_t>(run->peak_bytes), static_cast<uint64_t>(run->state->held_bytes)};
 }
@@ -325,24 +332,14 @@ TEST(PlanRace, ARunThatCrossesTheBudgetBesideAHeldRunGoesAgainWithNoneHeld) {
   w.entrants = {w.entrants[2], w.entrants[2]};
   for (Plan& p : w.entrants) p.memory_bytes = 1 << 20;
   RaceOptions options = Pinned(10, 5);
-  PlanTraining alone;
-  alone.memory_budget = options.memory_budget;
-  alone.time_budget = std::chrono::seconds(600);
-  alone.batch = options.batch;
-  alone.seed = options.seed;
-  alone.keep_state = true;
-  Plan plan = w.entrants[0];
-  plan.iterations = 20;  // a two-entrant race's one round: twice the pinned first round
-  auto run = RunPlan(*w.model, plan, w.samples, alone, nullptr);
-  ASSERT_TRUE(run.ok()) << run.status();
-  ASSERT_NE(run->state, nullptr);
-  const auto peak = static_cast<uint64_t>(run->peak_bytes), held = static_cast<uint64_t>(run->state->held_bytes);
+  // A two-entrant race's one round: twice the pinned first round.
+  const Footprint all = Measure(w, w.entrants[0], 20, options);
+  const uint64_t peak = all.peak, held = all.held;
   ASSERT_GT(held, 0u);
   options.memory_budget = peak + held / 2;
   w.entrants[1].memory_bytes = peak;
   // Beside the held run the room is peak − held/2: the same run there crosses it.
-  alone.memory_budget = peak - held / 2;
-  EXPECT_TRUE(absl::IsResourceExhausted(RunPlan(*w.model, plan, w.samples, alone, nullptr).status()));
+  EXPECT_TRUE(absl::IsResourceExhausted(RunAlone(w, w.entrants[0], 20, options, peak - held / 2).status()));
   auto race = RacePlans(*w.model, w.entrants, w.samples, options, nullptr);
   ASSERT_TRUE(race.ok()) << race.status();
   ASSERT_TRUE(race->raced) << race->text;
